@@ -1,0 +1,33 @@
+# Two entry points do all set-up on a fresh machine (see README):
+#   make up     run the whole service on the embedded default
+#   make test   install everything, start the services the tests use, run them
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: up test check lint typecheck install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+up: $(STAMP)
+	$(VENV)/bin/alpr up
+
+test: $(STAMP)
+	bash scripts/install-system.sh
+	bash scripts/kafka.sh install
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+check: lint typecheck

@@ -1,0 +1,1 @@
+"""What both processes share: settings, database access, migrations, the CLI."""

@@ -1,0 +1,124 @@
+"""`alpr`: one command line for every job (migrate, up, and the processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+
+from alpr import logs
+from alpr.migrate import EnginePreference, migrate
+from alpr.settings import DatabaseSettings
+
+app = typer.Typer(
+    help="ALPR plate reads: ingest them from Kafka, query them over GraphQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _setup(
+    log_level: Annotated[str, typer.Option(envvar="ALPR_LOG_LEVEL")] = "INFO",
+) -> None:
+    logs.configure(log_level)
+
+
+@app.command("migrate")
+def migrate_command(
+    engine: Annotated[
+        str, typer.Option(help="auto, postgres or timescaledb", envvar="ALPR_DB_ENGINE")
+    ] = "auto",
+) -> None:
+    """Apply pending database migrations (safe to run twice or concurrently)."""
+    if engine not in ("auto", "postgres", "timescaledb"):
+        raise typer.BadParameter("must be auto, postgres or timescaledb", param_hint="--engine")
+    settings = DatabaseSettings()
+    settings.check_secrets()
+    report = asyncio.run(migrate(settings.dsn(), cast(EnginePreference, engine)))
+    applied = ", ".join(report.applied) or "none"
+    typer.echo(f"engine={report.engine} applied={applied} already={report.already}")
+
+
+def _services() -> list[str]:
+    """The service processes this installation has, in start order."""
+    return [
+        name for name in ("ingestor", "gateway") if importlib.util.find_spec(f"{name}.__main__")
+    ]
+
+
+async def _supervise(env: dict[str, str], services: list[str]) -> int:
+    """Run each service as a child process; stop them all when one ends or on a signal."""
+    children = [
+        await asyncio.create_subprocess_exec(sys.executable, "-m", name, env=env)
+        for name in services
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    waits = [asyncio.ensure_future(child.wait()) for child in children]
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([*waits, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for child in children:
+        if child.returncode is None:
+            child.send_signal(signal.SIGTERM)
+    codes = await asyncio.gather(*waits)
+    stopper.cancel()
+    return 0 if stop.is_set() else max(codes, key=abs, default=0)
+
+
+async def _up(data_dir: Path, engine: EnginePreference) -> int:
+    env = dict(os.environ)
+    server = None
+    if "ALPR_DATABASE_URL" not in env and "ALPR_DB_HOST" not in env:
+        from alpr.embedded import embedded_database
+
+        server, url = await embedded_database(data_dir, DatabaseSettings().db_name)
+        env["ALPR_DATABASE_URL"] = url
+        # Local mode: loopback only, so API keys are off unless asked for.
+        env.setdefault("ALPR_REQUIRE_KEYS", "false")
+    # Without a configured broker the ingestor takes events over HTTP only.
+    env.setdefault(
+        "ALPR_KAFKA_ENABLED", "true" if "ALPR_KAFKA_BOOTSTRAP_SERVERS" in env else "false"
+    )
+    settings = DatabaseSettings(database_url=env.get("ALPR_DATABASE_URL"))
+    report = await migrate(settings.dsn(), engine)
+    typer.echo(f"database ready ({report.engine}, {settings.describe()})")
+    services = _services()
+    if not services:
+        typer.echo("no service processes installed; the database stays up until Ctrl-C")
+    code = await _supervise(env, services) if services else await _wait_for_signal()
+    del server  # the embedded server stops when the process exits
+    return code
+
+
+async def _wait_for_signal() -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    return 0
+
+
+@app.command()
+def up(
+    data_dir: Annotated[
+        Path, typer.Option(help="where the embedded database lives", envvar="ALPR_DATA_DIR")
+    ] = Path(".alpr"),
+    engine: Annotated[str, typer.Option(envvar="ALPR_DB_ENGINE")] = "auto",
+) -> None:
+    """Run everything on one machine: the embedded database unless one is configured,
+    migrations, the ingestor and the gateway."""
+    raise typer.Exit(asyncio.run(_up(data_dir, cast(EnginePreference, engine))))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,132 @@
+"""Settings, from environment variables (`ALPR_*`) or explicit arguments.
+
+Each process builds one settings object at its entry point and passes it
+down; nothing below reads the environment. Defaults follow the storage-layer
+document (database `alpr_db`, topic `alpr.plates.detected`, group
+`alpr-storage-consumer`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import tzinfo
+from typing import Literal
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DB_PASSWORD = "alpr_secure_pass"  # the storage-layer document's; refused off loopback
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8, ::1 and Unix-socket paths."""
+    if host in ("localhost", "") or host.startswith("/"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALPR_", extra="ignore", frozen=True)
+
+
+class DatabaseSettings(_Base):
+    """Where PostgreSQL is. `ALPR_DATABASE_URL` wins over the separate parts."""
+
+    database_url: SecretStr | None = None
+    db_host: str = "localhost"
+    db_port: int = 5432
+    db_name: str = "alpr_db"
+    db_user: str = "alpr"
+    db_password: SecretStr = SecretStr(DEFAULT_DB_PASSWORD)
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=8, ge=1)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+
+    def dsn(self) -> str:
+        """The connection URL; it holds a secret, so never log it."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        password = quote(self.db_password.get_secret_value(), safe="")
+        return (
+            f"postgresql://{quote(self.db_user, safe='')}:{password}"
+            f"@{self.db_host}:{self.db_port}/{quote(self.db_name, safe='')}"
+        )
+
+    def describe(self) -> str:
+        """The URL without its password, for logs."""
+        parts = urlsplit(self.dsn())
+        host = parts.hostname or "?"
+        return f"postgresql://{parts.username or ''}@{host}:{parts.port or 5432}{parts.path}"
+
+    def check_secrets(self) -> None:
+        """Refuse the documented default password for a database off loopback."""
+        host = urlsplit(self.dsn()).hostname or ""
+        uses_default = (
+            self.database_url is None and self.db_password.get_secret_value() == DEFAULT_DB_PASSWORD
+        )
+        if uses_default and not is_loopback(host):
+            raise ValueError(
+                "ALPR_DB_PASSWORD still holds the documented default; set a real one "
+                "for a database that is not on loopback"
+            )
+
+
+class KafkaSettings(_Base):
+    """The broker, topics and consumer group."""
+
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_topic: str = "alpr.plates.detected"
+    kafka_group_id: str = "alpr-storage-consumer"
+    kafka_auto_offset_reset: Literal["earliest", "latest"] = "latest"
+    dlq_topic: str = "alpr.plates.detected.dlq"
+
+
+class IngestorSettings(DatabaseSettings, KafkaSettings):
+    """The ingestor process."""
+
+    kafka_enabled: bool = True
+    http_enabled: bool = True
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    batch_max_age_ms: int = Field(default=200, ge=1)
+    naive_timezone: str | None = None
+    ingest_http_host: str = "127.0.0.1"
+    ingest_http_port: int = 8001
+    ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    ingestor_metrics_port: int | None = 9101
+    stats_interval_s: float = Field(default=30.0, gt=0)
+    require_keys: bool = False
+
+    @field_validator("naive_timezone")
+    @classmethod
+    def _zone_exists(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    def naive_tz(self) -> tzinfo | None:
+        """The zone assumed for timestamps sent without an offset, if any."""
+        return ZoneInfo(self.naive_timezone) if self.naive_timezone else None
+
+
+class GatewaySettings(DatabaseSettings):
+    """The gateway process."""
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    read_database_url: SecretStr | None = None
+    require_keys: bool = True
+    require_purpose: bool = False
+    introspection: bool = True
+    graphiql: bool = True
+    max_query_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=30, ge=1)
+    max_tokens: int = Field(default=2000, ge=10)
+    subscription_buffer: int = Field(default=1000, ge=1)

@@ -1,0 +1,1 @@
+"""The one reader: GraphQL and REST over the stored reads."""

@@ -1,0 +1,1 @@
+"""The one writer: Kafka, HTTP and file sources into PostgreSQL."""

@@ -1,0 +1,218 @@
+"""The plate event: as it arrives on the wire, validated, and as a table row.
+
+Producers send a nested shape (`plate`, `vehicle`, `images`, `node`, `extras`)
+or a flat one with the column names at the top level; both become one
+`PlateEvent` whose fields are exactly the `plate_events` columns. Anything
+that cannot be stored raises `InvalidEvent` naming the field (in the shape the
+producer used) and the reason; unknown extra fields are ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from schema.errors import InvalidEvent
+from schema.plates import normalize_plate
+
+INT32_MAX: Final = 2**31 - 1
+UNKNOWN_REGION: Final = "UNKNOWN"
+
+
+# Required and optional text, with the column's length as the limit.
+Id50 = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+Plate20 = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+Opt20 = Annotated[str | None, StringConstraints(max_length=20)]
+Opt30 = Annotated[str | None, StringConstraints(max_length=30)]
+Opt50 = Annotated[str | None, StringConstraints(max_length=50)]
+Opt100 = Annotated[str | None, StringConstraints(max_length=100)]
+
+
+# Where each column lives in the nested wire shape; used to flatten it and to
+# name a failing field the way the producer wrote it.
+WIRE_PATHS: Final[dict[str, tuple[str, str]]] = {
+    "plate_text": ("plate", "text"),
+    "plate_normalized_text": ("plate", "normalized_text"),
+    "plate_confidence": ("plate", "confidence"),
+    "plate_region": ("plate", "region"),
+    "vehicle_type": ("vehicle", "type"),
+    "vehicle_make": ("vehicle", "make"),
+    "vehicle_model": ("vehicle", "model"),
+    "vehicle_color": ("vehicle", "color"),
+    "plate_image_url": ("images", "plate_url"),
+    "vehicle_image_url": ("images", "vehicle_url"),
+    "frame_image_url": ("images", "frame_url"),
+    "site_id": ("node", "site"),
+    "host_id": ("node", "host"),
+    "roi": ("extras", "roi"),
+    "direction": ("extras", "direction"),
+    "quality_score": ("extras", "quality_score"),
+    "frame_number": ("extras", "frame_number"),
+}
+_NESTED_KEYS: Final = frozenset(group for group, _ in WIRE_PATHS.values())
+
+
+class PlateEvent(BaseModel):
+    """One validated plate read; its fields are the `plate_events` columns."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    event_id: UUID
+    captured_at: datetime
+    camera_id: Id50
+    track_id: Id50
+    plate_text: Plate20
+    plate_normalized_text: str = ""
+    plate_confidence: float = Field(ge=0.0, le=1.0)
+    plate_region: Annotated[str, StringConstraints(max_length=10)] = UNKNOWN_REGION
+    vehicle_type: Opt20 = None
+    vehicle_make: Opt50 = None
+    vehicle_model: Opt50 = None
+    vehicle_color: Opt30 = None
+    plate_image_url: str | None = None
+    vehicle_image_url: str | None = None
+    frame_image_url: str | None = None
+    latency_ms: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    quality_score: float | None = None
+    frame_number: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    site_id: Opt50 = None
+    host_id: Opt100 = None
+    roi: Opt50 = None
+    direction: Opt20 = None
+
+    @field_validator("captured_at", mode="before")
+    @classmethod
+    def _timestamp_is_text(cls, value: Any) -> Any:
+        # Pydantic would read a bare number as Unix time; the wire format
+        # promises ISO 8601, so a number is more likely a bug than a time.
+        if isinstance(value, str | datetime):
+            return value
+        raise ValueError("expected an ISO 8601 timestamp string")
+
+    @field_validator("captured_at")
+    @classmethod
+    def _timestamp_has_zone(cls, value: datetime, info: ValidationInfo) -> datetime:
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            return value
+        zone = (info.context or {}).get("naive_timezone")
+        if zone is None:
+            raise ValueError("timestamp has no UTC offset and no ALPR_NAIVE_TIMEZONE is set")
+        return value.replace(tzinfo=zone)
+
+    @field_validator("plate_text")
+    @classmethod
+    def _plate_has_characters(cls, value: str) -> str:
+        if not normalize_plate(value):
+            raise ValueError("has no letters or digits")
+        return value
+
+    @field_validator("plate_region", mode="before")
+    @classmethod
+    def _region_defaults(cls, value: Any) -> Any:
+        return UNKNOWN_REGION if value is None or value == "" else value
+
+    @field_validator("plate_normalized_text", mode="before")
+    @classmethod
+    def _ignore_sent_normalization(cls, value: Any) -> str:
+        # Recomputed from plate_text below: what producers send is unreliable.
+        return ""
+
+    def model_post_init(self, context: Any, /) -> None:
+        object.__setattr__(self, "plate_normalized_text", normalize_plate(self.plate_text))
+
+    def as_row(self) -> tuple[Any, ...]:
+        """The values in `COLUMNS` order, ready for COPY."""
+        return tuple(getattr(self, name) for name in COLUMNS)
+
+
+COLUMNS: Final[tuple[str, ...]] = tuple(PlateEvent.model_fields)
+
+
+def _is_nested(message: dict[str, Any]) -> bool:
+    return any(isinstance(message.get(key), dict) for key in _NESTED_KEYS)
+
+
+def flatten(message: dict[str, Any]) -> dict[str, Any]:
+    """Turn the nested wire shape into column names; a flat message passes as is."""
+    if not _is_nested(message):
+        return message
+    flat = {k: v for k, v in message.items() if k not in _NESTED_KEYS}
+    for column, (group, key) in WIRE_PATHS.items():
+        part = message.get(group)
+        if isinstance(part, dict) and key in part:
+            flat[column] = part[key]
+    return flat
+
+
+def _wire_name(column: str, nested: bool) -> str:
+    if nested and column in WIRE_PATHS:
+        return ".".join(WIRE_PATHS[column])
+    return column
+
+
+def _reject_nul(flat: dict[str, Any], nested: bool) -> None:
+    # PostgreSQL text cannot hold NUL; finding it here names the field,
+    # where the database would only fail the whole COPY.
+    for column in COLUMNS:
+        value = flat.get(column)
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidEvent(_wire_name(column, nested), "contains a NUL character")
+
+
+def event_from_dict(
+    message: Any, *, naive_timezone: tzinfo | None = None, check_nul: bool = True
+) -> PlateEvent:
+    """Validate one decoded message; raise `InvalidEvent` naming field and reason."""
+    if not isinstance(message, dict):
+        raise InvalidEvent("message", f"expected a JSON object, got {type(message).__name__}")
+    nested = _is_nested(message)
+    flat = flatten(message) if nested else message
+    if check_nul:
+        _reject_nul(flat, nested)
+    try:
+        return PlateEvent.model_validate(flat, context={"naive_timezone": naive_timezone})
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        column = str(error["loc"][0]) if error["loc"] else "message"
+        raise InvalidEvent(_wire_name(column, nested), _reason(error)) from None
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "missing":
+        return "required field is missing"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def decode_event(payload: bytes | str, *, naive_timezone: tzinfo | None = None) -> PlateEvent:
+    """Decode one wire message (UTF-8 JSON) and validate it."""
+    try:
+        message = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        reason = "not UTF-8" if "UTF-8" in str(exc) else "not JSON"
+        raise InvalidEvent("message", f"{reason}: {exc}") from None
+    # JSON spells NUL as \u0000: scanning the raw bytes once is far cheaper
+    # than looking into every field of every message.
+    raw = payload if isinstance(payload, bytes) else payload.encode()
+    return event_from_dict(message, naive_timezone=naive_timezone, check_nul=b"\\u0000" in raw)
+
+
+def event_to_wire(event: PlateEvent) -> dict[str, Any]:
+    """The nested wire shape of an event, as producers send it."""
+    data = event.model_dump(mode="json")
+    wire: dict[str, Any] = {k: v for k, v in data.items() if k not in WIRE_PATHS}
+    for column, (group, key) in WIRE_PATHS.items():
+        if data[column] is not None:
+            wire.setdefault(group, {})[key] = data[column]
+    return wire

@@ -1,0 +1,101 @@
+"""Shared fixtures: a real PostgreSQL and a real Kafka broker.
+
+PostgreSQL: `ALPR_TEST_DATABASE_URL` names a server to use (a superuser URL;
+point it at a TimescaleDB server to exercise that engine), otherwise an
+embedded server is started in a temporary directory for the session. Each
+test module gets a fresh, migrated database that is dropped afterwards.
+
+Kafka: `ALPR_TEST_KAFKA_BOOTSTRAP` names a broker, otherwise
+`scripts/kafka.sh` starts one (KRaft, loopback) for the session.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from alpr.migrate import migrate, timescaledb_loadable
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A superuser URL to a PostgreSQL server for the whole session."""
+    configured = os.environ.get("ALPR_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    from alpr.embedded import server_uri, start_server
+
+    with tempfile.TemporaryDirectory(prefix="alpr-test-pg-") as tmp:
+        server = start_server(Path(tmp))
+        yield server_uri(server, "postgres")
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def timescaledb_available(pg_admin_url: str) -> bool:
+    conn = await asyncpg.connect(pg_admin_url)
+    try:
+        return await timescaledb_loadable(conn)
+    finally:
+        await conn.close()
+
+
+async def create_database(admin_url: str) -> str:
+    """A new empty database on the test server; returns its URL."""
+    name = f"alpr_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return _with_database(admin_url, name)
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """A fresh database migrated with the default engine choice, for one test module."""
+    url = await create_database(pg_admin_url)
+    await migrate(url, os.environ.get("ALPR_TEST_DB_ENGINE", "auto"))  # type: ignore[arg-type]
+    yield url
+    await drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="module")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """The bootstrap address of a real Kafka broker for the session."""
+    from tests.support.kafka_broker import ensure_broker
+
+    broker = ensure_broker()
+    yield broker.bootstrap
+    broker.stop()

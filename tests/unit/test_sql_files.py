@@ -1,0 +1,51 @@
+"""The SQL files: migration naming, engine variants, named queries."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import sql
+
+
+def _columns(create_table: str) -> list[str]:
+    body = create_table.split("CREATE TABLE plate_events (", 1)[1]
+    lines = body.splitlines()[1:]
+    return [
+        line.split()[0] for line in lines[: next(i for i, x in enumerate(lines) if x[0] == ")")]
+    ]
+
+
+def test_each_engine_gets_one_migration_per_version() -> None:
+    for engine in sql.ENGINES:
+        versions = [m.version for m in sql.migrations(engine)]
+        assert versions == sorted(set(versions))
+        assert versions[0] == 1
+
+
+def test_engine_variants_define_the_same_table() -> None:
+    pg, ts = (sql.migrations(e)[0] for e in sql.ENGINES)
+    assert pg.engine == "postgres" and ts.engine == "timescaledb"
+    assert _columns(pg.sql) == _columns(ts.sql)
+    assert "PRIMARY" in _columns(pg.sql)  # the composite key line is there
+
+
+def test_shared_migrations_are_identical_across_engines() -> None:
+    pg, ts = (sql.migrations(e)[1:] for e in sql.ENGINES)
+    assert [(m.version, m.checksum) for m in pg] == [(m.version, m.checksum) for m in ts]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["idx_plate_normalized", "idx_camera_time", "idx_site_time", "idx_track_id", "idx_captured_at"],
+)
+def test_document_index_names_exist(name: str) -> None:
+    text = "\n".join(m.sql for m in sql.migrations("postgres"))
+    assert re.search(rf"CREATE INDEX {name} ON plate_events", text)
+
+
+def test_checksum_changes_with_content() -> None:
+    first = sql.migrations("postgres")[0]
+    changed = sql.Migration(first.version, first.name, first.engine, first.sql + "\n")
+    assert changed.checksum != first.checksum
