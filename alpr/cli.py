@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -118,6 +118,56 @@ def up(
     """Run everything on one machine: the embedded database unless one is configured,
     migrations, the ingestor and the gateway."""
     raise typer.Exit(asyncio.run(_up(data_dir, cast(EnginePreference, engine))))
+
+
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+async def _with_pool(work: Any) -> Any:
+    from alpr.db import pool_for
+
+    settings = DatabaseSettings()
+    async with pool_for(settings) as pool:
+        return await work(pool)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="who or what the key is for")],
+    scope: Annotated[list[str], typer.Option(help="read, ingest or admin; repeatable")],
+) -> None:
+    """Create a key and print it once; only its digest is stored."""
+    from alpr.keys import SCOPES, create_key
+
+    bad = [s for s in scope if s not in SCOPES]
+    if bad:
+        raise typer.BadParameter(f"unknown scope {bad[0]!r}", param_hint="--scope")
+    key_id, token = asyncio.run(_with_pool(lambda pool: create_key(pool, name, scope)))
+    typer.echo(f"key_id={key_id}")
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (never their secrets)."""
+    from alpr.keys import list_keys
+
+    for key in asyncio.run(_with_pool(list_keys)):
+        state = "revoked" if key.revoked_at else "active"
+        used = key.last_used_at.isoformat() if key.last_used_at else "never"
+        typer.echo(f"{key.key_id}\t{state}\t{','.join(key.scopes)}\tused={used}\t{key.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key at once."""
+    from alpr.keys import revoke_key
+
+    if not asyncio.run(_with_pool(lambda pool: revoke_key(pool, key_id))):
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
 
 
 def main() -> None:
