@@ -138,12 +138,13 @@ def keys_create(
     scope: Annotated[list[str], typer.Option(help="read, ingest or admin; repeatable")],
 ) -> None:
     """Create a key and print it once; only its digest is stored."""
-    from alpr.keys import SCOPES, create_key
+    from alpr.keys import SCOPES, Scope, create_key
 
     bad = [s for s in scope if s not in SCOPES]
     if bad:
         raise typer.BadParameter(f"unknown scope {bad[0]!r}", param_hint="--scope")
-    key_id, token = asyncio.run(_with_pool(lambda pool: create_key(pool, name, scope)))
+    scopes = cast(list[Scope], scope)
+    key_id, token = asyncio.run(_with_pool(lambda pool: create_key(pool, name, scopes)))
     typer.echo(f"key_id={key_id}")
     typer.echo(token)
 
