@@ -1,0 +1,222 @@
+"""The one write path: a batch of validated events into PostgreSQL, once.
+
+Every source (Kafka, HTTP, file import) ends here. `write_batch` stores a
+batch in one transaction: COPY into a per-connection staging table, create
+the day partitions the batch needs, `INSERT ... ON CONFLICT DO NOTHING` into
+`plate_events`, update `plates`, `plate_cameras`, `cameras`, `camera_hourly`
+and `plates_hourly` from the rows actually inserted (a replay changes
+nothing), and announce the batch (`stored_batches` + NOTIFY `alpr_stored`,
+delivered by PostgreSQL only at commit).
+
+`write_isolating` is for batches that may hold a row the database refuses:
+it splits a refused batch in halves until the culprits stand alone, stores
+everything else, and returns the culprits with the database's reason.
+
+Failures leave as the project's errors (`schema.errors`): `StorageUnavailable`
+(retry later), `RowRejected` (a row's content), `StorageError` (anything else).
+Deadlocks and serialization failures are retried here a few times first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from operator import attrgetter
+from typing import Any, Final
+from uuid import UUID
+
+import asyncpg
+
+from alpr.db import translate
+from schema.errors import RowRejected, StorageError
+from schema.events import COLUMNS, PlateEvent
+from sql import load_queries
+
+NOTIFY_CHANNEL: Final = "alpr_stored"
+STAGING_TABLE: Final = "alpr_staging"
+# Deadlocks and serialization failures are another writer's bad timing, not
+# an outage: a quick retry usually succeeds.
+_CONFLICT_RETRIES: Final = 5
+_CONFLICT_ERRORS: Final = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+# One C call per event instead of a Python loop over 22 columns.
+_row: Final = attrgetter(*COLUMNS)
+
+EventKey = tuple[UUID, datetime]
+
+
+def _queries() -> dict[str, str]:
+    return load_queries("ingest")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one write did: `stored` new rows, `duplicates` already there."""
+
+    stored: int = 0
+    duplicates: int = 0
+    stored_keys: frozenset[EventKey] = frozenset()
+    batch_ids: tuple[int, ...] = ()
+
+    def stored_events(self, events: Iterable[PlateEvent]) -> list[PlateEvent]:
+        """The events of `events` that this write inserted."""
+        return [e for e in events if (e.event_id, e.captured_at) in self.stored_keys]
+
+    def __add__(self, other: WriteResult) -> WriteResult:
+        return WriteResult(
+            self.stored + other.stored,
+            self.duplicates + other.duplicates,
+            self.stored_keys | other.stored_keys,
+            self.batch_ids + other.batch_ids,
+        )
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An event the database refused, with the database's reason."""
+
+    event: PlateEvent
+    reason: str
+
+
+@dataclass
+class IsolatedWrite:
+    """The outcome of `write_isolating`: what was stored and what was refused."""
+
+    result: WriteResult = field(default_factory=WriteResult)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+class _PartitionDays:
+    """UTC days whose partition this process has already made sure of.
+
+    Shared by all connections: a miss costs one cheap, idempotent call. If a
+    day's partition disappears (retention, or another database), the insert
+    fails with "no partition", the cache is cleared and the batch retried.
+    """
+
+    def __init__(self) -> None:
+        self.known: set[date] = set()
+
+    def missing(self, events: Sequence[PlateEvent]) -> list[date]:
+        days = {e.captured_at.astimezone(UTC).date() for e in events}
+        return sorted(days - self.known)
+
+
+_days = _PartitionDays()
+
+
+def _is_missing_partition(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.CheckViolationError) and "no partition" in str(exc)
+
+
+async def _ensure_staging(conn: asyncpg.Connection[Any]) -> None:
+    await conn.execute(_queries()["create_staging"])
+
+
+async def _ensure_partitions(conn: asyncpg.Connection[Any], events: Sequence[PlateEvent]) -> None:
+    missing = _days.missing(events)
+    if missing:
+        await conn.fetchval(_queries()["ensure_partitions"], missing)
+        # Known only once the transaction commits; see _write_once.
+        _days.known.update(missing)
+
+
+async def _update_rollups(conn: asyncpg.Connection[Any]) -> int | None:
+    q = _queries()
+    for name in ("upsert_plates", "upsert_plate_cameras", "upsert_cameras", "upsert_camera_hourly"):
+        await conn.execute(q[name])
+    row = await conn.fetchrow(q["announce"])
+    return None if row is None else int(row["batch_id"])
+
+
+async def _write_once(conn: asyncpg.Connection[Any], events: Sequence[PlateEvent]) -> WriteResult:
+    q = _queries()
+    await _ensure_staging(conn)
+    async with conn.transaction():
+        await conn.copy_records_to_table(STAGING_TABLE, records=map(_row, events), columns=COLUMNS)
+        await _ensure_partitions(conn, events)
+        inserted = await conn.fetch(q["insert_events"])
+        batch_id = await _update_rollups(conn) if inserted else None
+    keys = frozenset((r["event_id"], r["captured_at"]) for r in inserted)
+    return WriteResult(
+        stored=len(keys),
+        duplicates=len(events) - len(keys),
+        stored_keys=keys,
+        batch_ids=() if batch_id is None else (batch_id,),
+    )
+
+
+async def write_batch(conn: asyncpg.Connection[Any], events: Sequence[PlateEvent]) -> WriteResult:
+    """Store `events` in one transaction; replays and repeats count as duplicates.
+
+    Raises `StorageUnavailable`, `RowRejected` or `StorageError`; on any
+    error nothing of the batch is stored and nothing is announced.
+    """
+    if not events:
+        return WriteResult()
+    for attempt in range(_CONFLICT_RETRIES + 1):
+        try:
+            return await _write_once(conn, events)
+        except _CONFLICT_ERRORS as exc:
+            if attempt == _CONFLICT_RETRIES:
+                raise translate(exc) from exc
+            await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        except asyncpg.CheckViolationError as exc:
+            # Our cache said the day existed, the database disagrees: forget
+            # what we knew and go round once more, which creates it.
+            if not _is_missing_partition(exc) or attempt == _CONFLICT_RETRIES:
+                raise translate(exc) from exc
+            _days.known.clear()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            _days.known.clear()  # the transaction that made them may not have committed
+            raise translate(exc) from exc
+    raise StorageError("unreachable")  # pragma: no cover
+
+
+async def write_isolating(
+    conn: asyncpg.Connection[Any], events: Sequence[PlateEvent]
+) -> IsolatedWrite:
+    """Store `events`; if the database refuses rows, bisect until they stand alone.
+
+    The good events are stored (in several transactions when a split was
+    needed, each idempotent); the refused ones come back with the reason.
+    Any other failure propagates, leaving some halves perhaps stored: the
+    caller retries the whole batch, and the stored halves count as duplicates.
+    """
+    outcome = IsolatedWrite()
+    pending: list[Sequence[PlateEvent]] = [events]
+    while pending:
+        part = pending.pop()
+        try:
+            outcome.result = outcome.result + await write_batch(conn, part)
+        except RowRejected as exc:
+            if len(part) == 1:
+                outcome.rejected.append(Rejected(part[0], str(exc)))
+                continue
+            middle = len(part) // 2
+            # Right half pushed first so the left is written first: order kept.
+            pending.extend([part[middle:], part[:middle]])
+    return outcome
+
+
+_last_prune = 0.0
+
+
+async def prune_announcements(
+    conn: asyncpg.Connection[Any], keep_s: float = 3600.0, every_s: float = 60.0
+) -> int:
+    """Delete `stored_batches` rows older than `keep_s`, at most once per `every_s`."""
+    global _last_prune
+    now = time.monotonic()
+    if now - _last_prune < every_s:
+        return 0
+    _last_prune = now
+    try:
+        status = await conn.execute(_queries()["prune_announcements"], keep_s)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise translate(exc) from exc
+    return int(status.split()[-1])

@@ -1,0 +1,163 @@
+-- The one write path (ingestor/writer.py). A batch runs, in one transaction:
+-- create_staging (once per connection), COPY into alpr_staging,
+-- ensure_partitions, insert_events, the four upserts from alpr_inserted,
+-- announce. Only rows this batch actually inserted feed the rollups, so a
+-- replayed event never raises a count. Every upsert takes its rows in key
+-- order, so concurrent writers lock rows in the same order and do not
+-- deadlock each other.
+
+-- name: create_staging
+-- Per-connection scratch tables, emptied by every commit (and by rollback,
+-- since their rows are written inside the transaction).
+CREATE TEMP TABLE IF NOT EXISTS alpr_staging
+    (LIKE plate_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS alpr_inserted (
+    event_id UUID NOT NULL,
+    captured_at TIMESTAMPTZ NOT NULL,
+    camera_id VARCHAR(50) NOT NULL,
+    site_id VARCHAR(50),
+    plate_normalized_text VARCHAR(20) NOT NULL,
+    plate_region VARCHAR(10) NOT NULL,
+    plate_confidence FLOAT NOT NULL,
+    latency_ms INTEGER
+) ON COMMIT DELETE ROWS;
+
+-- name: ensure_partitions
+SELECT alpr_ensure_partitions($1::date[]);
+
+-- name: insert_events
+-- ON CONFLICT DO NOTHING also drops a repeat of an event inside the batch.
+WITH ins AS (
+    INSERT INTO plate_events (
+        event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+        plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model,
+        vehicle_color, plate_image_url, vehicle_image_url, frame_image_url, latency_ms,
+        quality_score, frame_number, site_id, host_id, roi, direction)
+    SELECT
+        event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+        plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model,
+        vehicle_color, plate_image_url, vehicle_image_url, frame_image_url, latency_ms,
+        quality_score, frame_number, site_id, host_id, roi, direction
+    FROM alpr_staging
+    ORDER BY event_id, captured_at
+    ON CONFLICT (event_id, captured_at) DO NOTHING
+    RETURNING event_id, captured_at, camera_id, site_id, plate_normalized_text,
+        plate_region, plate_confidence, latency_ms
+)
+INSERT INTO alpr_inserted SELECT * FROM ins
+RETURNING event_id, captured_at;
+
+-- name: upsert_plates
+-- last_region / last_camera_id follow the newest read, whichever side has it.
+-- A plate this upsert inserted (xmax = 0) counts once in plates_hourly, in
+-- the hour it was first seen: summed, plates_hourly is the number of plates.
+WITH batch AS (
+    SELECT
+        plate_normalized_text,
+        min(captured_at) AS first_seen,
+        max(captured_at) AS last_seen,
+        count(*) AS reads,
+        (array_agg(plate_region ORDER BY captured_at DESC))[1] AS last_region,
+        (array_agg(camera_id ORDER BY captured_at DESC))[1] AS last_camera_id
+    FROM alpr_inserted
+    GROUP BY plate_normalized_text
+),
+upserted AS (
+    INSERT INTO plates AS p (
+        plate_normalized_text, first_seen, last_seen, read_count, last_region, last_camera_id)
+    SELECT plate_normalized_text, first_seen, last_seen, reads, last_region, last_camera_id
+    FROM batch
+    ORDER BY plate_normalized_text
+    ON CONFLICT (plate_normalized_text) DO UPDATE SET
+        first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
+        last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen),
+        read_count = p.read_count + EXCLUDED.read_count,
+        last_region = CASE WHEN EXCLUDED.last_seen >= p.last_seen
+            THEN EXCLUDED.last_region ELSE p.last_region END,
+        last_camera_id = CASE WHEN EXCLUDED.last_seen >= p.last_seen
+            THEN EXCLUDED.last_camera_id ELSE p.last_camera_id END
+    RETURNING p.first_seen, (p.xmax = 0) AS is_new
+)
+INSERT INTO plates_hourly AS h (bucket, new_plates)
+SELECT date_trunc('hour', first_seen, 'UTC') AS bucket, count(*)
+FROM upserted
+WHERE is_new
+GROUP BY 1
+ORDER BY 1
+ON CONFLICT (bucket) DO UPDATE SET new_plates = h.new_plates + EXCLUDED.new_plates;
+
+-- name: upsert_plate_cameras
+INSERT INTO plate_cameras AS pc (
+    plate_normalized_text, camera_id, site_id, first_seen, last_seen, read_count)
+SELECT
+    plate_normalized_text,
+    camera_id,
+    (array_agg(site_id ORDER BY captured_at DESC))[1],
+    min(captured_at),
+    max(captured_at),
+    count(*)
+FROM alpr_inserted
+GROUP BY plate_normalized_text, camera_id
+ORDER BY plate_normalized_text, camera_id
+ON CONFLICT (plate_normalized_text, camera_id) DO UPDATE SET
+    site_id = CASE WHEN EXCLUDED.last_seen >= pc.last_seen
+        THEN EXCLUDED.site_id ELSE pc.site_id END,
+    first_seen = LEAST(pc.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(pc.last_seen, EXCLUDED.last_seen),
+    read_count = pc.read_count + EXCLUDED.read_count;
+
+-- name: upsert_cameras
+INSERT INTO cameras AS c (camera_id, site_id, first_seen, last_seen, read_count)
+SELECT
+    camera_id,
+    (array_agg(site_id ORDER BY captured_at DESC))[1],
+    min(captured_at),
+    max(captured_at),
+    count(*)
+FROM alpr_inserted
+GROUP BY camera_id
+ORDER BY camera_id
+ON CONFLICT (camera_id) DO UPDATE SET
+    site_id = CASE WHEN EXCLUDED.last_seen >= c.last_seen
+        THEN EXCLUDED.site_id ELSE c.site_id END,
+    first_seen = LEAST(c.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(c.last_seen, EXCLUDED.last_seen),
+    read_count = c.read_count + EXCLUDED.read_count;
+
+-- name: upsert_camera_hourly
+-- Buckets are UTC hours whatever the session's time zone.
+INSERT INTO camera_hourly AS ch (
+    bucket, camera_id, site_id, reads, confidence_sum, latency_sum, latency_count)
+SELECT
+    date_trunc('hour', captured_at, 'UTC') AS bucket,
+    camera_id,
+    (array_agg(site_id ORDER BY captured_at DESC))[1],
+    count(*),
+    sum(plate_confidence),
+    COALESCE(sum(latency_ms), 0),
+    count(latency_ms)
+FROM alpr_inserted
+GROUP BY 1, camera_id
+ORDER BY 1, camera_id
+ON CONFLICT (bucket, camera_id) DO UPDATE SET
+    site_id = COALESCE(EXCLUDED.site_id, ch.site_id),
+    reads = ch.reads + EXCLUDED.reads,
+    confidence_sum = ch.confidence_sum + EXCLUDED.confidence_sum,
+    latency_sum = ch.latency_sum + EXCLUDED.latency_sum,
+    latency_count = ch.latency_count + EXCLUDED.latency_count;
+
+-- name: announce
+-- One row and one NOTIFY per batch: PostgreSQL delivers the NOTIFY at
+-- commit, so listeners only hear of reads that are there to be read.
+WITH batch AS (
+    INSERT INTO stored_batches (event_ids, captured_ats)
+    SELECT array_agg(event_id ORDER BY captured_at, event_id),
+           array_agg(captured_at ORDER BY captured_at, event_id)
+    FROM alpr_inserted
+    RETURNING batch_id
+)
+SELECT batch_id, pg_notify('alpr_stored', batch_id::text) FROM batch;
+
+-- name: prune_announcements
+-- Listeners catch up by batch_id after a reconnect; an hour is plenty.
+DELETE FROM stored_batches WHERE stored_at < now() - make_interval(secs => $1);
