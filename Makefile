@@ -21,6 +21,7 @@ up: $(STAMP)
 test: $(STAMP)
 	bash scripts/install-system.sh
 	bash scripts/kafka.sh install
+	bash scripts/install-compose.sh
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
