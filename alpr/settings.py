@@ -86,7 +86,48 @@ class KafkaSettings(_Base):
     dlq_topic: str = "alpr.plates.detected.dlq"
 
 
-class IngestorSettings(DatabaseSettings, KafkaSettings):
+class RetentionSettings(_Base):
+    """How long reads are kept; off (kept forever) unless a number of days is set.
+
+    `ALPR_RETENTION_SITE_DAYS` overrides the age per site: `DC1=30,DC2=365`.
+    """
+
+    retention_days: int | None = Field(default=None, ge=1)
+    retention_site_days: str = ""
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        # docker compose passes an unset `${ALPR_RETENTION_DAYS:-}` as "".
+        return None if value == "" else value
+
+    @field_validator("retention_site_days")
+    @classmethod
+    def _site_days_parse(cls, value: str) -> str:
+        parse_site_days(value)
+        return value
+
+    def site_days(self) -> dict[str, int]:
+        """The per-site overrides, by site id."""
+        return parse_site_days(self.retention_site_days)
+
+    def retention_enabled(self) -> bool:
+        return self.retention_days is not None or bool(self.site_days())
+
+
+def parse_site_days(text: str) -> dict[str, int]:
+    """`"DC1=30, DC2=365"` -> `{"DC1": 30, "DC2": 365}`; raises ValueError on bad input."""
+    result: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        site, sep, days = item.partition("=")
+        if not sep or not site.strip() or not days.strip().isdigit() or int(days) < 1:
+            raise ValueError(f"expected SITE=DAYS (days >= 1), got {item!r}")
+        result[site.strip()] = int(days)
+    return result
+
+
+class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
     """The ingestor process."""
 
     kafka_enabled: bool = True
