@@ -97,5 +97,5 @@ def kafka_bootstrap() -> Iterator[str]:
     from tests.support.kafka_broker import ensure_broker
 
     broker = ensure_broker()
-    yield broker.bootstrap
+    yield broker.bootstrap_servers
     broker.stop()
