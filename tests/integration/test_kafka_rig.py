@@ -1,5 +1,10 @@
+"""The test rig's broker answers: a message produced is consumed in a group."""
+
+from __future__ import annotations
+
 import uuid
-from aiokafka import AIOKafkaProducer, AIOKafkaConsumer
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 
 async def test_broker_round_trip(kafka_bootstrap: str) -> None:
