@@ -26,10 +26,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from operator import attrgetter
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from alpr.db import translate
 from schema.errors import RowRejected, StorageError
@@ -46,6 +47,8 @@ _CONFLICT_ERRORS: Final = (asyncpg.DeadlockDetectedError, asyncpg.SerializationE
 _row: Final = attrgetter(*COLUMNS)
 
 EventKey = tuple[UUID, datetime]
+# A connection of its own or one borrowed from a pool: the writer takes either.
+Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 
 def _queries() -> dict[str, str]:
@@ -113,11 +116,11 @@ def _is_missing_partition(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.CheckViolationError) and "no partition" in str(exc)
 
 
-async def _ensure_staging(conn: asyncpg.Connection[Any]) -> None:
+async def _ensure_staging(conn: Connection) -> None:
     await conn.execute(_queries()["create_staging"])
 
 
-async def _ensure_partitions(conn: asyncpg.Connection[Any], events: Sequence[PlateEvent]) -> None:
+async def _ensure_partitions(conn: Connection, events: Sequence[PlateEvent]) -> None:
     missing = _days.missing(events)
     if missing:
         await conn.fetchval(_queries()["ensure_partitions"], missing)
@@ -125,7 +128,7 @@ async def _ensure_partitions(conn: asyncpg.Connection[Any], events: Sequence[Pla
         _days.known.update(missing)
 
 
-async def _update_rollups(conn: asyncpg.Connection[Any]) -> int | None:
+async def _update_rollups(conn: Connection) -> int | None:
     q = _queries()
     for name in ("upsert_plates", "upsert_plate_cameras", "upsert_cameras", "upsert_camera_hourly"):
         await conn.execute(q[name])
@@ -133,7 +136,7 @@ async def _update_rollups(conn: asyncpg.Connection[Any]) -> int | None:
     return None if row is None else int(row["batch_id"])
 
 
-async def _write_once(conn: asyncpg.Connection[Any], events: Sequence[PlateEvent]) -> WriteResult:
+async def _write_once(conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
     q = _queries()
     await _ensure_staging(conn)
     async with conn.transaction():
@@ -150,7 +153,7 @@ async def _write_once(conn: asyncpg.Connection[Any], events: Sequence[PlateEvent
     )
 
 
-async def write_batch(conn: asyncpg.Connection[Any], events: Sequence[PlateEvent]) -> WriteResult:
+async def write_batch(conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
     """Store `events` in one transaction; replays and repeats count as duplicates.
 
     Raises `StorageUnavailable`, `RowRejected` or `StorageError`; on any
@@ -177,9 +180,7 @@ async def write_batch(conn: asyncpg.Connection[Any], events: Sequence[PlateEvent
     raise StorageError("unreachable")  # pragma: no cover
 
 
-async def write_isolating(
-    conn: asyncpg.Connection[Any], events: Sequence[PlateEvent]
-) -> IsolatedWrite:
+async def write_isolating(conn: Connection, events: Sequence[PlateEvent]) -> IsolatedWrite:
     """Store `events`; if the database refuses rows, bisect until they stand alone.
 
     The good events are stored (in several transactions when a split was
@@ -207,7 +208,7 @@ _last_prune = 0.0
 
 
 async def prune_announcements(
-    conn: asyncpg.Connection[Any], keep_s: float = 3600.0, every_s: float = 60.0
+    conn: Connection, keep_s: float = 3600.0, every_s: float = 60.0
 ) -> int:
     """Delete `stored_batches` rows older than `keep_s`, at most once per `every_s`."""
     global _last_prune

@@ -1,0 +1,92 @@
+"""The ingestor process: the sources that are enabled, one pool, one stop signal.
+
+`run(settings)` starts the Kafka source (`kafka_enabled`) and the HTTP
+source (`http_enabled`), the metrics endpoint and the periodic stats line,
+and stops them all on SIGINT/SIGTERM: each source finishes the batch in hand
+and commits before the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Coroutine
+from typing import Any
+
+import asyncpg
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from alpr.db import create_pool
+from alpr.settings import IngestorSettings
+from ingestor import metrics
+from schema.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+
+async def open_pool(settings: IngestorSettings, stop: asyncio.Event) -> asyncpg.Pool[Any] | None:
+    """A pool, waiting for the database if it is not up yet; None if stopped first."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(StorageUnavailable),
+        wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
+        stop=lambda _: stop.is_set(),
+        reraise=True,
+    ):
+        with attempt:
+            return await create_pool(settings)
+    return None
+
+
+def _install_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def _sources(
+    settings: IngestorSettings, pool: asyncpg.Pool[Any], stats: metrics.Stats, stop: asyncio.Event
+) -> list[Coroutine[Any, Any, None]]:
+    sources: list[Coroutine[Any, Any, None]] = []
+    if settings.kafka_enabled:
+        from ingestor.kafka_source import KafkaSource
+
+        sources.append(KafkaSource(settings, pool, stats).run(stop))
+    if settings.http_enabled:
+        from ingestor.http_source import serve_http
+
+        sources.append(serve_http(settings, pool, stats, stop))
+    return sources
+
+
+async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> int:
+    """Run until stopped; returns the process exit code."""
+    if stop is None:  # the real process; tests pass their own event
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            _install_signals(stop)
+    settings.check_secrets()
+    if not (settings.kafka_enabled or settings.http_enabled):
+        log.error("no source enabled: set ALPR_KAFKA_ENABLED or ALPR_HTTP_ENABLED")
+        return 2
+    metrics.serve(settings.ingestor_metrics_port)
+    pool = await open_pool(settings, stop)
+    if pool is None:
+        return 0
+    stats = metrics.Stats()
+    reporter = asyncio.create_task(metrics.log_periodically(stats, settings.stats_interval_s))
+    tasks = [asyncio.create_task(source) for source in _sources(settings, pool, stats, stop)]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        failed = [t for t in done if t.exception() is not None]
+        if failed:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            log.error("ingestor source failed", exc_info=failed[0].exception())
+            return 1
+        return 0
+    finally:
+        reporter.cancel()
+        log.info("ingestor stopped: %s", stats.summary())
+        await pool.close()
