@@ -1,0 +1,192 @@
+"""The ASGI app: GraphQL (queries, GraphiQL, subscriptions), REST twins, health, metrics.
+
+`create_app(settings)` builds everything from explicit settings; pools and
+the live feed start in the app's lifespan, so the same factory serves
+uvicorn, tests and `alpr up`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UNSET, UnsetType
+
+from alpr.db import create_pool
+from alpr.settings import GatewaySettings, is_loopback
+from gateway import rest, store
+from gateway.auth import identify, token_from_headers, token_from_params
+from gateway.context import Context, GatewayState, clean_purpose
+from gateway.errors import code_and_status, error_body, public_message
+from gateway.live import LiveFeed
+from gateway.metrics import REGISTRY, REQUEST_SECONDS
+from gateway.schema import build_schema
+from schema.errors import AlprError, AuthError, InvalidRequest, StorageError
+
+log = logging.getLogger(__name__)
+
+GRAPHQL_PATH = "/graphql"
+# A runaway filter must not hold a connection for long: client queries are
+# bounded, and this is the backstop.
+STATEMENT_TIMEOUT_MS = "10000"
+
+
+class GraphQLApp(GraphQLRouter[Context, None]):
+    """Strawberry's router, with the websocket key check in connection_init."""
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        try:
+            key = await identify(context.state, token_from_params(params))
+        except AuthError as exc:
+            code, _ = code_and_status(exc)
+            raise ConnectionRejectionError({"message": str(exc), "code": code}) from None
+        context.identify(key, clean_purpose(params.get("purpose")))
+        unset: UnsetType = UNSET
+        return unset
+
+
+async def graphql_context(connection: HTTPConnection) -> Context:
+    """A request's context; websockets are identified later, in connection_init."""
+    state: GatewayState = connection.app.state.gateway
+    client = connection.client.host if connection.client else None
+    if connection.scope["type"] == "websocket":
+        return Context(state, client=client)
+    request = Request(connection.scope)
+    # The GraphiQL page itself carries no data; its queries carry the key.
+    wants_ide = request.method == "GET" and "query" not in request.query_params
+    key = None if wants_ide else await identify(state, token_from_headers(request.headers))
+    return Context(state, key, clean_purpose(request.headers.get("x-purpose")), client)
+
+
+async def _connect(settings: GatewaySettings, dsn: str) -> store.Db:
+    return await create_pool(
+        settings, dsn=dsn, server_settings={"statement_timeout": STATEMENT_TIMEOUT_MS}
+    )
+
+
+def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await _connect(settings, settings.dsn())
+        replica = settings.read_database_url
+        read_pool = await _connect(settings, replica.get_secret_value()) if replica else pool
+        live = LiveFeed(settings.dsn(), buffer=settings.subscription_buffer)
+        await live.start()
+        app.state.gateway = GatewayState(settings, pool, read_pool, live, settings.require_keys)
+        if not settings.require_keys:
+            log.warning(
+                "API keys are OFF (ALPR_REQUIRE_KEYS=false): anyone who can reach %s:%d "
+                "can read plate data",
+                settings.gateway_host,
+                settings.gateway_port,
+            )
+        try:
+            yield
+        finally:
+            await live.stop()
+            if read_pool is not pool:
+                await read_pool.close()
+            await pool.close()
+
+    return lifespan
+
+
+async def _database_status(db: store.Db) -> str:
+    try:
+        await store.ping(db)
+    except StorageError:
+        return "unavailable"
+    return "ok"
+
+
+def _add_service_routes(app: FastAPI) -> None:
+    @app.get("/health", tags=["service"])
+    async def read_health(request: Request) -> JSONResponse:
+        """Liveness, and the state of the primary and the read replica."""
+        state: GatewayState = request.app.state.gateway
+        primary = await _database_status(state.pool)
+        replica = (
+            await _database_status(state.read_pool)
+            if state.read_pool is not state.pool
+            else "not configured"
+        )
+        healthy = primary == "ok" and replica in ("ok", "not configured")
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "is_connected": primary == "ok",
+            "database": {"primary": primary, "replica": replica},
+            "live": "listening" if state.live.connected else "reconnecting",
+        }
+        return JSONResponse(body)
+
+    @app.get("/ready", tags=["service"])
+    async def read_ready(request: Request) -> JSONResponse:
+        """200 when queries and the live feed can be served, else 503."""
+        state: GatewayState = request.app.state.gateway
+        ready = await _database_status(state.read_pool) == "ok" and state.live.connected
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["service"])
+    async def read_metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AlprError)
+    async def handle_alpr_error(request: Request, exc: Exception) -> JSONResponse:
+        code, status = code_and_status(exc)
+        if status >= 500:
+            log.error("request failed: %s", type(exc).__name__, exc_info=exc)
+        if request.url.path.startswith(GRAPHQL_PATH):
+            return JSONResponse(error_body(exc), status_code=status)
+        body: dict[str, Any] = {"detail": public_message(exc), "code": code}
+        if isinstance(exc, InvalidRequest):
+            body["parameter"] = exc.argument
+        return JSONResponse(body, status_code=status)
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    """The gateway app; refuses keys off unless it listens on loopback only."""
+    if not settings.require_keys and not is_loopback(settings.gateway_host):
+        raise ValueError(
+            "ALPR_REQUIRE_KEYS=false is only allowed when ALPR_GATEWAY_HOST is a loopback address"
+        )
+    app = FastAPI(
+        title="ALPR gateway",
+        description="Plate reads over GraphQL (/graphql) and the storage-layer REST endpoints.",
+        lifespan=_lifespan(settings),
+    )
+    graphql = GraphQLApp(
+        build_schema(settings),
+        context_getter=graphql_context,
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
+    app.include_router(graphql, prefix=GRAPHQL_PATH)
+    app.include_router(rest.events)
+    app.include_router(rest.service)
+    _add_service_routes(app)
+    _add_error_handlers(app)
+
+    @app.middleware("http")
+    async def time_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        label = getattr(route, "path", "unmatched")
+        REQUEST_SECONDS.labels(label).observe(time.perf_counter() - started)
+        return response
+
+    return app

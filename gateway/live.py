@@ -1,0 +1,168 @@
+"""Live reads: one LISTEN per gateway, fanned out to bounded per-subscriber queues.
+
+The ingestor commits a batch of reads together with a `stored_batches` row
+and sends `NOTIFY alpr_stored`. Here one dedicated connection (to the
+primary: notifications are not replicated) listens, reads every batch after
+the last one it handled, fetches the batch's reads once when anyone is
+subscribed, and offers each read to every matching subscriber.
+
+A subscriber's queue is bounded: when it overflows, the subscriber is told
+(`Overflow` is queued in place of its backlog) and dropped, and nobody else
+waits. After a lost connection the feed reconnects and catches up from the
+last batch id it handled, so a blip loses nothing that is still in
+`stored_batches`. A periodic poll covers a notification that never came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import asyncpg
+
+from alpr.db import connect
+from gateway import store
+from gateway.metrics import LIVE_BATCHES, LIVE_DELIVERED, LIVE_DROPPED, SUBSCRIBERS
+from schema.errors import StorageError
+from schema.graphql.inputs import EventQuery
+from schema.graphql.types import Event
+
+log = logging.getLogger(__name__)
+
+CHANNEL: Final = "alpr_stored"
+BATCHES_PER_ROUND: Final = 100
+
+
+class Overflow:
+    """Queued in place of a slow subscriber's backlog: it is being dropped."""
+
+
+OVERFLOW: Final = Overflow()
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One subscription: its filter and its bounded queue."""
+
+    query: EventQuery
+    queue: asyncio.Queue[Event | Overflow]
+    dropped: bool = False
+
+    def matches(self, event: Event) -> bool:
+        q = self.query
+        return (
+            (q.plate is None or q.plate == event.plate_normalized)
+            and (q.camera_id is None or q.camera_id == event.camera_id)
+            and (q.site_id is None or q.site_id == event.site_id)
+            and (q.min_confidence is None or event.plate_confidence >= q.min_confidence)
+        )
+
+
+@dataclass
+class LiveFeed:
+    """The gateway's single listener and its subscribers."""
+
+    dsn: str
+    buffer: int = 1000
+    poll_interval_s: float = 2.0
+    reconnect_delay_s: float = 0.5
+    subscribers: set[Subscriber] = field(default_factory=set)
+    last_batch: int | None = None
+    connected: bool = False
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="alpr-live-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def subscribe(self, query: EventQuery) -> Subscriber:
+        subscriber = Subscriber(query, asyncio.Queue(maxsize=self.buffer))
+        self.subscribers.add(subscriber)
+        SUBSCRIBERS.set(len(self.subscribers))
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        SUBSCRIBERS.set(len(self.subscribers))
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except (StorageError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("live feed lost its connection, reconnecting: %s", exc)
+            self.connected = False
+            await asyncio.sleep(self.reconnect_delay_s)
+
+    async def _listen(self) -> None:
+        conn = await connect(self.dsn)
+        try:
+            if self.last_batch is None:
+                # Live means from now on: history is what queries are for.
+                self.last_batch = await store.latest_batch(conn)
+            await conn.add_listener(CHANNEL, self._notified)
+            self.connected = True
+            while True:
+                await self._drain(conn)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+                self._wake.clear()
+                if conn.is_closed():
+                    raise StorageError("listener connection closed")
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=1)
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _drain(self, conn: asyncpg.Connection[Any]) -> None:
+        """Handle every batch after the last one, in batch order."""
+        while True:
+            assert self.last_batch is not None
+            batches = await store.batches_after(conn, self.last_batch, BATCHES_PER_ROUND)
+            for batch in batches:
+                if self.subscribers:
+                    rows = await store.fetch_events_by_keys(
+                        conn, batch["event_ids"], batch["captured_ats"]
+                    )
+                    self.publish([Event.from_row(row) for row in rows])
+                self.last_batch = batch["batch_id"]
+                LIVE_BATCHES.inc()
+            if len(batches) < BATCHES_PER_ROUND:
+                return
+
+    def publish(self, events: list[Event]) -> None:
+        """Offer events (in capture order) to every matching subscriber; never wait."""
+        for subscriber in list(self.subscribers):
+            for event in events:
+                if subscriber.matches(event) and not self._offer(subscriber, event):
+                    break
+
+    def _offer(self, subscriber: Subscriber, event: Event) -> bool:
+        try:
+            subscriber.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._drop(subscriber)
+            return False
+        LIVE_DELIVERED.inc()
+        return True
+
+    def _drop(self, subscriber: Subscriber) -> None:
+        # Throw the backlog away so the overflow notice is next in line.
+        while not subscriber.queue.empty():
+            subscriber.queue.get_nowait()
+        subscriber.queue.put_nowait(OVERFLOW)
+        subscriber.dropped = True
+        self.unsubscribe(subscriber)
+        LIVE_DROPPED.inc()
+        log.warning("dropped a live subscriber whose buffer of %d overflowed", self.buffer)

@@ -1,0 +1,39 @@
+"""Prometheus metrics of the gateway, in one registry of its own.
+
+A registry per module (not the global default) so that tests building
+several apps in one process do not collide on metric names.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+SQL_QUERIES = Counter(
+    "alpr_gateway_sql_queries",
+    "SQL statements run by the gateway, by named query",
+    ["query"],
+    registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "alpr_gateway_request_seconds",
+    "Time to answer an HTTP request, by route",
+    ["route"],
+    registry=REGISTRY,
+)
+SUBSCRIBERS = Gauge(
+    "alpr_gateway_subscribers", "Live subscriptions currently open", registry=REGISTRY
+)
+LIVE_DELIVERED = Counter(
+    "alpr_gateway_live_delivered", "Reads handed to subscribers", registry=REGISTRY
+)
+LIVE_DROPPED = Counter(
+    "alpr_gateway_live_dropped_subscribers",
+    "Subscribers dropped because their buffer overflowed",
+    registry=REGISTRY,
+)
+LIVE_BATCHES = Counter(
+    "alpr_gateway_live_batches", "Stored batches seen by the live feed", registry=REGISTRY
+)
+AUDIT_RECORDS = Counter("alpr_gateway_audit_records", "Audit records written", registry=REGISTRY)

@@ -1,0 +1,165 @@
+"""The root Query, in parts merged by `gateway.schema`.
+
+Each part is a small class of root fields; to add a field, write a part (or
+a method on one) and list it in `QUERY_PARTS` in gateway/schema.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from uuid import UUID
+
+import strawberry
+
+from gateway import store
+from gateway.context import Context
+from schema.errors import InvalidRequest, NotFound
+from schema.graphql.inputs import EventFilter, check_id, check_plate, check_window
+from schema.graphql.paging import MAX_PAGE, PageRequest
+from schema.graphql.types import (
+    AuditRecord,
+    Camera,
+    Event,
+    EventConnection,
+    HourlyCount,
+    Plate,
+    Site,
+    Stats,
+)
+
+Info = strawberry.Info[Context, None]
+
+
+def parse_event_id(value: str, argument: str = "id") -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidRequest(argument, "is not a UUID") from None
+
+
+@strawberry.type
+class EventQueries:
+    @strawberry.field
+    async def event(self, info: Info, id: strawberry.ID) -> Event | None:
+        """One read by its event id."""
+        event = await info.context.reader.event(parse_event_id(str(id)))
+        if event is None:
+            raise NotFound(f"no read with id {id}")
+        return event
+
+    @strawberry.field
+    async def events(
+        self,
+        info: Info,
+        filter: EventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> EventConnection:
+        """Reads, newest first, in keyset pages of up to 500."""
+        query = (filter or EventFilter()).to_query()
+        page = PageRequest.from_args(first, after, last, before)
+        return await info.context.reader.events(query, page)
+
+
+@strawberry.type
+class PlaceQueries:
+    @strawberry.field
+    async def plate(self, info: Info, text: str) -> Plate | None:
+        """A plate's summary; `text` as read or normalized."""
+        plate = await info.context.reader.plate(check_plate(text, "text"))
+        if plate is None:
+            raise NotFound(f"no reads of plate {text}")
+        return plate
+
+    @strawberry.field
+    async def camera(self, info: Info, id: strawberry.ID) -> Camera | None:
+        """One camera by id."""
+        camera = await info.context.reader.camera(check_id(str(id), "id") or "")
+        if camera is None:
+            raise NotFound(f"no camera {id}")
+        return camera
+
+    @strawberry.field
+    async def cameras(self, info: Info, site_id: str | None = None) -> list[Camera]:
+        """Every camera (or a site's), by id."""
+        return await info.context.reader.cameras(check_id(site_id, "siteId"))
+
+    @strawberry.field
+    async def sites(self, info: Info) -> list[Site]:
+        """Every site, with its camera and read counts."""
+        rows = await store.list_sites(info.context.state.read_pool)
+        return [
+            Site(
+                id=strawberry.ID(row["site_id"]),
+                camera_count=row["camera_count"],
+                read_count=row["read_count"],
+                first_seen=row["first_seen"],
+                last_seen=row["last_seen"],
+            )
+            for row in rows
+        ]
+
+
+@strawberry.type
+class StatsQueries:
+    @strawberry.field
+    async def stats(
+        self,
+        info: Info,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        camera_id: str | None = None,
+        site_id: str | None = None,
+    ) -> Stats:
+        """Totals and reads per hour, from the rollups (never a scan of reads)."""
+        since, until = check_window(since, until)
+        figures = await store.fetch_stats(
+            info.context.state.read_pool,
+            since,
+            until,
+            check_id(camera_id, "cameraId"),
+            check_id(site_id, "siteId"),
+        )
+        series = [
+            HourlyCount(hour=r["bucket"], reads=r["reads"], avg_confidence=r["avg_confidence"])
+            for r in figures.pop("series")
+        ]
+        return Stats(**figures, reads_per_hour=series)
+
+
+@strawberry.type
+class AuditQueries:
+    @strawberry.field
+    async def audit_log(
+        self,
+        info: Info,
+        first: int = 100,
+        before_id: strawberry.ID | None = None,
+        key_id: str | None = None,
+    ) -> list[AuditRecord]:
+        """Audit records, newest first (admin scope)."""
+        info.context.require_admin()
+        if not 1 <= first <= MAX_PAGE:
+            raise InvalidRequest("first", f"must be between 1 and {MAX_PAGE}")
+        before = None
+        if before_id is not None:
+            if not str(before_id).isdigit():
+                raise InvalidRequest("beforeId", "is not an audit record id")
+            before = int(before_id)
+        rows = await store.fetch_audit(info.context.state.pool, before, key_id, first)
+        return [
+            AuditRecord(
+                id=strawberry.ID(str(row["audit_id"])),
+                at=row["at"],
+                key_id=row["key_id"],
+                client=row["client"],
+                operation=row["operation"],
+                variables=json.loads(row["variables"]),
+                result_count=row["result_count"],
+                purpose=row["purpose"],
+            )
+            for row in rows
+        ]

@@ -1,0 +1,129 @@
+"""The request's reader: DataLoaders for nested objects, pages of reads.
+
+One `DbReader` per request (per websocket connection for subscriptions):
+the loaders batch every `camera`/`plate` lookup of a page into one query and
+cache them for the request, so a page of 100 reads with their cameras and
+plates costs three statements. It also counts the plate data it hands out,
+which is what the audit record reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from gateway import store
+from schema.errors import Forbidden
+from schema.graphql.inputs import EventQuery
+from schema.graphql.paging import PageRequest, encode_cursor
+from schema.graphql.types import (
+    Camera,
+    Event,
+    EventConnection,
+    EventEdge,
+    PageInfo,
+    Plate,
+    PlateSighting,
+)
+
+
+def build_connection(rows: Sequence[store.Row], page: PageRequest, more: bool) -> EventConnection:
+    """Edges and page info for rows already in newest-first order."""
+    edges = [
+        EventEdge(
+            cursor=encode_cursor(row["captured_at"], row["event_id"]), node=Event.from_row(row)
+        )
+        for row in rows
+    ]
+    # Relay: the side we paged towards knows for sure (one extra row was
+    # fetched); the side we came from has at least the cursor's own read.
+    came_from_cursor = page.cursor is not None
+    info = PageInfo(
+        has_next_page=came_from_cursor if page.backward else more,
+        has_previous_page=more if page.backward else came_from_cursor,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return EventConnection(edges=edges, page_info=info)
+
+
+class DbReader:
+    """Implements `schema.graphql.context.Reader` over a pool."""
+
+    def __init__(self, db: store.Db, purpose_check: Callable[[], None] | None = None) -> None:
+        self.db = db
+        self.result_count = 0
+        self.touched_plate_data = False
+        self._purpose_check = purpose_check
+        self._cameras: DataLoader[str, Camera | None] = DataLoader(load_fn=self._load_cameras)
+        self._plates: DataLoader[str, Plate | None] = DataLoader(load_fn=self._load_plates)
+
+    def note_plate_data(self, count: int) -> None:
+        # Called before handing out plate data: enforces the purpose rule
+        # and feeds the audit record.
+        if self._purpose_check is not None:
+            self._purpose_check()
+        self.touched_plate_data = True
+        self.result_count += count
+
+    async def _load_cameras(self, ids: list[str]) -> list[Camera | None]:
+        rows = {row["camera_id"]: row for row in await store.fetch_cameras(self.db, ids)}
+        return [Camera.from_row(rows[i]) if i in rows else None for i in ids]
+
+    async def _load_plates(self, texts: list[str]) -> list[Plate | None]:
+        rows = {
+            row["plate_normalized_text"]: row for row in await store.fetch_plates(self.db, texts)
+        }
+        return [Plate.from_row(rows[t]) if t in rows else None for t in texts]
+
+    async def camera(self, camera_id: str) -> Camera | None:
+        return await self._cameras.load(camera_id)
+
+    async def plate(self, normalized: str) -> Plate | None:
+        self.note_plate_data(0)
+        plate = await self._plates.load(normalized)
+        self.result_count += plate is not None
+        return plate
+
+    async def events(self, query: EventQuery, page: PageRequest) -> EventConnection:
+        self.note_plate_data(0)
+        rows, more = await store.fetch_events(self.db, query, page)
+        self.result_count += len(rows)
+        return build_connection(rows, page, more)
+
+    async def event(self, event_id: Any) -> Event | None:
+        self.note_plate_data(0)
+        row = await store.fetch_event(self.db, event_id)
+        self.result_count += row is not None
+        return Event.from_row(row) if row is not None else None
+
+    async def plate_sightings(self, normalized: str) -> list[PlateSighting]:
+        self.note_plate_data(0)
+        rows = await store.fetch_plate_sightings(self.db, normalized)
+        self.result_count += len(rows)
+        return [
+            PlateSighting(
+                camera_id=row["camera_id"],
+                site_id=row["site_id"],
+                first_seen=row["first_seen"],
+                last_seen=row["last_seen"],
+                read_count=row["read_count"],
+            )
+            for row in rows
+        ]
+
+    async def cameras(self, site_id: str | None) -> list[Camera]:
+        return [Camera.from_row(row) for row in await store.list_cameras(self.db, site_id)]
+
+
+def forbid_without_purpose(purpose: str | None) -> Callable[[], None] | None:
+    """A check that refuses plate data when no purpose was stated."""
+    if purpose:
+        return None
+
+    def check() -> None:
+        raise Forbidden("a purpose is required to read plate data (X-Purpose header)")
+
+    return check

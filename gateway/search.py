@@ -1,0 +1,175 @@
+"""Plate search against the database: exact, wildcard and OCR-tolerant fuzzy.
+
+The logic (parsing, distance, ranking) is `schema.search`; this module runs
+the named queries of `sql/queries/search.sql` and turns rows into ranked
+`PlateMatch`es. Every function takes a pool or connection and returns data;
+auditing is the caller's job (the GraphQL/REST layer, or `alpr search`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from alpr.db import translated
+from schema.errors import InvalidRequest
+from schema.search import (
+    DEFAULT_MAX_DISTANCE,
+    PlateMatch,
+    SearchFilter,
+    SearchMode,
+    SearchPage,
+    candidate_keys,
+    check_max_distance,
+    exact_query,
+    fuzzy_query,
+    parse_wildcard,
+    rank,
+    verify,
+)
+from sql import load_queries
+
+log = logging.getLogger(__name__)
+
+Db: TypeAlias = "asyncpg.Pool[Any] | asyncpg.Connection[Any]"
+
+MAX_PAGE = 100
+MAX_OFFSET = 1000
+# Fuzzy: at most this many candidates are verified; a short query may have
+# more, and the page is then flagged incomplete.
+CANDIDATE_CAP = 5000
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    """Tunables of a search; the gateway builds them from its settings."""
+
+    max_distance: float = DEFAULT_MAX_DISTANCE
+    wildcard_scan_rows: int = 50_000
+    candidate_cap: int = CANDIDATE_CAP
+
+
+def _q(name: str) -> str:
+    return load_queries("search")[name]
+
+
+def _filter_args(f: SearchFilter) -> tuple[Any, ...]:
+    return (f.since, f.until, f.camera_id, f.site_id, f.region)
+
+
+def _match(row: asyncpg.Record, score: float) -> PlateMatch:
+    return PlateMatch(
+        plate=row["plate"],
+        score=score,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        read_count=row["read_count"],
+        last_region=row["last_region"],
+        cameras=tuple(row["cameras"]),
+    )
+
+
+def _check_page(first: int, offset: int) -> None:
+    if not 1 <= first <= MAX_PAGE:
+        raise InvalidRequest("first", f"must be between 1 and {MAX_PAGE}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidRequest("after", f"cannot page past {MAX_OFFSET} results")
+
+
+@translated
+async def search_plates(
+    db: Db,
+    query: str,
+    mode: SearchMode,
+    search_filter: SearchFilter | None = None,
+    first: int = 20,
+    offset: int = 0,
+    limits: SearchLimits | None = None,
+) -> SearchPage:
+    """One page of plates matching `query` in `mode`, best first."""
+    _check_page(first, offset)
+    search_filter = search_filter or SearchFilter()
+    limits = limits or SearchLimits()
+    if mode is SearchMode.EXACT:
+        found = await _details(db, [exact_query(query)], search_filter, {})
+        return _slice(found, first, offset, complete=True)
+    if mode is SearchMode.WILDCARD:
+        return await _wildcard(db, query, search_filter, first, offset, limits)
+    matches, complete = await _fuzzy(db, fuzzy_query(query), search_filter, limits)
+    return _slice(matches, first, offset, complete)
+
+
+async def _details(
+    db: Db, plates: Sequence[str], search_filter: SearchFilter, scores: dict[str, float]
+) -> list[PlateMatch]:
+    rows = await db.fetch(_q("plate_details"), list(plates), *_filter_args(search_filter))
+    return rank(_match(row, scores.get(row["plate"], 0.0)) for row in rows)
+
+
+def _slice(matches: list[PlateMatch], first: int, offset: int, complete: bool) -> SearchPage:
+    page = matches[offset : offset + first]
+    return SearchPage(page, has_more=len(matches) > offset + first, complete=complete)
+
+
+async def _wildcard(
+    db: Db,
+    query: str,
+    search_filter: SearchFilter,
+    first: int,
+    offset: int,
+    limits: SearchLimits,
+) -> SearchPage:
+    pattern = parse_wildcard(query)
+    args = (pattern.like, *_filter_args(search_filter), first + 1, offset)
+    if pattern.indexable:
+        rows = await db.fetch(_q("wildcard_indexed"), *args)
+        complete = True
+    else:
+        cap = limits.wildcard_scan_rows
+        rows = await db.fetch(_q("wildcard_scan"), *args, cap)
+        complete = not await db.fetchval(_q("plate_count_at_least"), cap + 1)
+    matches = [_match(row, 0.0) for row in rows]
+    return SearchPage(matches[:first], has_more=len(matches) > first, complete=complete)
+
+
+async def _fuzzy(
+    db: Db, query: str, search_filter: SearchFilter, limits: SearchLimits
+) -> tuple[list[PlateMatch], bool]:
+    max_distance = check_max_distance(limits.max_distance)
+    keys = candidate_keys(query, max_distance)
+    rows = await db.fetch(_q("fuzzy_candidates"), keys, query, limits.candidate_cap + 1)
+    candidates = [row["plate_normalized_text"] for row in rows]
+    complete = len(candidates) <= limits.candidate_cap
+    # Plate text is personal data: counts only, and only at debug level.
+    scores = verify(query, candidates[: limits.candidate_cap], max_distance)
+    log.debug("fuzzy search: %d candidates, %d within distance", len(candidates), len(scores))
+    return await _details(db, list(scores), search_filter, scores), complete
+
+
+@translated
+async def similar_plates(
+    db: Db, plate: str, first: int = 10, limits: SearchLimits | None = None
+) -> list[PlateMatch]:
+    """The fuzzy neighbours of `plate` (likely misreads of the same vehicle),
+    best first, without the plate itself."""
+    _check_page(first, 0)
+    text = fuzzy_query(plate)
+    matches, _ = await _fuzzy(db, text, SearchFilter(), limits or SearchLimits())
+    return [m for m in matches if m.plate != text][:first]
+
+
+@translated
+async def audit_search(
+    db: Db,
+    client: str,
+    variables: dict[str, Any],
+    result_count: int,
+    purpose: str | None,
+) -> None:
+    """Record a search made outside the gateway (the CLI) in audit_log."""
+    await db.execute(_q("audit_search"), client, json.dumps(variables), result_count, purpose)

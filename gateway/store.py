@@ -1,0 +1,236 @@
+"""The gateway's reads: one function per named query in sql/queries/gateway.sql.
+
+GraphQL resolvers and REST handlers both call these, so the two APIs cannot
+drift apart. Every function counts its statements (`SQL_QUERIES`) and leaves
+driver errors as `StorageError`s.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import asyncpg
+
+from alpr.db import translated
+from gateway.metrics import SQL_QUERIES
+from schema.graphql.inputs import EventQuery
+from schema.graphql.paging import PageRequest
+from sql import load_queries
+
+if TYPE_CHECKING:
+    Db = asyncpg.Pool[Any]
+else:
+    Db = asyncpg.Pool
+Row = asyncpg.Record
+QUERIES = load_queries("gateway")
+MAX_SERIES_HOURS = 31 * 24
+
+
+async def _fetch(db: Db | asyncpg.Connection[Any], name: str, *args: Any) -> list[Row]:
+    SQL_QUERIES.labels(name).inc()
+    return await db.fetch(QUERIES[name], *args)
+
+
+async def _fetchval(db: Db | asyncpg.Connection[Any], name: str, *args: Any) -> Any:
+    SQL_QUERIES.labels(name).inc()
+    return await db.fetchval(QUERIES[name], *args)
+
+
+def _events_block(query: EventQuery, backward: bool) -> str:
+    # The leading key decides which index serves the page; the other
+    # filters are checked on the rows that index yields.
+    if query.plate is not None:
+        path = "plate"
+    elif query.camera_id is not None:
+        path = "camera"
+    elif query.site_id is not None:
+        path = "site"
+    else:
+        path = "all"
+    return f"events_{path}_{'asc' if backward else 'desc'}"
+
+
+@translated
+async def fetch_events(db: Db, query: EventQuery, page: PageRequest) -> tuple[list[Row], bool]:
+    """One page of reads in newest-first order, and whether more lie beyond it."""
+    cursor = page.cursor
+    rows = await _fetch(
+        db,
+        _events_block(query, page.backward),
+        query.plate,
+        query.camera_id,
+        query.site_id,
+        query.since,
+        query.until,
+        cursor.captured_at if cursor else None,
+        cursor.event_id if cursor else None,
+        query.direction,
+        query.vehicle_make,
+        query.vehicle_color,
+        query.vehicle_type,
+        query.min_confidence,
+        page.limit + 1,
+    )
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    if page.backward:
+        rows.reverse()
+    return rows, more
+
+
+@translated
+async def fetch_event(db: Db, event_id: UUID) -> Row | None:
+    rows = await _fetch(db, "event_by_id", event_id)
+    return rows[0] if rows else None
+
+
+@translated
+async def fetch_events_by_offset(db: Db, plate: str, limit: int, offset: int) -> list[Row]:
+    return await _fetch(db, "events_by_offset", plate, limit, offset)
+
+
+@translated
+async def fetch_events_by_keys(
+    db: Db | asyncpg.Connection[Any], event_ids: list[UUID], captured_ats: list[datetime]
+) -> list[Row]:
+    return await _fetch(db, "events_by_keys", event_ids, captured_ats)
+
+
+@translated
+async def fetch_cameras(db: Db, camera_ids: list[str]) -> list[Row]:
+    return await _fetch(db, "cameras_by_ids", camera_ids)
+
+
+@translated
+async def list_cameras(db: Db, site_id: str | None, limit: int = 1000) -> list[Row]:
+    return await _fetch(db, "cameras_list", site_id, limit)
+
+
+@translated
+async def fetch_plates(db: Db, plates: list[str]) -> list[Row]:
+    return await _fetch(db, "plates_by_texts", plates)
+
+
+@translated
+async def fetch_plate_sightings(db: Db, plate: str, limit: int = 100) -> list[Row]:
+    return await _fetch(db, "plate_cameras", plate, limit)
+
+
+@translated
+async def list_sites(db: Db, site_id: str | None = None) -> list[Row]:
+    return await _fetch(db, "sites_list", site_id)
+
+
+def floor_hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(at: datetime) -> datetime:
+    floor = floor_hour(at)
+    return floor if floor == at else floor + timedelta(hours=1)
+
+
+def _day_window(since: datetime | None, until: datetime | None) -> tuple[date, date]:
+    start = since.astimezone(UTC).date() if since else date(1970, 1, 1)
+    end_at = until.astimezone(UTC) if until else datetime.now(UTC) + timedelta(days=1)
+    end = end_at.date() + timedelta(days=0 if end_at.time() == datetime.min.time() else 1)
+    return start, end
+
+
+@translated
+async def fetch_stats(
+    db: Db,
+    since: datetime | None,
+    until: datetime | None,
+    camera_id: str | None,
+    site_id: str | None,
+) -> dict[str, Any]:
+    """Totals, unique plates and an hourly series, from rollups only.
+
+    Unique plates: whole history from `plates_hourly` (or `plate_cameras` for
+    a camera or site); for a time window from `plate_days` in whole UTC days;
+    a window together with a camera or site is not kept, so it is None.
+    """
+    start = floor_hour(since) if since else None
+    end = ceil_hour(until) if until else None
+    args = (start, end, camera_id, site_id)
+    totals = (await _fetch(db, "stats_totals", *args))[0]
+    series = await _fetch(db, "stats_series", *args, MAX_SERIES_HOURS)
+    windowed = since is not None or until is not None
+    unique: int | None
+    if not windowed and camera_id is None and site_id is None:
+        unique = await _fetchval(db, "unique_plates_all")
+    elif not windowed and camera_id is not None:
+        unique = await _fetchval(db, "unique_plates_camera", camera_id)
+    elif not windowed and site_id is not None:
+        unique = await _fetchval(db, "unique_plates_site", site_id)
+    elif camera_id is None and site_id is None:
+        unique = await _fetchval(db, "unique_plates_days", *_day_window(since, until))
+    else:
+        unique = None
+    new_plates = (
+        await _fetchval(db, "new_plates_window", start, end)
+        if camera_id is None and site_id is None
+        else None
+    )
+    return {
+        "since": start,
+        "until": end,
+        "total_reads": totals["total_reads"],
+        "active_cameras": totals["active_cameras"],
+        "avg_confidence": totals["avg_confidence"],
+        "avg_latency_ms": totals["avg_latency_ms"],
+        "unique_plates": unique,
+        "new_plates": new_plates,
+        "series": series,
+    }
+
+
+@translated
+async def fetch_storage_stats(db: Db) -> Row:
+    return (await _fetch(db, "storage_stats"))[0]
+
+
+@translated
+async def ping(db: Db) -> None:
+    await _fetchval(db, "ping")
+
+
+@translated
+async def insert_audit(
+    db: Db,
+    key_id: str | None,
+    client: str | None,
+    operation: str,
+    variables: dict[str, Any],
+    result_count: int | None,
+    purpose: str | None,
+) -> None:
+    SQL_QUERIES.labels("insert_audit").inc()
+    await db.execute(
+        QUERIES["insert_audit"],
+        key_id,
+        client,
+        operation,
+        json.dumps(variables, default=str),
+        result_count,
+        purpose,
+    )
+
+
+@translated
+async def fetch_audit(db: Db, before_id: int | None, key_id: str | None, limit: int) -> list[Row]:
+    return await _fetch(db, "audit_page", before_id, key_id, limit)
+
+
+@translated
+async def latest_batch(conn: asyncpg.Connection[Any]) -> int:
+    return int(await _fetchval(conn, "latest_batch"))
+
+
+@translated
+async def batches_after(conn: asyncpg.Connection[Any], batch_id: int, limit: int) -> list[Row]:
+    return await _fetch(conn, "batches_after", batch_id, limit)

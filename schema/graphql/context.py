@@ -1,0 +1,36 @@
+"""What the GraphQL types need from the server, as a protocol.
+
+Types call `info.context.reader`; the gateway's request context provides an
+object with these methods (backed by DataLoaders and SQL). Nothing here does
+I/O itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from schema.graphql.inputs import EventQuery
+    from schema.graphql.paging import PageRequest
+    from schema.graphql.types import Camera, EventConnection, Plate, PlateSighting
+
+
+class Reader(Protocol):
+    """Reads for nested fields; each call may be batched with its siblings."""
+
+    async def camera(self, camera_id: str) -> Camera | None: ...
+
+    async def plate(self, normalized: str) -> Plate | None: ...
+
+    async def events(self, query: EventQuery, page: PageRequest) -> EventConnection: ...
+
+    async def plate_sightings(self, normalized: str) -> list[PlateSighting]: ...
+
+    async def cameras(self, site_id: str | None) -> list[Camera]: ...
+
+
+class HasReader(Protocol):
+    """The part of the request context the types use."""
+
+    @property
+    def reader(self) -> Reader: ...

@@ -1,0 +1,282 @@
+"""Output types. Built from rows in one step; nested data goes through `Reader`.
+
+Node types are plain fields set at construction (no resolver per scalar
+field): Strawberry's per-field cost is real, and a page of 500 reads must
+stay cheap to serialize.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.graphql.context import HasReader
+from schema.graphql.enums import Direction, VehicleType
+from schema.graphql.inputs import EventQuery, check_window
+from schema.graphql.paging import PageRequest
+
+Info = strawberry.Info[HasReader, None]
+
+
+class RowLike(Protocol):
+    """A database row (asyncpg.Record) or a dict with the column names."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+async def _reads(
+    info: Info,
+    query: EventQuery,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> EventConnection:
+    since, until = check_window(since, until)
+    page = PageRequest.from_args(first, after, last, before)
+    return await info.context.reader.events(replace(query, since=since, until=until), page)
+
+
+@strawberry.type(description="One plate read, as stored.")
+class Event:
+    id: strawberry.ID
+    captured_at: datetime
+    camera_id: str
+    site_id: str | None
+    track_id: str
+    plate_text: str = strawberry.field(description="The plate as the OCR read it.")
+    plate_normalized: str = strawberry.field(description="Upper case, A-Z and 0-9 only.")
+    plate_confidence: float
+    plate_region: str
+    vehicle_type: VehicleType | None
+    vehicle_type_text: str | None = strawberry.field(description="The stored text of the type.")
+    vehicle_make: str | None
+    vehicle_model: str | None
+    vehicle_color: str | None
+    plate_image_url: str | None
+    vehicle_image_url: str | None
+    frame_image_url: str | None
+    latency_ms: int | None
+    quality_score: float | None
+    frame_number: int | None
+    host_id: str | None
+    roi: str | None
+    direction: Direction | None
+    direction_text: str | None = strawberry.field(description="The stored text of direction.")
+    stored_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: RowLike) -> Event:
+        return cls(
+            id=strawberry.ID(str(row["event_id"])),
+            captured_at=row["captured_at"],
+            camera_id=row["camera_id"],
+            site_id=row["site_id"],
+            track_id=row["track_id"],
+            plate_text=row["plate_text"],
+            plate_normalized=row["plate_normalized_text"],
+            plate_confidence=row["plate_confidence"],
+            plate_region=row["plate_region"],
+            vehicle_type=VehicleType.from_text(row["vehicle_type"]),
+            vehicle_type_text=row["vehicle_type"],
+            vehicle_make=row["vehicle_make"],
+            vehicle_model=row["vehicle_model"],
+            vehicle_color=row["vehicle_color"],
+            plate_image_url=row["plate_image_url"],
+            vehicle_image_url=row["vehicle_image_url"],
+            frame_image_url=row["frame_image_url"],
+            latency_ms=row["latency_ms"],
+            quality_score=row["quality_score"],
+            frame_number=row["frame_number"],
+            host_id=row["host_id"],
+            roi=row["roi"],
+            direction=Direction.from_text(row["direction"]),
+            direction_text=row["direction"],
+            stored_at=row["created_at"],
+        )
+
+    @strawberry.field
+    async def camera(self, info: Info) -> Camera | None:
+        return await info.context.reader.camera(self.camera_id)
+
+    @strawberry.field
+    async def plate(self, info: Info) -> Plate | None:
+        return await info.context.reader.plate(self.plate_normalized)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class EventEdge:
+    cursor: str
+    node: Event
+
+
+@strawberry.type(description="A page of reads, newest first, with opaque keyset cursors.")
+class EventConnection:
+    edges: list[EventEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A camera, from the writer-kept cameras table.")
+class Camera:
+    id: strawberry.ID
+    site_id: str | None
+    first_seen: datetime
+    last_seen: datetime
+    read_count: int
+
+    @classmethod
+    def from_row(cls, row: RowLike) -> Camera:
+        return cls(
+            id=strawberry.ID(row["camera_id"]),
+            site_id=row["site_id"],
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
+            read_count=row["read_count"],
+        )
+
+    @strawberry.field
+    async def reads(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> EventConnection:
+        query = EventQuery(camera_id=str(self.id))
+        return await _reads(info, query, first, after, last, before, since, until)
+
+
+@strawberry.type(description="Where and when a plate was seen by one camera.")
+class PlateSighting:
+    camera_id: str
+    site_id: str | None
+    first_seen: datetime
+    last_seen: datetime
+    read_count: int
+
+    @strawberry.field
+    async def camera(self, info: Info) -> Camera | None:
+        return await info.context.reader.camera(self.camera_id)
+
+
+@strawberry.type(description="A normalized plate's summary, from the plates table.")
+class Plate:
+    text: str
+    first_seen: datetime
+    last_seen: datetime
+    read_count: int
+    last_region: str
+    last_camera_id: str
+
+    @classmethod
+    def from_row(cls, row: RowLike) -> Plate:
+        return cls(
+            text=row["plate_normalized_text"],
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
+            read_count=row["read_count"],
+            last_region=row["last_region"],
+            last_camera_id=row["last_camera_id"],
+        )
+
+    @strawberry.field
+    async def cameras(self, info: Info) -> list[PlateSighting]:
+        return await info.context.reader.plate_sightings(self.text)
+
+    @strawberry.field
+    async def reads(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> EventConnection:
+        query = EventQuery(plate=self.text)
+        return await _reads(info, query, first, after, last, before, since, until)
+
+
+@strawberry.type(description="A site: the cameras that report the same node.site.")
+class Site:
+    id: strawberry.ID
+    camera_count: int
+    read_count: int
+    first_seen: datetime
+    last_seen: datetime
+
+    @strawberry.field
+    async def cameras(self, info: Info) -> list[Camera]:
+        return await info.context.reader.cameras(str(self.id))
+
+    @strawberry.field
+    async def reads(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> EventConnection:
+        query = EventQuery(site_id=str(self.id))
+        return await _reads(info, query, first, after, last, before, since, until)
+
+
+@strawberry.type
+class HourlyCount:
+    hour: datetime
+    reads: int
+    avg_confidence: float | None
+
+
+@strawberry.type(
+    description=(
+        "Statistics from the writer-kept rollups. Windows are counted in whole hours "
+        "(since/until give the hours actually counted); uniquePlates for a window is "
+        "counted in whole UTC days and is null for a window combined with a camera or site."
+    )
+)
+class Stats:
+    since: datetime | None
+    until: datetime | None
+    total_reads: int
+    unique_plates: int | None
+    new_plates: int | None = strawberry.field(
+        description="Plates first seen in the window (all cameras)."
+    )
+    active_cameras: int
+    avg_confidence: float | None
+    avg_latency_ms: float | None
+    reads_per_hour: list[HourlyCount]
+
+
+@strawberry.type(description="One audited operation.")
+class AuditRecord:
+    id: strawberry.ID
+    at: datetime
+    key_id: str | None
+    client: str | None
+    operation: str
+    variables: JSON
+    result_count: int | None
+    purpose: str | None

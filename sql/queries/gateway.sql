@@ -1,0 +1,340 @@
+-- Read queries of the gateway. Every block is an index range scan with a
+-- LIMIT, or reads one of the small writer-kept tables; none scans plate_events.
+--
+-- The events_* blocks share one parameter list, so the gateway picks the block
+-- whose leading column has an index (plate, camera, site, or time) and passes
+-- the same arguments:
+--   $1 plate (normalized)  $2 camera_id  $3 site_id  $4 since  $5 until
+--   $6, $7 the cursor (captured_at, event_id): rows strictly past it
+--   $8 direction  $9 vehicle_make  $10 vehicle_color  $11 vehicle_type
+--   $12 minimum confidence  $13 limit
+-- `_desc` blocks page newest first (after a cursor); `_asc` blocks page
+-- towards newer reads (before a cursor) and the gateway reverses them.
+-- A NULL cursor is replaced by +/- infinity and the largest/smallest UUID,
+-- which keeps the row comparison an index condition.
+
+-- name: events_plate_desc
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE plate_normalized_text = $1
+  AND ($2::text IS NULL OR camera_id = $2)
+  AND ($3::text IS NULL OR site_id = $3)
+  AND captured_at >= COALESCE($4::timestamptz, '-infinity')
+  AND captured_at < COALESCE($5::timestamptz, 'infinity')
+  AND ($8::text IS NULL OR lower(direction) = $8)
+  AND ($9::text IS NULL OR lower(vehicle_make) = lower($9))
+  AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
+  AND ($11::text IS NULL OR lower(vehicle_type) = $11)
+  AND plate_confidence >= COALESCE($12::float8, 0)
+  AND (captured_at, event_id) < (
+      COALESCE($6::timestamptz, 'infinity'),
+      COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+ORDER BY captured_at DESC, event_id DESC
+LIMIT $13;
+
+-- name: events_plate_asc
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE plate_normalized_text = $1
+  AND ($2::text IS NULL OR camera_id = $2)
+  AND ($3::text IS NULL OR site_id = $3)
+  AND captured_at >= COALESCE($4::timestamptz, '-infinity')
+  AND captured_at < COALESCE($5::timestamptz, 'infinity')
+  AND ($8::text IS NULL OR lower(direction) = $8)
+  AND ($9::text IS NULL OR lower(vehicle_make) = lower($9))
+  AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
+  AND ($11::text IS NULL OR lower(vehicle_type) = $11)
+  AND plate_confidence >= COALESCE($12::float8, 0)
+  AND (captured_at, event_id) > (
+      COALESCE($6::timestamptz, '-infinity'),
+      COALESCE($7::uuid, '00000000-0000-0000-0000-000000000000'))
+ORDER BY captured_at ASC, event_id ASC
+LIMIT $13;
+
+-- name: events_camera_desc
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE camera_id = $2
+  AND ($1::text IS NULL OR plate_normalized_text = $1)
+  AND ($3::text IS NULL OR site_id = $3)
+  AND captured_at >= COALESCE($4::timestamptz, '-infinity')
+  AND captured_at < COALESCE($5::timestamptz, 'infinity')
+  AND ($8::text IS NULL OR lower(direction) = $8)
+  AND ($9::text IS NULL OR lower(vehicle_make) = lower($9))
+  AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
+  AND ($11::text IS NULL OR lower(vehicle_type) = $11)
+  AND plate_confidence >= COALESCE($12::float8, 0)
+  AND (captured_at, event_id) < (
+      COALESCE($6::timestamptz, 'infinity'),
+      COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+ORDER BY captured_at DESC, event_id DESC
+LIMIT $13;
+
+-- name: events_camera_asc
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE camera_id = $2
+  AND ($1::text IS NULL OR plate_normalized_text = $1)
+  AND ($3::text IS NULL OR site_id = $3)
+  AND captured_at >= COALESCE($4::timestamptz, '-infinity')
+  AND captured_at < COALESCE($5::timestamptz, 'infinity')
+  AND ($8::text IS NULL OR lower(direction) = $8)
+  AND ($9::text IS NULL OR lower(vehicle_make) = lower($9))
+  AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
+  AND ($11::text IS NULL OR lower(vehicle_type) = $11)
+  AND plate_confidence >= COALESCE($12::float8, 0)
+  AND (captured_at, event_id) > (
+      COALESCE($6::timestamptz, '-infinity'),
+      COALESCE($7::uuid, '00000000-0000-0000-0000-000000000000'))
+ORDER BY captured_at ASC, event_id ASC
+LIMIT $13;
+
+-- name: events_site_desc
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE site_id = $3
+  AND ($1::text IS NULL OR plate_normalized_text = $1)
+  AND ($2::text IS NULL OR camera_id = $2)
+  AND captured_at >= COALESCE($4::timestamptz, '-infinity')
+  AND captured_at < COALESCE($5::timestamptz, 'infinity')
+  AND ($8::text IS NULL OR lower(direction) = $8)
+  AND ($9::text IS NULL OR lower(vehicle_make) = lower($9))
+  AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
+  AND ($11::text IS NULL OR lower(vehicle_type) = $11)
+  AND plate_confidence >= COALESCE($12::float8, 0)
+  AND (captured_at, event_id) < (
+      COALESCE($6::timestamptz, 'infinity'),
+      COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+ORDER BY captured_at DESC, event_id DESC
+LIMIT $13;
+
+-- name: events_site_asc
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE site_id = $3
+  AND ($1::text IS NULL OR plate_normalized_text = $1)
+  AND ($2::text IS NULL OR camera_id = $2)
+  AND captured_at >= COALESCE($4::timestamptz, '-infinity')
+  AND captured_at < COALESCE($5::timestamptz, 'infinity')
+  AND ($8::text IS NULL OR lower(direction) = $8)
+  AND ($9::text IS NULL OR lower(vehicle_make) = lower($9))
+  AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
+  AND ($11::text IS NULL OR lower(vehicle_type) = $11)
+  AND plate_confidence >= COALESCE($12::float8, 0)
+  AND (captured_at, event_id) > (
+      COALESCE($6::timestamptz, '-infinity'),
+      COALESCE($7::uuid, '00000000-0000-0000-0000-000000000000'))
+ORDER BY captured_at ASC, event_id ASC
+LIMIT $13;
+
+-- name: events_all_desc
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE ($1::text IS NULL OR plate_normalized_text = $1)
+  AND ($2::text IS NULL OR camera_id = $2)
+  AND ($3::text IS NULL OR site_id = $3)
+  AND captured_at >= COALESCE($4::timestamptz, '-infinity')
+  AND captured_at < COALESCE($5::timestamptz, 'infinity')
+  AND ($8::text IS NULL OR lower(direction) = $8)
+  AND ($9::text IS NULL OR lower(vehicle_make) = lower($9))
+  AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
+  AND ($11::text IS NULL OR lower(vehicle_type) = $11)
+  AND plate_confidence >= COALESCE($12::float8, 0)
+  AND (captured_at, event_id) < (
+      COALESCE($6::timestamptz, 'infinity'),
+      COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+ORDER BY captured_at DESC, event_id DESC
+LIMIT $13;
+
+-- name: events_all_asc
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE ($1::text IS NULL OR plate_normalized_text = $1)
+  AND ($2::text IS NULL OR camera_id = $2)
+  AND ($3::text IS NULL OR site_id = $3)
+  AND captured_at >= COALESCE($4::timestamptz, '-infinity')
+  AND captured_at < COALESCE($5::timestamptz, 'infinity')
+  AND ($8::text IS NULL OR lower(direction) = $8)
+  AND ($9::text IS NULL OR lower(vehicle_make) = lower($9))
+  AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
+  AND ($11::text IS NULL OR lower(vehicle_type) = $11)
+  AND plate_confidence >= COALESCE($12::float8, 0)
+  AND (captured_at, event_id) > (
+      COALESCE($6::timestamptz, '-infinity'),
+      COALESCE($7::uuid, '00000000-0000-0000-0000-000000000000'))
+ORDER BY captured_at ASC, event_id ASC
+LIMIT $13;
+
+-- name: event_by_id
+-- The primary key leads with event_id, so this is one index probe per
+-- partition (chunk); there is no captured_at to prune with.
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE event_id = $1
+LIMIT 1;
+
+-- name: events_by_offset
+-- The storage-layer document's offset paging for /events/plate/{plate}:
+-- kept for compatibility, bounded by the gateway's maximum offset.
+SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at
+FROM plate_events
+WHERE plate_normalized_text = $1
+ORDER BY captured_at DESC, event_id DESC
+LIMIT $2 OFFSET $3;
+
+-- name: events_by_keys
+-- The reads of one announced batch, by primary key, in capture order.
+SELECT e.event_id, e.captured_at, e.camera_id, e.track_id, e.plate_text,
+    e.plate_normalized_text, e.plate_confidence, e.plate_region, e.vehicle_type,
+    e.vehicle_make, e.vehicle_model, e.vehicle_color, e.plate_image_url,
+    e.vehicle_image_url, e.frame_image_url, e.latency_ms, e.quality_score, e.frame_number,
+    e.site_id, e.host_id, e.roi, e.direction, e.created_at
+FROM unnest($1::uuid[], $2::timestamptz[]) AS k(event_id, captured_at)
+JOIN plate_events AS e ON e.event_id = k.event_id AND e.captured_at = k.captured_at
+ORDER BY e.captured_at, e.event_id;
+
+-- name: cameras_by_ids
+SELECT camera_id, site_id, first_seen, last_seen, read_count
+FROM cameras
+WHERE camera_id = ANY($1::text[]);
+
+-- name: cameras_list
+SELECT camera_id, site_id, first_seen, last_seen, read_count
+FROM cameras
+WHERE ($1::text IS NULL OR site_id = $1)
+ORDER BY camera_id
+LIMIT $2;
+
+-- name: plates_by_texts
+SELECT plate_normalized_text, first_seen, last_seen, read_count, last_region, last_camera_id
+FROM plates
+WHERE plate_normalized_text = ANY($1::text[]);
+
+-- name: plate_cameras
+SELECT plate_normalized_text, camera_id, site_id, first_seen, last_seen, read_count
+FROM plate_cameras
+WHERE plate_normalized_text = $1
+ORDER BY last_seen DESC
+LIMIT $2;
+
+-- name: sites_list
+-- cameras is one row per camera: grouping it is cheap at any read count.
+SELECT site_id, count(*) AS camera_count, sum(read_count)::bigint AS read_count,
+    min(first_seen) AS first_seen, max(last_seen) AS last_seen
+FROM cameras
+WHERE site_id IS NOT NULL AND ($1::text IS NULL OR site_id = $1)
+GROUP BY site_id
+ORDER BY site_id;
+
+-- name: stats_totals
+-- Totals over whole hours of camera_hourly. $1/$2 are already truncated to
+-- the hour by the gateway; NULL means unbounded.
+SELECT
+    COALESCE(sum(reads), 0)::bigint AS total_reads,
+    count(DISTINCT camera_id) AS active_cameras,
+    sum(confidence_sum) / NULLIF(sum(reads), 0) AS avg_confidence,
+    sum(latency_sum)::double precision / NULLIF(sum(latency_count), 0) AS avg_latency_ms,
+    min(bucket) AS first_bucket,
+    max(bucket) AS last_bucket
+FROM camera_hourly
+WHERE bucket >= COALESCE($1::timestamptz, '-infinity')
+  AND bucket < COALESCE($2::timestamptz, 'infinity')
+  AND ($3::text IS NULL OR camera_id = $3)
+  AND ($4::text IS NULL OR site_id = $4);
+
+-- name: stats_series
+-- Reads per hour, newest $5 hours of the window, oldest first.
+SELECT bucket, reads, avg_confidence FROM (
+    SELECT bucket, sum(reads)::bigint AS reads,
+        sum(confidence_sum) / NULLIF(sum(reads), 0) AS avg_confidence
+    FROM camera_hourly
+    WHERE bucket >= COALESCE($1::timestamptz, '-infinity')
+      AND bucket < COALESCE($2::timestamptz, 'infinity')
+      AND ($3::text IS NULL OR camera_id = $3)
+      AND ($4::text IS NULL OR site_id = $4)
+    GROUP BY bucket
+    ORDER BY bucket DESC
+    LIMIT $5
+) AS newest
+ORDER BY bucket;
+
+-- name: unique_plates_all
+SELECT COALESCE(sum(new_plates), 0)::bigint FROM plates_hourly;
+
+-- name: new_plates_window
+-- Plates first seen in the window (whole hours).
+SELECT COALESCE(sum(new_plates), 0)::bigint FROM plates_hourly
+WHERE bucket >= COALESCE($1::timestamptz, '-infinity')
+  AND bucket < COALESCE($2::timestamptz, 'infinity');
+
+-- name: unique_plates_camera
+SELECT count(*) FROM plate_cameras WHERE camera_id = $1;
+
+-- name: unique_plates_site
+SELECT count(DISTINCT plate_normalized_text) FROM plate_cameras
+WHERE camera_id IN (SELECT camera_id FROM cameras WHERE site_id = $1);
+
+-- name: unique_plates_days
+-- Distinct plates read on the UTC days [$1, $2).
+SELECT count(DISTINCT plate_normalized_text) FROM plate_days
+WHERE day >= $1::date AND day < $2::date;
+
+-- name: storage_stats
+-- The storage-layer document's /stats, from its view (which reads rollups).
+SELECT total_events, unique_plates, active_cameras, avg_confidence, avg_latency_ms
+FROM plate_events_stats;
+
+-- name: latest_batch
+SELECT COALESCE(max(batch_id), 0) FROM stored_batches;
+
+-- name: batches_after
+SELECT batch_id, event_ids, captured_ats FROM stored_batches
+WHERE batch_id > $1
+ORDER BY batch_id
+LIMIT $2;
+
+-- name: insert_audit
+INSERT INTO audit_log (key_id, client, operation, variables, result_count, purpose)
+VALUES ($1, $2, $3, $4::jsonb, $5, $6);
+
+-- name: audit_page
+SELECT audit_id, at, key_id, client, operation, variables::text AS variables,
+    result_count, purpose
+FROM audit_log
+WHERE audit_id < COALESCE($1::bigint, 9223372036854775807)
+  AND ($2::text IS NULL OR key_id = $2)
+ORDER BY audit_id DESC
+LIMIT $3;
+
+-- name: ping
+SELECT 1;
