@@ -130,7 +130,13 @@ async def _ensure_partitions(conn: Connection, events: Sequence[PlateEvent]) -> 
 
 async def _update_rollups(conn: Connection) -> int | None:
     q = _queries()
-    for name in ("upsert_plates", "upsert_plate_cameras", "upsert_cameras", "upsert_camera_hourly"):
+    for name in (
+        "upsert_plates",
+        "upsert_plate_cameras",
+        "upsert_cameras",
+        "upsert_camera_hourly",
+        "upsert_plate_days",
+    ):
         await conn.execute(q[name])
     row = await conn.fetchrow(q["announce"])
     return None if row is None else int(row["batch_id"])

@@ -146,6 +146,15 @@ ON CONFLICT (bucket, camera_id) DO UPDATE SET
     latency_sum = ch.latency_sum + EXCLUDED.latency_sum,
     latency_count = ch.latency_count + EXCLUDED.latency_count;
 
+-- name: upsert_plate_days
+-- Which plates were read on which UTC day (migration 0010): the gateway
+-- counts distinct plates in a time window from here, never from plate_events.
+INSERT INTO plate_days (day, plate_normalized_text)
+SELECT DISTINCT (captured_at AT TIME ZONE 'UTC')::date, plate_normalized_text
+FROM alpr_inserted
+ORDER BY 1, 2
+ON CONFLICT DO NOTHING;
+
 -- name: announce
 -- One row and one NOTIFY per batch: PostgreSQL delivers the NOTIFY at
 -- commit, so listeners only hear of reads that are there to be read.
