@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import tzinfo
 from typing import Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -60,7 +60,8 @@ class DatabaseSettings(_Base):
     def describe(self) -> str:
         """The URL without its password, for logs."""
         parts = urlsplit(self.dsn())
-        host = parts.hostname or "?"
+        # A Unix-socket URL names its directory in ?host= instead.
+        host = parts.hostname or parse_qs(parts.query).get("host", ["?"])[0]
         return f"postgresql://{parts.username or ''}@{host}:{parts.port or 5432}{parts.path}"
 
     def check_secrets(self) -> None:
