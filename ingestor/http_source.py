@@ -134,9 +134,7 @@ def create_app(
         """The process is up."""
         return {"status": "ok"}
 
-    @app.post(
-        "/ingest", response_model=IngestResult, dependencies=[Depends(require_ingest_key)]
-    )
+    @app.post("/ingest", response_model=IngestResult, dependencies=[Depends(require_ingest_key)])
     async def post_ingest(request: Request) -> JSONResponse:
         """Store one event, a JSON array of events, or NDJSON."""
         try:

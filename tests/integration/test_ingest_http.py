@@ -54,18 +54,14 @@ class Server:
 
 
 @pytest.fixture
-async def open_server(
-    pool: asyncpg.Pool[Any], database_url: str
-) -> AsyncIterator[str]:
+async def open_server(pool: asyncpg.Pool[Any], database_url: str) -> AsyncIterator[str]:
     server = Server(_settings(database_url), pool)
     yield await server.url()
     await server.close()
 
 
 @pytest.fixture
-async def keyed_server(
-    pool: asyncpg.Pool[Any], database_url: str
-) -> AsyncIterator[str]:
+async def keyed_server(pool: asyncpg.Pool[Any], database_url: str) -> AsyncIterator[str]:
     server = Server(_settings(database_url, require_keys=True), pool)
     yield await server.url()
     await server.close()
@@ -82,7 +78,9 @@ BAD: list[tuple[Any, str]] = [
 
 
 async def _count(pool: asyncpg.Pool[Any], camera: str) -> int:
-    return int(await pool.fetchval("SELECT count(*) FROM plate_events WHERE camera_id = $1", camera))
+    return int(
+        await pool.fetchval("SELECT count(*) FROM plate_events WHERE camera_id = $1", camera)
+    )
 
 
 async def test_array_with_good_and_bad(pool: asyncpg.Pool[Any], open_server: str) -> None:
