@@ -123,6 +123,12 @@ def up(
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
+# The ingestor's own commands (`alpr ingest`, `alpr simulate`) live with it.
+if importlib.util.find_spec("ingestor.commands"):
+    from ingestor.commands import register as _register_ingestor
+
+    _register_ingestor(app)
+
 
 async def _with_pool(work: Any) -> Any:
     from alpr.db import pool_for
