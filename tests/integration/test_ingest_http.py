@@ -158,3 +158,15 @@ async def test_keys_when_required(pool: asyncpg.Pool[Any], keyed_server: str) ->
     assert anonymous.status_code == 401
     assert wrong.status_code == 403
     assert right.status_code == 200 and right.json()["stored"] == 1
+
+
+async def test_simulated_traffic_over_http(pool: asyncpg.Pool[Any], open_server: str) -> None:
+    from ingestor.simulate import Simulation, SimulationConfig, send_to_http
+
+    sim = Simulation(SimulationConfig(cameras=3, malformed=0.1, seed=11))
+    before = int(await pool.fetchval("SELECT count(*) FROM plate_events"))
+    totals = await send_to_http(sim.messages(), 300, f"{open_server}/ingest", per_request=50)
+    assert totals["stored"] + totals["rejected"] == 300
+    assert 10 < totals["rejected"] < 60
+    after = int(await pool.fetchval("SELECT count(*) FROM plate_events"))
+    assert after - before == totals["stored"]

@@ -282,3 +282,66 @@ async def test_two_ingestors_share_the_work_exactly_once(
     assert await _rollup_reads(pool, camera) == 6000
     assert first.stats.stored + second.stats.stored == 6000
     assert second.stats.stored > 0  # it really took over partitions
+
+
+async def test_cli_simulate_feeds_the_ingestor_and_lag_is_exported(
+    pool: asyncpg.Pool[Any],
+    database_url: str,
+    kafka_bootstrap: str,
+    topic: str,
+    running: list[Running],
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from prometheus_client import REGISTRY
+
+    env = {**os.environ, "ALPR_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "ALPR_KAFKA_TOPIC": topic}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "alpr",
+            "simulate",
+            "--count",
+            "500",
+            "--rate",
+            "0",
+            "--malformed",
+            "0.1",
+            "--seed",
+            "5",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"sent=500 topic={topic}" in done.stdout
+    source = Running(_settings(database_url, kafka_bootstrap, topic), pool)
+    running.append(source)
+    await _wait_for(lambda: _consumed(source, 500))
+    await _wait_for(lambda: _seen_all(source, 500))
+    await source.stop()
+    assert source.stats.stored + source.stats.dead_lettered == 500
+    assert 20 < source.stats.dead_lettered < 90
+    lags = [
+        s.value
+        for m in REGISTRY.collect()
+        if m.name == "alpr_ingest_consumer_lag"
+        for s in m.samples
+        if s.labels["topic"] == topic
+    ]
+    assert lags and all(v == 0 for v in lags)  # caught up on every partition
+
+
+async def _consumed(r: Running, n: int) -> bool:
+    return r.stats.consumed >= n
+
+
+async def _seen_all(r: Running, n: int) -> bool:
+    return r.stats.stored + r.stats.duplicates + r.stats.dead_lettered >= n
