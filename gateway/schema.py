@@ -7,11 +7,13 @@ class of fields and append it to `QUERY_PARTS`; `merge_types` builds one
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import strawberry
+from graphql.error import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -20,15 +22,32 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from alpr.settings import GatewaySettings
 from gateway.audit import AuditExtension
 from gateway.errors import ErrorCodes
 from gateway.query import AuditQueries, EventQueries, PlaceQueries, StatsQueries
 from gateway.subscription import Subscription
+from schema.errors import AlprError
+
+log = logging.getLogger(__name__)
 
 QUERY_PARTS: tuple[type, ...] = (EventQueries, PlaceQueries, StatsQueries, AuditQueries)
 Query = merge_types("Query", QUERY_PARTS)
+
+
+class GatewaySchema(strawberry.Schema):
+    """Strawberry's schema without its error log, which prints the whole document
+    (plate text included) at ERROR for every client mistake. `ErrorCodes`
+    logs the failures that are ours."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if error.original_error is not None and not isinstance(error.original_error, AlprError):
+                log.debug("operation error: %s", type(error.original_error).__name__)
 
 
 def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
@@ -44,7 +63,7 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, subscription=Subscription, extensions=extensions)
+    return GatewaySchema(query=Query, subscription=Subscription, extensions=extensions)
 
 
 def sdl() -> str:
