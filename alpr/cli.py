@@ -7,12 +7,13 @@ import importlib.util
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 
-from alpr import logs
+from alpr import logs, ops
 from alpr.migrate import EnginePreference, migrate
 from alpr.settings import DatabaseSettings
 
@@ -128,6 +129,7 @@ if importlib.util.find_spec("ingestor.commands"):
     from ingestor.commands import register as _register_ingestor
 
     _register_ingestor(app)
+ops.register(app)
 
 
 async def _with_pool(work: Any) -> Any:
@@ -175,6 +177,66 @@ def keys_revoke(key_id: str) -> None:
         typer.echo(f"no active key {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="plate text, wildcard (AB?12*) or fragment")],
+    mode: Annotated[str, typer.Option(help="exact, wildcard or fuzzy")] = "fuzzy",
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    max_distance: Annotated[float, typer.Option(help="fuzzy: largest cost")] = 2.0,
+    camera: Annotated[str | None, typer.Option()] = None,
+    site: Annotated[str | None, typer.Option()] = None,
+    region: Annotated[str | None, typer.Option()] = None,
+    since: Annotated[datetime | None, typer.Option(help="a read at or after (UTC)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="a read before (UTC)")] = None,
+    purpose: Annotated[str | None, typer.Option(help="why; kept in the audit log")] = None,
+) -> None:
+    """Search plates (exact, wildcard or OCR-tolerant fuzzy); the search is audited."""
+    from gateway.search import SearchLimits, audit_search, search_plates
+    from schema.errors import InvalidRequest
+    from schema.search import SearchFilter, SearchMode
+
+    def utc(moment: datetime | None) -> datetime | None:
+        return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+    async def work(pool: Any) -> Any:
+        page = await search_plates(
+            pool,
+            query,
+            SearchMode(mode),
+            SearchFilter(utc(since), utc(until), camera, site, region),
+            first=limit,
+            limits=SearchLimits(max_distance=max_distance),
+        )
+        variables = {
+            "query": query,
+            "mode": mode,
+            "limit": limit,
+            "camera": camera,
+            "site": site,
+            "region": region,
+            "since": str(since),
+            "until": str(until),
+        }
+        await audit_search(pool, "cli", variables, len(page.matches), purpose)
+        return page
+
+    if mode not in ("exact", "wildcard", "fuzzy"):
+        raise typer.BadParameter("must be exact, wildcard or fuzzy", param_hint="--mode")
+    try:
+        page = asyncio.run(_with_pool(work))
+    except InvalidRequest as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("plate\tscore\treads\tfirst_seen\tlast_seen\tregion\tcameras")
+    for m in page.matches:
+        typer.echo(
+            f"{m.plate}\t{m.score:g}\t{m.read_count}\t{m.first_seen.isoformat()}\t"
+            f"{m.last_seen.isoformat()}\t{m.last_region}\t{','.join(m.cameras)}"
+        )
+    if not page.complete:
+        typer.echo("(partial: the search looked at a bounded part of the plates)", err=True)
 
 
 def main() -> None:

@@ -28,3 +28,21 @@ OCR_CONFUSION_CLASSES: tuple[frozenset[str], ...] = (
 def normalize_plate(text: str) -> str:
     """Upper-case `text` and keep only A-Z and 0-9 (`"abc-123"` -> `"ABC123"`)."""
     return _NOT_ALNUM.sub("", text.upper())
+
+
+def _skeleton_map() -> dict[str, str]:
+    # Each class collapses to its smallest member (digits sort first), so the
+    # mapping is stable and the SQL function alpr_plate_skeleton can spell it
+    # as one translate() call; tests check the two agree.
+    return {c: min(group) for group in OCR_CONFUSION_CLASSES for c in group if c != min(group)}
+
+
+OCR_SKELETON: dict[str, str] = _skeleton_map()
+_SKELETON_TABLE = str.maketrans(OCR_SKELETON)
+
+
+def plate_skeleton(plate: str) -> str:
+    """`plate` with each confusable character replaced by its class's
+    representative: two plates that differ only by OCR confusions share it
+    (`"B0S"` and `"8O5"` both give `"805"`)."""
+    return plate.translate(_SKELETON_TABLE)
