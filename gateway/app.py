@@ -23,7 +23,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from alpr.db import create_pool
 from alpr.settings import GatewaySettings, is_loopback
-from gateway import rest, store
+from gateway import rest, search_api, store
 from gateway.auth import identify, token_from_headers, token_from_params
 from gateway.context import Context, GatewayState, clean_purpose
 from gateway.errors import code_and_status, error_body, public_message
@@ -175,6 +175,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(graphql, prefix=GRAPHQL_PATH)
     app.include_router(rest.events)
     app.include_router(rest.service)
+    app.include_router(search_api.router)
     _add_service_routes(app)
     _add_error_handlers(app)
 

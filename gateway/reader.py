@@ -15,9 +15,11 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from gateway import store
+from gateway.search import similar_plates
 from schema.errors import Forbidden
 from schema.graphql.inputs import EventQuery
 from schema.graphql.paging import PageRequest, encode_cursor
+from schema.graphql.search import PlateMatchNode
 from schema.graphql.types import (
     Camera,
     Event,
@@ -116,6 +118,12 @@ class DbReader:
 
     async def cameras(self, site_id: str | None) -> list[Camera]:
         return [Camera.from_row(row) for row in await store.list_cameras(self.db, site_id)]
+
+    async def similar_plates(self, normalized: str, first: int) -> list[PlateMatchNode]:
+        self.note_plate_data(0)
+        matches = await similar_plates(self.db, normalized, first)
+        self.result_count += len(matches)
+        return [PlateMatchNode.from_match(m) for m in matches]
 
 
 def forbid_without_purpose(purpose: str | None) -> Callable[[], None] | None:

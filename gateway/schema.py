@@ -28,12 +28,19 @@ from alpr.settings import GatewaySettings
 from gateway.audit import AuditExtension
 from gateway.errors import ErrorCodes
 from gateway.query import AuditQueries, EventQueries, PlaceQueries, StatsQueries
+from gateway.search_api import SearchQueries
 from gateway.subscription import Subscription
 from schema.errors import AlprError
 
 log = logging.getLogger(__name__)
 
-QUERY_PARTS: tuple[type, ...] = (EventQueries, PlaceQueries, StatsQueries, AuditQueries)
+QUERY_PARTS: tuple[type, ...] = (
+    EventQueries,
+    PlaceQueries,
+    StatsQueries,
+    AuditQueries,
+    SearchQueries,
+)
 Query = merge_types("Query", QUERY_PARTS)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from schema.graphql.inputs import EventQuery
     from schema.graphql.paging import PageRequest
+    from schema.graphql.search import PlateMatchNode
     from schema.graphql.types import Camera, EventConnection, Plate, PlateSighting
 
 
@@ -27,6 +28,8 @@ class Reader(Protocol):
     async def plate_sightings(self, normalized: str) -> list[PlateSighting]: ...
 
     async def cameras(self, site_id: str | None) -> list[Camera]: ...
+
+    async def similar_plates(self, normalized: str, first: int) -> list[PlateMatchNode]: ...
 
 
 class HasReader(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,6 +18,9 @@ from schema.graphql.context import HasReader
 from schema.graphql.enums import Direction, VehicleType
 from schema.graphql.inputs import EventQuery, check_window
 from schema.graphql.paging import PageRequest
+
+if TYPE_CHECKING:
+    from schema.graphql.search import PlateMatchNode
 
 Info = strawberry.Info[HasReader, None]
 
@@ -213,6 +216,13 @@ class Plate:
     ) -> EventConnection:
         query = EventQuery(plate=self.text)
         return await _reads(info, query, first, after, last, before, since, until)
+
+    @strawberry.field
+    async def similar(
+        self, info: Info, first: int = 10
+    ) -> list[Annotated[PlateMatchNode, strawberry.lazy("schema.graphql.search")]]:
+        """Fuzzy neighbours (likely misreads of the same vehicle), best first."""
+        return await info.context.reader.similar_plates(self.text, first)
 
 
 @strawberry.type(description="A site: the cameras that report the same node.site.")

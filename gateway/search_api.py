@@ -1,0 +1,134 @@
+"""Plate search in the API: the `plateSearch` query and `GET /search/plates`.
+
+Both run `gateway.search` on the read pool and are audited like every read
+of plate data: GraphQL through the reader's count (the audit extension
+writes the record after the operation), REST with its own record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import strawberry
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from gateway.audit import record
+from gateway.context import Context
+from gateway.rest import Ctx
+from gateway.search import MAX_PAGE, SearchLimits, search_plates
+from schema.graphql.inputs import check_id, check_window
+from schema.graphql.search import (
+    PlateMatchConnection,
+    PlateSearchFilter,
+    build_match_connection,
+    decode_rank,
+)
+from schema.search import DEFAULT_MAX_DISTANCE, PlateMatch, SearchFilter, SearchMode
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class SearchQueries:
+    @strawberry.field
+    async def plate_search(
+        self,
+        info: Info,
+        query: str,
+        mode: SearchMode = SearchMode.FUZZY,
+        filter: PlateSearchFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+        max_distance: float = DEFAULT_MAX_DISTANCE,
+    ) -> PlateMatchConnection:
+        """Plates matching `query`, best first: exact, wildcard, or fuzzy the way OCR
+        fails (ranked by cost, then most recently seen, then most read)."""
+        offset = decode_rank(after) if after else 0
+        search_filter = (filter or PlateSearchFilter()).to_filter()
+        info.context.reader.note_plate_data(0)  # the purpose rule, before any read
+        page = await search_plates(
+            info.context.state.read_pool,
+            query,
+            mode,
+            search_filter,
+            first=first,
+            offset=offset,
+            limits=SearchLimits(max_distance=max_distance),
+        )
+        info.context.reader.note_plate_data(len(page.matches))
+        return build_match_connection(page.matches, offset, page.has_more, page.complete)
+
+
+class PlateMatchPublic(BaseModel):
+    """One search result."""
+
+    plate: str
+    score: float
+    first_seen: datetime
+    last_seen: datetime
+    read_count: int
+    last_region: str
+    cameras: list[str]
+
+    @classmethod
+    def from_match(cls, match: PlateMatch) -> PlateMatchPublic:
+        return cls(
+            plate=match.plate,
+            score=match.score,
+            first_seen=match.first_seen,
+            last_seen=match.last_seen,
+            read_count=match.read_count,
+            last_region=match.last_region,
+            cameras=list(match.cameras),
+        )
+
+
+router = APIRouter(prefix="/search", tags=["search"])
+
+
+@router.get("/plates", response_model=list[PlateMatchPublic])
+async def search_plates_rest(
+    ctx: Ctx,
+    q: Annotated[str, Query(description="plate, wildcard (AB?12*) or fragment")],
+    mode: Literal["exact", "wildcard", "fuzzy"] = "fuzzy",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    max_distance: Annotated[float, Query(ge=0)] = DEFAULT_MAX_DISTANCE,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    camera_id: str | None = None,
+    site_id: str | None = None,
+    region: str | None = None,
+) -> list[PlateMatchPublic]:
+    """Plates matching `q`, best first (the REST twin of GraphQL `plateSearch`)."""
+    since, until = check_window(since, until)
+    search_filter = SearchFilter(
+        since=since,
+        until=until,
+        camera_id=check_id(camera_id, "camera_id"),
+        site_id=check_id(site_id, "site_id"),
+        region=check_id(region, "region"),
+    )
+    ctx.reader.note_plate_data(0)
+    page = await search_plates(
+        ctx.state.read_pool,
+        q,
+        SearchMode(mode),
+        search_filter,
+        first=limit,
+        limits=SearchLimits(max_distance=max_distance),
+    )
+    variables = {
+        "q": q,
+        "mode": mode,
+        "limit": limit,
+        "max_distance": max_distance,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "camera_id": camera_id,
+        "site_id": site_id,
+        "region": region,
+    }
+    await record(ctx, "GET /search/plates", variables, len(page.matches))
+    return [PlateMatchPublic.from_match(m) for m in page.matches]

@@ -1,0 +1,134 @@
+"""GraphQL shapes of plate search: the mode enum, the filter input, ranked
+matches and their connection. No I/O; `gateway.search_api` resolves them.
+
+Search results are ranked, not ordered by time, so the connection's cursor
+is a position in the ranking (opaque, base64 of a versioned text), valid
+for the same query and filter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Final
+
+import strawberry
+
+from schema.errors import InvalidRequest
+from schema.graphql.inputs import check_id, check_window
+from schema.graphql.types import PageInfo
+from schema.search import PlateMatch, SearchFilter, SearchMode
+
+_VERSION: Final = "s1"
+
+SearchModeType = strawberry.enum(
+    SearchMode,
+    name="SearchMode",
+    description=(
+        "EXACT: the normalized plate. WILDCARD: * any run, ? one character (AB?12*); a "
+        "fragment without either matches anywhere (7353 finds LOS7353). FUZZY: OCR "
+        "confusions (0/O/D/Q, 1/I/L/T/7, 2/Z, 5/S, 6/G, 8/B, U/V, M/N/H) cost 0.25, any "
+        "other substitution, insertion or deletion 1."
+    ),
+)
+
+
+@strawberry.input(description="Narrow a plate search; every condition is optional.")
+class PlateSearchFilter:
+    since: datetime | None = strawberry.field(
+        default=None, description="Plates with a read at or after this time."
+    )
+    until: datetime | None = strawberry.field(
+        default=None, description="Plates with a read before this time."
+    )
+    camera_id: str | None = None
+    site_id: str | None = None
+    region: str | None = strawberry.field(default=None, description="The plate's last region.")
+
+    def to_filter(self) -> SearchFilter:
+        since, until = check_window(self.since, self.until)
+        return SearchFilter(
+            since=since,
+            until=until,
+            camera_id=check_id(self.camera_id, "cameraId"),
+            site_id=check_id(self.site_id, "siteId"),
+            region=check_id(self.region, "region"),
+        )
+
+
+@strawberry.type(name="PlateMatch", description="A plate found by a search, with its cost.")
+class PlateMatchNode:
+    plate: str
+    score: float = strawberry.field(
+        description="The match cost: 0 for exact and wildcard; the weighted edit cost for fuzzy."
+    )
+    first_seen: datetime
+    last_seen: datetime
+    read_count: int
+    last_region: str
+    cameras: list[str] = strawberry.field(description="Cameras it was seen at, latest first.")
+
+    @classmethod
+    def from_match(cls, match: PlateMatch) -> PlateMatchNode:
+        return cls(
+            plate=match.plate,
+            score=match.score,
+            first_seen=match.first_seen,
+            last_seen=match.last_seen,
+            read_count=match.read_count,
+            last_region=match.last_region,
+            cameras=list(match.cameras),
+        )
+
+
+@strawberry.type
+class PlateMatchEdge:
+    cursor: str
+    node: PlateMatchNode
+
+
+@strawberry.type(description="Ranked plate matches, best first.")
+class PlateMatchConnection:
+    edges: list[PlateMatchEdge]
+    page_info: PageInfo
+    complete: bool = strawberry.field(
+        description=(
+            "False when the search looked at a bounded part of the plates (a wildcard "
+            "without three literal characters in a row scans the most recently seen ones)."
+        )
+    )
+
+
+def encode_rank(position: int) -> str:
+    return base64.urlsafe_b64encode(f"{_VERSION}|{position}".encode()).decode().rstrip("=")
+
+
+def decode_rank(value: str, argument: str = "after") -> int:
+    """The ranking position a cursor stands for; refuses cursors we did not issue."""
+    try:
+        text = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
+        version, position = text.split("|")
+        number = int(position)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise InvalidRequest(argument, "is not a cursor issued by this search") from None
+    if version != _VERSION or number < 0:
+        raise InvalidRequest(argument, "is not a cursor issued by this search")
+    return number
+
+
+def build_match_connection(
+    matches: list[PlateMatch], offset: int, has_more: bool, complete: bool
+) -> PlateMatchConnection:
+    """Edges whose cursors are ranking positions; `after` a cursor starts past it."""
+    edges = [
+        PlateMatchEdge(cursor=encode_rank(offset + i + 1), node=PlateMatchNode.from_match(m))
+        for i, m in enumerate(matches)
+    ]
+    info = PageInfo(
+        has_next_page=has_more,
+        has_previous_page=offset > 0,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return PlateMatchConnection(edges=edges, page_info=info, complete=complete)
