@@ -1,0 +1,305 @@
+"""Live subscriptions: stored reads reach every matching subscriber, in order,
+a slow client is dropped without slowing others, several gateways each
+deliver, a lost listener catches up; and end to end from Kafka through the
+real ingestor process to a websocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from ingestor.publish import encode
+from ingestor.writer import write_batch
+from schema.events import PlateEvent, event_from_dict
+from tests.factories import wire_event
+from tests.integration.gateway_server import live_socket, serve, settings_for, subscribe
+
+LIVE = """subscription($filter: LiveFilter) {
+  plateDetected(filter: $filter) { id cameraId capturedAt plateNormalized plateConfidence }
+}"""
+BUFFER = 20
+
+
+def _events(n: int, cameras: list[str], start: datetime | None = None) -> list[PlateEvent]:
+    start = start or datetime.now(UTC) - timedelta(minutes=30)
+    events = [
+        event_from_dict(
+            wire_event(
+                camera_id=cameras[i % len(cameras)],
+                captured_at=(start + timedelta(seconds=i)).isoformat(),
+                plate__text=f"LV{i % 7}",
+                plate__confidence=0.6 + (i % 5) / 10,
+            )
+        )
+        for i in range(n)
+    ]
+    random.Random(n).shuffle(events)  # the writer, not the producer, orders a batch
+    return events
+
+
+async def _write(pool: asyncpg.Pool[Any], events: list[PlateEvent]) -> None:
+    async with pool.acquire() as conn:
+        assert (await write_batch(conn, events)).stored == len(events)
+
+
+async def _next_events(ws: ClientConnection, n: int, timeout: float = 15) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while len(got) < n:
+            message = json.loads(await ws.recv())
+            if message["type"] in ("ka", "pong"):
+                continue
+            assert message["type"] in ("next", "data"), message
+            assert "errors" not in message["payload"], message
+            got.append(message["payload"]["data"]["plateDetected"])
+    return got
+
+
+async def _quiet(ws: ClientConnection, seconds: float = 0.5) -> bool:
+    try:
+        message = await asyncio.wait_for(ws.recv(), seconds)
+    except TimeoutError:
+        return True
+    raise AssertionError(f"unexpected message {message!r}")
+
+
+@pytest.fixture(scope="module")
+async def base_url(database_url: str) -> AsyncIterator[str]:
+    settings = settings_for(
+        database_url, subscription_buffer=BUFFER, max_aliases=1000, max_tokens=20000
+    )
+    async with serve(settings) as url:
+        await _wait_listening(url)
+        yield url
+
+
+async def _wait_listening(url: str) -> None:
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(100):
+            if (await client.get("/ready")).status_code == 200:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("the live feed never started listening")
+
+
+def _in_capture_order_per_camera(received: list[dict[str, Any]]) -> bool:
+    by_camera: dict[str, list[str]] = {}
+    for event in received:
+        by_camera.setdefault(event["cameraId"], []).append(event["capturedAt"])
+    return all(
+        [datetime.fromisoformat(t) for t in times]
+        == sorted(datetime.fromisoformat(t) for t in times)
+        for times in by_camera.values()
+    )
+
+
+async def test_every_matching_read_reaches_every_subscriber_in_order(
+    base_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    cameras = [f"lv-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    batches = [_events(15, cameras, datetime.now(UTC) - timedelta(minutes=m)) for m in (50, 40, 30)]
+    everything = [e for batch in batches for e in batch]
+    wanted = [e for e in everything if e.camera_id == cameras[0] and e.plate_confidence >= 0.8]
+    async with (
+        live_socket(base_url) as all_ws,
+        live_socket(base_url) as filtered_ws,
+        live_socket(base_url, protocol="graphql-ws") as legacy_ws,
+    ):
+        await subscribe(all_ws, LIVE, {"filter": {"cameraId": None}})
+        await subscribe(
+            filtered_ws, LIVE, {"filter": {"cameraId": cameras[0], "minConfidence": 0.8}}
+        )
+        await legacy_ws.send(
+            json.dumps({"id": "1", "type": "start", "payload": {"query": LIVE, "variables": {}}})
+        )
+        await asyncio.sleep(0.3)  # subscriptions registered before the reads are stored
+        for batch in batches:
+            await _write(pool, batch)
+        received = await _next_events(all_ws, len(everything))
+        assert sorted(e["id"] for e in received) == sorted(str(e.event_id) for e in everything)
+        assert _in_capture_order_per_camera(received)
+        mine = await _next_events(filtered_ws, len(wanted))
+        assert {e["id"] for e in mine} == {str(e.event_id) for e in wanted}
+        assert await _quiet(filtered_ws)
+        legacy = await _next_events(legacy_ws, len(everything))
+        assert [e["id"] for e in legacy] == [e["id"] for e in received]
+
+
+def _small_buffer_socket(url: str) -> socket.socket:
+    # A receive buffer this small stops TCP autotuning, so a client that does
+    # not read backs the server up after a few hundred kilobytes, not 30 MB.
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    sock.setblocking(False)
+    return sock
+
+
+async def test_a_slow_client_is_told_and_dropped_and_nobody_else_waits(
+    base_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    camera = f"slow-{uuid.uuid4().hex[:6]}"
+    heavy_fields = " ".join(f"f{i}: frameImageUrl" for i in range(900))
+    heavy = (
+        "subscription($filter: LiveFilter) "
+        f"{{ plateDetected(filter: $filter) {{ id {heavy_fields} }} }}"
+    )
+    url = base_url.replace("http://", "ws://") + "/graphql"
+    sock = _small_buffer_socket(base_url)
+    async with (
+        connect(
+            url,
+            sock=sock,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            max_size=None,
+            compression=None,  # repeated fields would deflate to nothing
+        ) as slow,  # type: ignore[list-item]
+        live_socket(base_url) as fast,
+    ):
+        await slow.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await slow.recv())["type"] == "connection_ack"
+        await subscribe(slow, heavy, {"filter": {"cameraId": camera}})
+        await subscribe(fast, LIVE, {"filter": {"cameraId": camera}})
+        await asyncio.sleep(0.3)
+        total = 0
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            for round_ in range(40):
+                batch = _events(
+                    10, [camera], datetime.now(UTC) - timedelta(hours=1, minutes=round_)
+                )
+                await _write(pool, batch)
+                total += len(batch)
+                got = await _next_events(fast, len(batch), timeout=5)  # never held up
+                assert {e["id"] for e in got} == {str(e.event_id) for e in batch}
+                metrics = (await client.get("/metrics")).text
+                if "alpr_gateway_live_dropped_subscribers_total 1.0" in metrics:
+                    break
+            else:
+                raise AssertionError("the slow client was never dropped")
+        # Once it reads again, the slow client learns why it stopped.
+        async with asyncio.timeout(15):
+            while True:
+                message = json.loads(await slow.recv())
+                if message["type"] == "next" and "errors" in message["payload"]:
+                    error = message["payload"]["errors"][0]
+                    break
+                if message["type"] == "error":
+                    error = message["payload"][0]
+                    break
+        assert error["extensions"]["code"] == "SLOW_CONSUMER"
+        assert total < 400
+
+
+async def test_two_gateways_each_deliver_to_their_own_clients(
+    base_url: str, database_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    camera = f"two-{uuid.uuid4().hex[:6]}"
+    async with serve(settings_for(database_url)) as other_url:
+        await _wait_listening(other_url)
+        async with live_socket(base_url) as one, live_socket(other_url) as two:
+            for ws in (one, two):
+                await subscribe(ws, LIVE, {"filter": {"cameraId": camera}})
+            await asyncio.sleep(0.3)
+            batch = _events(12, [camera])
+            await _write(pool, batch)
+            expected = {str(e.event_id) for e in batch}
+            assert {e["id"] for e in await _next_events(one, 12)} == expected
+            assert {e["id"] for e in await _next_events(two, 12)} == expected
+
+
+async def test_a_lost_listener_reconnects_and_catches_up(
+    base_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    camera = f"blip-{uuid.uuid4().hex[:6]}"
+    async with live_socket(base_url) as ws:
+        await subscribe(ws, LIVE, {"filter": {"cameraId": camera}})
+        await asyncio.sleep(0.3)
+        killed = await pool.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'alpr-gateway-live' AND datname = current_database()"
+        )
+        assert killed >= 1
+        batch = _events(8, [camera])
+        await _write(pool, batch)  # stored while the listener is away
+        got = await _next_events(ws, 8)
+        assert {e["id"] for e in got} == {str(e.event_id) for e in batch}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+async def test_end_to_end_produce_ingest_subscribe(
+    base_url: str, database_url: str, kafka_bootstrap: str
+) -> None:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    topic = f"test-{uuid.uuid4().hex}"
+    env = {
+        **os.environ,
+        "ALPR_DATABASE_URL": database_url,
+        "ALPR_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "ALPR_KAFKA_TOPIC": topic,
+        "ALPR_DLQ_TOPIC": f"{topic}.dlq",
+        "ALPR_KAFKA_GROUP_ID": f"group-{uuid.uuid4().hex}",
+        "ALPR_KAFKA_AUTO_OFFSET_RESET": "earliest",
+        "ALPR_HTTP_ENABLED": "false",
+        "ALPR_INGESTOR_METRICS_PORT": str(_free_port()),
+        "ALPR_BATCH_MAX_AGE_MS": "50",
+    }
+    ingestor = subprocess.Popen(
+        [sys.executable, "-m", "ingestor"], env=env, stderr=subprocess.DEVNULL
+    )
+    cameras = [f"e2e-{uuid.uuid4().hex[:6]}-{i}" for i in range(3)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    try:
+        async with live_socket(base_url) as ws:
+            await subscribe(ws, LIVE, {"filter": {"siteId": "E2E"}})
+            await asyncio.sleep(0.3)
+            await producer.start()
+            start = datetime.now(UTC) - timedelta(minutes=5)
+            sent = []
+            for i in range(60):
+                message = wire_event(
+                    camera_id=cameras[i % 3],
+                    captured_at=(start + timedelta(seconds=i)).isoformat(),
+                    node__site="E2E",
+                )
+                value, key = encode(message)
+                await producer.send_and_wait(topic, value=value, key=key)
+                sent.append(message["event_id"])
+            got = await _next_events(ws, 60, timeout=90)
+            assert sorted(e["id"] for e in got) == sorted(sent)
+            assert _in_capture_order_per_camera(got)
+    finally:
+        await producer.stop()
+        ingestor.terminate()
+        await asyncio.to_thread(ingestor.wait, 30)
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([topic, f"{topic}.dlq"])
+        except Exception:  # the dlq topic may never have been made
+            pass
+        finally:
+            await admin.close()
