@@ -239,5 +239,16 @@ def search_command(
         typer.echo("(partial: the search looked at a bounded part of the plates)", err=True)
 
 
+@app.command("gateway")
+def gateway_command(
+    host: Annotated[str | None, typer.Option(help="listen address (ALPR_GATEWAY_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (ALPR_GATEWAY_PORT)")] = None,
+) -> None:
+    """Serve GraphQL (/graphql, GraphiQL, subscriptions) and the REST endpoints."""
+    from gateway.__main__ import serve
+
+    serve(host, port)
+
+
 def main() -> None:
     app()

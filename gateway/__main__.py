@@ -1,4 +1,7 @@
-"""`python -m gateway`: serve the gateway with uvicorn, settings from ALPR_* variables."""
+"""`python -m gateway` (and `alpr gateway`): serve the gateway with uvicorn.
+
+Settings come from ALPR_* variables, built here once and passed down.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,10 @@ from alpr.settings import GatewaySettings
 from gateway.app import create_app
 
 
-def main() -> None:
-    logs.configure(os.environ.get("ALPR_LOG_LEVEL", "INFO"))
-    settings = GatewaySettings()
+def serve(host: str | None = None, port: int | None = None) -> None:
+    """Run until interrupted; `host`/`port` override the settings."""
+    changes = {k: v for k, v in (("gateway_host", host), ("gateway_port", port)) if v is not None}
+    settings = GatewaySettings(**changes)  # type: ignore[arg-type]
     settings.check_secrets()
     uvicorn.run(
         create_app(settings),
@@ -21,7 +25,13 @@ def main() -> None:
         port=settings.gateway_port,
         log_config=None,
         proxy_headers=False,
+        ws="websockets-sansio",
     )
+
+
+def main() -> None:
+    logs.configure(os.environ.get("ALPR_LOG_LEVEL", "INFO"))
+    serve()
 
 
 if __name__ == "__main__":
