@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
@@ -244,3 +245,43 @@ def test_query_checks() -> None:
         check_max_distance(4)
     with pytest.raises(InvalidRequest, match="before"):
         SearchFilter(since=datetime(2026, 1, 2, tzinfo=UTC), until=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+# --- GraphQL shapes ---------------------------------------------------------
+
+
+def test_rank_cursors_round_trip_and_refuse_forgeries() -> None:
+    from schema.graphql.search import decode_rank, encode_rank
+
+    assert decode_rank(encode_rank(0)) == 0
+    assert decode_rank(encode_rank(37)) == 37
+    for forged in ["garbage", "", encode_rank(3)[:-2] + "!!"]:
+        with pytest.raises(InvalidRequest, match="cursor"):
+            decode_rank(forged)
+    from schema.graphql.paging import encode_cursor
+
+    with pytest.raises(InvalidRequest):  # a reads cursor is not a search cursor
+        decode_rank(encode_cursor(datetime(2026, 1, 1, tzinfo=UTC), uuid.uuid4()))
+
+
+def test_match_connection_page_info() -> None:
+    from schema.graphql.search import build_match_connection, decode_rank
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    matches = [PlateMatch(p, 0.0, now, now, 1, "US-FL", ("c",)) for p in ("A", "B")]
+    conn = build_match_connection(matches, 4, has_more=True, complete=True)
+    assert [e.node.plate for e in conn.edges] == ["A", "B"]
+    assert conn.page_info.has_next_page and conn.page_info.has_previous_page
+    assert conn.page_info.end_cursor is not None
+    assert decode_rank(conn.page_info.end_cursor) == 6  # the next page starts at offset 6
+
+
+def test_search_filter_input_is_checked() -> None:
+    from schema.graphql.search import PlateSearchFilter
+
+    with pytest.raises(InvalidRequest, match="UTC offset"):
+        PlateSearchFilter(since=datetime(2026, 1, 1)).to_filter()
+    with pytest.raises(InvalidRequest, match="cameraId"):
+        PlateSearchFilter(camera_id="x" * 51).to_filter()
+    made = PlateSearchFilter(region="US-FL").to_filter()
+    assert made == SearchFilter(region="US-FL")
