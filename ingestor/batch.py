@@ -27,6 +27,7 @@ class Batch:
     events: list[PlateEvent] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     next_offsets: dict[Partition, int] = field(default_factory=dict)
+    first_offsets: dict[Partition, int] = field(default_factory=dict)
     # Kept to find a database-refused event's original message (by identity).
     _messages: dict[int, Message] = field(default_factory=dict)
     opened_at: float | None = None
@@ -41,7 +42,9 @@ class Batch:
             self.events.append(decoded)
             self._messages[id(decoded)] = message
         if message.offset >= 0:
-            self.next_offsets[(message.topic, message.partition)] = message.offset + 1
+            partition = (message.topic, message.partition)
+            self.first_offsets.setdefault(partition, message.offset)
+            self.next_offsets[partition] = message.offset + 1
 
     def message_of(self, event: PlateEvent) -> Message:
         """The message `event` was decoded from."""

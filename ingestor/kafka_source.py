@@ -23,6 +23,7 @@ Failure behaviour:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -107,6 +108,8 @@ class KafkaSource:
         self._lock = asyncio.Lock()
         self._revoking = False
         self._stop = asyncio.Event()
+        self._inflight: asyncio.Task[None] | None = None
+        self._main_waiting = False
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.kafka_group_id,
@@ -131,8 +134,11 @@ class KafkaSource:
         try:
             while not stop.is_set():
                 await self._poll_once()
-            await self._flush_or_give_up()
+            await self._wait_inflight(main=True)
+            await self.flush()
         finally:
+            if self._inflight is not None:
+                self._inflight.cancel()  # only after a failure: nothing of it is committed
             await self.consumer.stop()  # leaves the group
             await self.producer.stop()
             log.info("kafka source stopped")
@@ -149,27 +155,54 @@ class KafkaSource:
         records = await self.consumer.getmany(
             timeout_ms=min(timeout_ms, 500), max_records=max(self.batch.room, 1)
         )
-        count = 0
-        for partition_records in records.values():
-            for record in partition_records:
-                message = to_message(record)
-                self.batch.add(message, decode(message, self._naive_tz))
-            count += len(partition_records)
-        if count:
-            self.stats.record_consumed(SOURCE, count)
+        self._add(records)
         if self.batch.due():
-            await self._flush_or_give_up()
+            await self._hand_over()
 
-    async def _flush_or_give_up(self) -> None:
+    async def _hand_over(self) -> None:
+        """Start writing the batch in hand once the previous write is done.
+
+        While one batch is written, the next one is fetched and decoded: the
+        database and Python work at the same time. Writes stay one at a time,
+        so offsets are committed in order.
+        """
+        await self._wait_inflight(main=True)
+        batch, self.batch = self.batch, self.batch.fresh()
+        self._inflight = asyncio.create_task(self._write(batch))
+
+    async def _wait_inflight(self, *, main: bool) -> None:
+        task = self._inflight
+        if task is None:
+            return
+        if not main:  # the rebalance listener: wait, but leave errors to the main loop
+            await asyncio.wait([task])
+            return
+        self._main_waiting = True
         try:
-            await self.flush()
-        except GaveUp as exc:
-            log.warning("batch in hand not stored (%s); it will be read again", exc)
+            await task  # a non-transient failure ends the source here
+        finally:
+            self._main_waiting = False
+            self._inflight = None
 
     async def flush(self, *, during_revoke: bool = False) -> None:
-        """Store the batch in hand, send its dead letters, commit its offsets."""
+        """Write the batch in hand now (after any write in flight), and commit it."""
+        await self._wait_inflight(main=not during_revoke)
+        batch, self.batch = self.batch, self.batch.fresh()
+        await self._write(batch, during_revoke=during_revoke)
+
+    async def _write(self, batch: Batch, *, during_revoke: bool = False) -> None:
+        try:
+            await self._store_and_commit(batch, during_revoke)
+        except GaveUp as exc:
+            # Not stored, not committed; the next batch read after it must not
+            # be committed either, or the offsets would jump over this one.
+            abandoned, self.batch = self.batch, self.batch.fresh()
+            self._rewind([batch, abandoned])
+            log.warning("batch not stored (%s); it will be read again", exc)
+
+    async def _store_and_commit(self, batch: Batch, during_revoke: bool) -> None:
+        """Store the batch, send its dead letters, commit its offsets."""
         async with self._lock:
-            batch, self.batch = self.batch, self.batch.fresh()
             if not len(batch):
                 return
             started = time.monotonic()
@@ -191,6 +224,19 @@ class KafkaSource:
             for letter in stored.dead:
                 self.stats.record_dead(SOURCE, letter.code)
             self._update_lag(batch.next_offsets)
+
+    def _rewind(self, batches: list[Batch]) -> None:
+        """Seek back to the first unstored message of each partition still ours."""
+        firsts: dict[tuple[str, int], int] = {}
+        for batch in batches:
+            for partition, offset in batch.first_offsets.items():
+                firsts[partition] = min(offset, firsts.get(partition, offset))
+        assigned = self.consumer.assignment()
+        for (topic, part), offset in firsts.items():
+            tp = TopicPartition(topic, part)
+            if tp in assigned:
+                with contextlib.suppress(Exception):  # a partition going away: no matter
+                    self.consumer.seek(tp, offset)
 
     def _retrying(
         self, stop_when: Callable[[], bool], retry_on: tuple[type[Exception], ...] = _TRANSIENT
@@ -223,15 +269,30 @@ class KafkaSource:
     async def _paused_sleep(self, seconds: float) -> None:
         # Polling paused partitions returns nothing but tells the group we are
         # alive (max.poll.interval), so an outage does not cost the assignment.
-        if self._revoking or not self._lock.locked():
-            # Starting up (no consumer yet) or inside the rebalance listener.
+        if self._revoking or not self._main_waiting:
+            # Starting up, in the rebalance listener, or the main loop is
+            # polling by itself: two concurrent getmany calls are not allowed.
             await asyncio.sleep(seconds)
             return
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0 and not (
             self._stop.is_set() or self._revoking
         ):
-            await self.consumer.getmany(timeout_ms=max(int(min(left, 0.5) * 1000), 1))
+            self._pause()  # a rebalance may have brought new, unpaused partitions
+            records = await self.consumer.getmany(timeout_ms=max(int(min(left, 0.5) * 1000), 1))
+            # Whatever came anyway is kept, never skipped: it goes in the next batch.
+            self._add(records)
+
+    def _add(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:
+        count = 0
+        for partition_records in records.values():
+            for record in partition_records:
+                message = to_message(record)
+                self.batch.add(message, decode(message, self._naive_tz))
+            count += len(partition_records)
+        if count:
+            self.stats.record_consumed(SOURCE, count)
+        return count
 
     def _pause(self) -> None:
         assigned = self.consumer.assignment()
@@ -276,8 +337,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         source._revoking = True
         try:
             await source.flush(during_revoke=True)
-        except GaveUp as exc:
-            log.warning("could not flush before revocation (%s); the batch will be re-read", exc)
         finally:
             source._revoking = False
 
