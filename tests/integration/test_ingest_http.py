@@ -170,3 +170,49 @@ async def test_simulated_traffic_over_http(pool: asyncpg.Pool[Any], open_server:
     assert 10 < totals["rejected"] < 60
     after = int(await pool.fetchval("SELECT count(*) FROM plate_events"))
     assert after - before == totals["stored"]
+
+
+async def test_ingestor_process_http_only(pool: asyncpg.Pool[Any], database_url: str) -> None:
+    """What `alpr up` runs without a broker: HTTP source only; SIGTERM exits 0."""
+    import os
+    import signal
+    import socket
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "ALPR_DATABASE_URL": database_url,
+        "ALPR_KAFKA_ENABLED": "false",
+        "ALPR_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",  # would fail if it were used
+        "ALPR_INGEST_HTTP_PORT": str(port),
+        "ALPR_INGESTOR_METRICS_PORT": "0",
+        "ALPR_STATS_INTERVAL_S": "0.2",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ingestor", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    camera = f"p{uuid.uuid4().hex[:8]}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(100):
+                try:
+                    response = await client.post(
+                        f"http://127.0.0.1:{port}/ingest",
+                        content=orjson.dumps(wire_event(camera_id=camera, plate__text="SECRET1")),
+                    )
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.1)
+        assert response.status_code == 200 and response.json()["stored"] == 1
+        await asyncio.sleep(0.5)  # a stats line or two
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0
+    assert await _count(pool, camera) == 1
+    log = stderr.decode()
+    assert "ingest stats" in log and "stored=1" in log
+    assert "SECRET1" not in log  # plate text never at INFO

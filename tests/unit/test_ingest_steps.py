@@ -146,3 +146,17 @@ def test_malformed_share() -> None:
     results = [decode(Message(v)) for v, _ in itertools.islice(sim.messages(), 2000)]
     bad = sum(isinstance(r, DeadLetter) for r in results)
     assert 300 < bad < 500
+
+
+def test_stats_summary() -> None:
+    from ingestor.metrics import Stats
+
+    stats = Stats()
+    stats.record_consumed("unit", 10)
+    stats.record_batch("unit", stored=7, duplicates=2, seconds=0.05)
+    stats.record_batch("unit", stored=0, duplicates=0, seconds=0.15)
+    stats.record_dead("unit", INVALID_EVENT)
+    summary = stats.summary()
+    assert (summary["consumed"], summary["stored"], summary["duplicates"]) == (10, 7, 2)
+    assert (summary["dead_lettered"], summary["batches"]) == (1, 2)
+    assert summary["batch_ms_avg"] == 100.0 and summary["batch_ms_max"] == 150.0
