@@ -13,13 +13,16 @@ from functools import partial
 from typing import Any
 
 import strawberry
+from graphql import ASTValidationRule
 from graphql.error import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -33,6 +36,8 @@ from gateway.subscription import Subscription
 from schema.errors import AlprError
 
 log = logging.getLogger(__name__)
+
+CACHED_DOCUMENTS = 512
 
 QUERY_PARTS: tuple[type, ...] = (
     EventQueries,
@@ -57,14 +62,26 @@ class GatewaySchema(strawberry.Schema):
                 log.debug("operation error: %s", type(error.original_error).__name__)
 
 
+def _limit_rules(settings: GatewaySettings) -> list[type[ASTValidationRule]]:
+    depth = QueryDepthLimiter(max_depth=settings.max_query_depth)
+    aliases = MaxAliasesLimiter(max_alias_count=settings.max_aliases)
+    return [*depth.validation_rules, *aliases.validation_rules]
+
+
 def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
     """The schema with limits from `settings` (defaults when None, e.g. for SDL export)."""
     settings = settings or GatewaySettings()
     # Factories, not instances: an extension keeps per-operation state.
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        # The limiters' rule classes are made once: a fresh class per request
+        # would make every request miss the validation cache below.
+        partial(AddValidationRules, _limit_rules(settings)),
+        # Validating a document costs more than running a small query (about
+        # 15 ms here); clients repeat a few documents, so cache the outcome
+        # (bounded LRU, keyed by the parsed document, which hashes by value).
+        # Not ParserCache: its parse errors would skip ErrorCodes.
+        partial(ValidationCache, maxsize=CACHED_DOCUMENTS),
         ErrorCodes,
         AuditExtension,
     ]

@@ -1,0 +1,488 @@
+"""Gateway latency and throughput beside the naive designs, in one run.
+
+Loads N synthetic reads over D days (C cameras on S sites) through the
+ingestor's write path into a fresh database, starts `python -m gateway`, and
+measures p50/p99 and requests/s at a concurrency of 32 for: `event`,
+`events` by plate, by camera + day, a page of 100 with nested camera and
+plate, `stats`, and the REST endpoints. Beside them, in the same run: the
+storage-layer document's COUNT(DISTINCT ...) stats query and OFFSET
+pagination at depth 10,000 (against our keyset page at the same depth).
+Last, live fan-out: W websocket subscribers (each filtering one camera)
+while reads are stored at R per second; p50/p99 from the write to delivery.
+
+    .venv/bin/python bench/gateway.py --reads 100000 --duration 3 --subscribers 100
+    .venv/bin/python bench/gateway.py --reads 10000000 --duration 20 --subscribers 1000
+
+PostgreSQL: --database-url (a superuser URL; a database is created and
+dropped per run) or an embedded server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+from websockets.asyncio.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from alpr.migrate import migrate
+from ingestor.writer import write_batch
+from schema.events import PlateEvent
+from sql import load_queries
+
+Q = load_queries("gateway_bench")
+G = load_queries("gateway")
+TYPES = ["car", "truck", "van", "suv", "bus", "motorcycle"]
+COLORS = ["silver", "black", "white", "red", "blue", "grey"]
+MAKES = ["Toyota", "Ford", "VW", "Honda", "BMW", "Tesla"]
+
+EVENT = "query($id: ID!) { event(id: $id) { id capturedAt cameraId plateText plateConfidence } }"
+BY_PLATE = """query($p: String) { events(filter: {plate: $p}, first: 20) {
+  edges { cursor node { id capturedAt cameraId plateText } } pageInfo { hasNextPage } } }"""
+BY_CAMERA_DAY = """query($c: String, $s: DateTime, $u: DateTime) {
+  events(filter: {cameraId: $c, since: $s, until: $u}, first: 20) {
+  edges { cursor node { id capturedAt plateText } } pageInfo { hasNextPage } } }"""
+NESTED_100 = """query($site: String) { events(filter: {siteId: $site}, first: 100) {
+  edges { node { id capturedAt plateText camera { id siteId lastSeen }
+  plate { text readCount lastSeen } } } } }"""
+STATS = """{ stats { totalReads uniquePlates activeCameras avgConfidence avgLatencyMs
+  readsPerHour { hour reads } } }"""
+LIVE = "subscription($c: String) { plateDetected(filter: {cameraId: $c}) { id capturedAt } }"
+
+
+# ---------------------------------------------------------------- database
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def fresh_database(admin_url: str) -> str:
+    name = f"alpr_bench_gw_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = _with_db(admin_url, name)
+    await migrate(url, "auto")
+    return url
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        name = urlsplit(url).path.lstrip("/")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def synthetic(i: int, args: argparse.Namespace, rng: random.Random, end: datetime) -> PlateEvent:
+    camera = rng.randrange(args.cameras)
+    # A few busy plates and a long tail, as on real roads.
+    plate = (
+        int(rng.paretovariate(1.2)) % args.plates
+        if rng.random() < 0.3
+        else rng.randrange(args.plates)
+    )
+    at = end - timedelta(seconds=rng.random() * args.days * 86400)
+    return PlateEvent(
+        event_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        captured_at=at,
+        camera_id=f"cam-{camera:03d}",
+        track_id=f"t-{i}",
+        plate_text=f"B{plate:07d}",
+        plate_confidence=0.5 + rng.random() / 2,
+        plate_region="US-FL",
+        vehicle_type=rng.choice(TYPES),
+        vehicle_make=rng.choice(MAKES),
+        vehicle_color=rng.choice(COLORS),
+        plate_image_url=f"https://img.example/{i}/p.jpg",
+        latency_ms=rng.randrange(20, 120),
+        site_id=f"site-{camera % args.sites:02d}",
+        direction=rng.choice(["inbound", "outbound"]),
+    )
+
+
+async def load(url: str, args: argparse.Namespace) -> float:
+    """Store the reads through the writer, a batch of 5,000 at a time, 2 writers."""
+    rng = random.Random(7)
+    end = datetime.now(UTC)
+    started = time.perf_counter()
+    pool = await asyncpg.create_pool(url, min_size=2, max_size=2)
+    assert pool is not None
+    days = [(end - timedelta(days=d)).date() for d in range(args.days + 2)]
+    await pool.fetchval(Q["ensure_days"], days)
+    queue: asyncio.Queue[list[PlateEvent] | None] = asyncio.Queue(maxsize=4)
+
+    async def writer() -> None:
+        async with pool.acquire() as conn:
+            while (batch := await queue.get()) is not None:
+                await write_batch(conn, batch)
+
+    writers = [asyncio.create_task(writer()) for _ in range(2)]
+    for start in range(0, args.reads, 5000):
+        size = min(5000, args.reads - start)
+        await queue.put([synthetic(start + k, args, rng, end) for k in range(size)])
+        if start and start % 500_000 == 0:
+            print(f"  loaded {start:,}", flush=True)
+    for _ in writers:
+        await queue.put(None)
+    await asyncio.gather(*writers)
+    async with pool.acquire() as conn:
+        await conn.execute("ANALYZE")
+    await pool.close()
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------- load
+
+
+def figures(latencies: list[float], seconds: float) -> str:
+    if not latencies:
+        return "no requests"
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2] * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  {len(ordered) / seconds:8.1f} req/s"
+
+
+async def hammer(
+    call: Callable[[], Awaitable[None]], concurrency: int, seconds: float
+) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            t = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - t)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+def graphql(
+    client: httpx.AsyncClient, query: str, variables: Callable[[], dict[str, Any]]
+) -> Callable[[], Awaitable[None]]:
+    async def call() -> None:
+        response = await client.post("/graphql", json={"query": query, "variables": variables()})
+        body = response.json()
+        if body.get("errors"):
+            raise RuntimeError(body["errors"])
+
+    return call
+
+
+def rest(
+    client: httpx.AsyncClient,
+    path: Callable[[], str],
+    params: Callable[[], dict[str, Any]] = dict,
+) -> Callable[[], Awaitable[None]]:
+    async def call() -> None:
+        response = await client.get(path(), params=params())
+        response.raise_for_status()
+
+    return call
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_gateway(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "ALPR_DATABASE_URL": url,
+        "ALPR_GATEWAY_PORT": str(port),
+        "ALPR_REQUIRE_KEYS": "false",
+        "ALPR_DB_POOL_MAX": "16",
+        "ALPR_SUBSCRIPTION_BUFFER": "10000",
+        "ALPR_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway"], env=env, stderr=subprocess.DEVNULL
+    )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(200):
+            try:
+                if (await client.get("/ready")).status_code == 200:
+                    return process
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the gateway did not become ready")
+
+
+async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> None:
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=args.concurrency)
+    assert pool is not None
+    events = await pool.fetch(Q["sample_events"], 2000)
+    plates = [r[0] for r in await pool.fetch(Q["sample_plates"], 2000)]
+    cams = await pool.fetch(Q["cameras_and_sites"])
+    cameras = [r["camera_id"] for r in cams]
+    sites = sorted({r["site_id"] for r in cams})
+    now = datetime.now(UTC)
+
+    def day() -> dict[str, Any]:
+        start = now - timedelta(days=random.randrange(args.days))
+        return {
+            "c": random.choice(cameras),
+            "s": start.isoformat(),
+            "u": (start + timedelta(days=1)).isoformat(),
+        }
+
+    def camera_path() -> str:
+        return f"/events/camera/{random.choice(cameras)}"
+
+    def camera_params() -> dict[str, Any]:
+        window = day()
+        return {"start_time": window["s"], "end_time": window["u"], "limit": 20}
+
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        scenarios: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            (
+                "event",
+                graphql(client, EVENT, lambda: {"id": str(random.choice(events)["event_id"])}),
+            ),
+            (
+                "events by plate (20)",
+                graphql(client, BY_PLATE, lambda: {"p": random.choice(plates)}),
+            ),
+            ("events by camera + day (20)", graphql(client, BY_CAMERA_DAY, day)),
+            (
+                "page of 100, nested camera+plate",
+                graphql(client, NESTED_100, lambda: {"site": random.choice(sites)}),
+            ),
+            ("stats", graphql(client, STATS, dict)),
+            (
+                "REST /events/{id}",
+                rest(client, lambda: f"/events/{random.choice(events)['event_id']}"),
+            ),
+            (
+                "REST /events/plate/{p}",
+                rest(client, lambda: f"/events/plate/{random.choice(plates)}?limit=20"),
+            ),
+            ("REST /events/camera/{c}", rest(client, camera_path, camera_params)),
+            ("REST /events/recent", rest(client, lambda: "/events/recent?limit=20")),
+            ("REST /stats", rest(client, lambda: "/stats")),
+        ]
+        print(f"\nqueries at concurrency {args.concurrency}, {args.duration:g} s each")
+        for name, call in scenarios:
+            await call()  # warm
+            latencies, seconds = await hammer(call, args.concurrency, args.duration)
+            print(f"  {name:36s} {figures(latencies, seconds)}")
+
+    print("\nbeside, the naive designs (SQL straight to PostgreSQL, same data)")
+    naive_runs = max(1, min(5, int(args.duration)))
+    naive: list[float] = []
+    for _ in range(naive_runs):
+        t = time.perf_counter()
+        await pool.fetchrow(Q["naive_stats"])
+        naive.append(time.perf_counter() - t)
+    ours: list[float] = []
+    for _ in range(50):
+        t = time.perf_counter()
+        await pool.fetchrow(G["storage_stats"])
+        ours.append(time.perf_counter() - t)
+    n, o = statistics.median(naive), statistics.median(ours)
+    print(f"  stats: document's COUNT(DISTINCT) view  median {n * 1000:9.2f} ms")
+    print(
+        f"  stats: rollups (plate_events_stats)     median {o * 1000:9.2f} ms   ratio {n / o:8.1f}x"
+    )
+
+    depth = min(10_000, max(0, args.reads - 100))
+    position = await pool.fetchrow(Q["keyset_position"], depth)
+    assert position is not None
+
+    async def offset_page() -> None:
+        await pool.fetch(Q["naive_offset_page"], depth, 20)
+
+    async def keyset_page() -> None:
+        await pool.fetch(
+            G["events_all_desc"],
+            None,
+            None,
+            None,
+            None,
+            None,
+            position["captured_at"],
+            position["event_id"],
+            None,
+            None,
+            None,
+            None,
+            None,
+            21,
+        )
+
+    off, off_s = await hammer(offset_page, args.concurrency, args.duration)
+    key, key_s = await hammer(keyset_page, args.concurrency, args.duration)
+    print(f"  page of 20 at depth {depth:,}: OFFSET  {figures(off, off_s)}")
+    print(f"  page of 20 at depth {depth:,}: keyset  {figures(key, key_s)}")
+    if off and key:
+        ratio = statistics.median(off) / statistics.median(key)
+        print(f"  keyset vs OFFSET (median latency): {ratio:.1f}x")
+    await pool.close()
+
+
+# ---------------------------------------------------------------- live
+
+
+async def live_benchmark(url: str, base: str, args: argparse.Namespace) -> None:
+    cameras = [f"live-{i:03d}" for i in range(args.cameras)]
+    latencies: list[float] = []
+    received = 0
+    ws_url = base.replace("http://", "ws://") + "/graphql"
+    stop = asyncio.Event()
+
+    async def subscriber(i: int, ready: asyncio.Event) -> None:
+        nonlocal received
+        async with connect(ws_url, subprotocols=["graphql-transport-ws"], max_size=None) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            await ws.recv()
+            payload = {"query": LIVE, "variables": {"c": cameras[i % len(cameras)]}}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            ready.set()
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 0.5)
+                except TimeoutError:
+                    continue
+                message = json.loads(raw)
+                if message["type"] == "next":
+                    at = datetime.fromisoformat(
+                        message["payload"]["data"]["plateDetected"]["capturedAt"]
+                    )
+                    latencies.append(time.time() - at.timestamp())
+                    received += 1
+
+    readies = [asyncio.Event() for _ in range(args.subscribers)]
+    tasks = []
+    for i, ready in enumerate(readies):
+        tasks.append(asyncio.create_task(subscriber(i, ready)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)
+    await asyncio.gather(*(r.wait() for r in readies))
+    await asyncio.sleep(1)
+
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    assert pool is not None
+    rng = random.Random(11)
+    per_tick = max(1, args.rate // 10)
+    sent = 0
+    deadline = time.perf_counter() + args.duration
+    async with pool.acquire() as conn:
+        while time.perf_counter() < deadline:
+            tick = time.perf_counter()
+            now = datetime.now(UTC)
+            batch = [
+                synthetic(sent + k, argparse.Namespace(**{**vars(args), "days": 0}), rng, now)
+                for k in range(per_tick)
+            ]
+            batch = [
+                e.model_copy(
+                    update={"camera_id": cameras[rng.randrange(len(cameras))], "captured_at": now}
+                )
+                for e in batch
+            ]
+            await write_batch(conn, batch)
+            sent += len(batch)
+            await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - tick)))
+    expected = sent * args.subscribers / len(cameras)
+    await asyncio.sleep(3)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await pool.close()
+    print(
+        f"\nlive: {args.subscribers} subscribers (one camera each of {len(cameras)}), "
+        f"{sent / args.duration:.0f} stored reads/s for {args.duration:g} s"
+    )
+    summary = figures(latencies, 1)[:34]
+    print(f"  delivered {received:,} of ~{expected:,.0f} expected  write -> delivery {summary}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    tmp = None
+    admin = args.database_url
+    if admin is None:
+        from alpr.embedded import server_uri, start_server
+
+        tmp = tempfile.TemporaryDirectory(prefix="alpr-bench-gw-")
+        server = start_server(Path(tmp.name))
+        admin = server_uri(server, "postgres")
+    url = await fresh_database(admin)
+    try:
+        print(
+            f"loading {args.reads:,} reads over {args.days} days, "
+            f"{args.cameras} cameras, {args.sites} sites"
+        )
+        seconds = await load(url, args)
+        print(
+            f"  loaded in {seconds:.1f} s ({args.reads / seconds:,.0f} reads/s through the writer)"
+        )
+        port = free_port()
+        gateway = await start_gateway(url, port)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            await query_benchmarks(url, base, args)
+            if args.subscribers:
+                await live_benchmark(url, base, args)
+        finally:
+            gateway.terminate()
+            gateway.wait(30)
+    finally:
+        await drop_database(admin, url)
+        if tmp is not None:
+            server.cleanup()
+            tmp.cleanup()
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reads", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--cameras", type=int, default=200)
+    parser.add_argument("--sites", type=int, default=20)
+    parser.add_argument("--plates", type=int, default=0, help="distinct plates (default reads/8)")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per scenario")
+    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--rate", type=int, default=1000, help="stored reads/s for the live run")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    args.plates = args.plates or max(10, args.reads // 8)
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
