@@ -214,7 +214,9 @@ class KafkaSource:
 
             stored = await self._retry(lambda: store(self.pool, batch), give_up)
             await self._retry(
-                lambda: send_dead_letters(self.producer, self.settings.dlq_topic, stored.dead),
+                lambda: _broker_call(
+                    send_dead_letters(self.producer, self.settings.dlq_topic, stored.dead)
+                ),
                 give_up,
             )
             await self._commit(batch.next_offsets)
