@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import HTTPConnection
+from starlette.staticfiles import StaticFiles
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET, UnsetType
@@ -24,6 +25,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from alpr.db import create_pool
 from alpr.settings import GatewaySettings, is_loopback
 from gateway import rest, search_api, store
+from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
 from gateway.auth import identify, token_from_headers, token_from_params
 from gateway.context import Context, GatewayState, clean_purpose
 from gateway.errors import code_and_status, error_body, public_message
@@ -41,7 +43,12 @@ STATEMENT_TIMEOUT_MS = "10000"
 
 
 class GraphQLApp(GraphQLRouter[Context, None]):
-    """Strawberry's router, with the websocket key check in connection_init."""
+    """Strawberry's router, with the websocket key check in connection_init
+    and GraphiQL's files served locally when installed (`gateway.assets`)."""
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return local_ide_html(super().graphql_ide_html)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
@@ -173,6 +180,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         graphql_ide="graphiql" if settings.graphiql else None,
     )
     app.include_router(graphql, prefix=GRAPHQL_PATH)
+    app.mount(ASSET_PATH, StaticFiles(directory=ASSET_DIR, check_dir=False), name="ide-assets")
     app.include_router(rest.events)
     app.include_router(rest.service)
     app.include_router(search_api.router)
@@ -186,8 +194,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
-        label = getattr(route, "path", "unmatched")
-        REQUEST_SECONDS.labels(label).observe(time.perf_counter() - started)
+        # Strawberry's route has an empty path of its own under the prefix.
+        label = getattr(route, "path", "") or (
+            GRAPHQL_PATH if request.url.path.startswith(GRAPHQL_PATH) else "unmatched"
+        )
+        REQUEST_SECONDS.labels(label, request.method).observe(time.perf_counter() - started)
         return response
 
     return app

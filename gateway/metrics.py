@@ -18,8 +18,8 @@ SQL_QUERIES = Counter(
 )
 REQUEST_SECONDS = Histogram(
     "alpr_gateway_request_seconds",
-    "Time to answer an HTTP request, by route",
-    ["route"],
+    "Time to answer an HTTP request, by route and method",
+    ["route", "method"],
     registry=REGISTRY,
 )
 SUBSCRIBERS = Gauge(
