@@ -57,8 +57,11 @@ _TRANSIENT = (StorageUnavailable, BrokerUnavailable)
 REVOKE_GRACE_S = 10.0
 
 
-class GaveUp(Exception):
-    """A flush abandoned because the partitions are going or the process is stopping."""
+class _GaveUp(Exception):
+    """A flush abandoned because the partitions are going or the process is stopping.
+
+    Control flow inside this module only: it never leaves `_write`.
+    """
 
 
 class _StopWhen(stop_base):
@@ -125,7 +128,10 @@ class KafkaSource:
         """Consume until `stop` is set; then flush, commit and leave the group."""
         self._stop = stop
         self.consumer.subscribe([self.settings.kafka_topic], listener=_Rebalance(self))
-        await self._start_clients()
+        if not await self._start_clients():
+            await self.producer.stop()
+            await self.consumer.stop()
+            return
         log.info(
             "kafka source consuming %s as %s",
             self.settings.kafka_topic,
@@ -143,12 +149,18 @@ class KafkaSource:
             await self.producer.stop()
             log.info("kafka source stopped")
 
-    async def _start_clients(self) -> None:
-        # The broker may not be up yet: wait for it like for any outage.
-        async for attempt in self._retrying(stop_when=self._stop.is_set):
-            with attempt:
-                await _broker_call(self.producer.start())
-                await _broker_call(self.consumer.start())
+    async def _start_clients(self) -> bool:
+        """Start producer and consumer, waiting for the broker; False if stopped first."""
+        for client in (self.producer, self.consumer):
+            try:
+                async for attempt in self._retrying(stop_when=self._stop.is_set):
+                    with attempt:
+                        await _broker_call(client.start())
+            except BrokerUnavailable:
+                if self._stop.is_set():
+                    return False
+                raise
+        return True
 
     async def _poll_once(self) -> None:
         timeout_ms = max(int(self.batch.age_left_s() * 1000), 1)
@@ -193,7 +205,7 @@ class KafkaSource:
     async def _write(self, batch: Batch, *, during_revoke: bool = False) -> None:
         try:
             await self._store_and_commit(batch, during_revoke)
-        except GaveUp as exc:
+        except _GaveUp as exc:
             # Not stored, not committed; the next batch read after it must not
             # be committed either, or the offsets would jump over this one.
             abandoned, self.batch = self.batch, self.batch.fresh()
@@ -258,7 +270,7 @@ class KafkaSource:
                 with attempt:
                     return await op()
         except _TRANSIENT as exc:
-            raise GaveUp(str(exc)) from exc
+            raise _GaveUp(str(exc)) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _on_retry(self, retry_state: Any) -> None:

@@ -345,3 +345,14 @@ async def _consumed(r: Running, n: int) -> bool:
 
 async def _seen_all(r: Running, n: int) -> bool:
     return r.stats.stored + r.stats.duplicates + r.stats.dead_lettered >= n
+
+
+async def test_waits_for_an_absent_broker_and_stops_cleanly(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    settings = _settings(database_url, "127.0.0.1:1", f"test-{uuid.uuid4().hex}")
+    source = Running(settings, pool)
+    await asyncio.sleep(1.5)
+    assert not source.task.done()  # still waiting for the broker, not crashed
+    await source.stop()
+    assert source.task.exception() is None
