@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from alpr.db import translated
 from schema.errors import InvalidRequest
 from schema.search import (
     DEFAULT_MAX_DISTANCE,
+    EDIT_COST,
     PlateMatch,
     SearchFilter,
     SearchMode,
@@ -36,13 +38,15 @@ from sql import load_queries
 
 log = logging.getLogger(__name__)
 
-Db: TypeAlias = "asyncpg.Pool[Any] | asyncpg.Connection[Any]"
+# A pool, a connection of its own, or one borrowed from a pool.
+Db: TypeAlias = "asyncpg.Pool[Any] | asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 MAX_PAGE = 100
 MAX_OFFSET = 1000
 # Fuzzy: at most this many candidates are verified; a short query may have
 # more, and the page is then flagged incomplete.
 CANDIDATE_CAP = 5000
+TRIGRAM_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class SearchLimits:
     max_distance: float = DEFAULT_MAX_DISTANCE
     wildcard_scan_rows: int = 50_000
     candidate_cap: int = CANDIDATE_CAP
+    # Trigram similarity finds most of the two-plain-edit plates that the
+    # deletion keys miss (see schema/search.py); lower finds more, slower.
+    trigram_threshold: float = TRIGRAM_THRESHOLD
 
 
 def _q(name: str) -> str:
@@ -142,13 +149,31 @@ async def _fuzzy(
 ) -> tuple[list[PlateMatch], bool]:
     max_distance = check_max_distance(limits.max_distance)
     keys = candidate_keys(query, max_distance)
-    rows = await db.fetch(_q("fuzzy_candidates"), keys, query, limits.candidate_cap + 1)
+    cap = limits.candidate_cap + 1
+    if max_distance < 2 * EDIT_COST:
+        # One plain edit at most: the deletion keys find every candidate.
+        rows = await db.fetch(_q("fuzzy_candidates_by_keys"), keys, cap)
+    else:
+        rows = await _with_trigrams(db, keys, query, cap, limits.trigram_threshold)
     candidates = [row["plate_normalized_text"] for row in rows]
     complete = len(candidates) <= limits.candidate_cap
     # Plate text is personal data: counts only, and only at debug level.
     scores = verify(query, candidates[: limits.candidate_cap], max_distance)
     log.debug("fuzzy search: %d candidates, %d within distance", len(candidates), len(scores))
     return await _details(db, list(scores), search_filter, scores), complete
+
+
+async def _with_trigrams(
+    db: Db, keys: list[str], query: str, cap: int, threshold: float
+) -> list[asyncpg.Record]:
+    """Candidates by deletion keys and by trigram similarity above `threshold`
+    (a setting of the transaction, so the pool's other users keep theirs)."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await _with_trigrams(conn, keys, query, cap, threshold)
+    async with db.transaction():
+        await db.execute(_q("trigram_threshold"), str(threshold))
+        return await db.fetch(_q("fuzzy_candidates"), keys, query, cap)
 
 
 @translated

@@ -8,8 +8,8 @@
 
 -- name: fuzzy_candidates
 -- $1 the query skeleton's deletion keys (alpr_plate_deletes index), $2 the
--- query text for trigram similarity (plates_trgm, pg_trgm's default 0.3
--- threshold), $3 how many candidates at most.
+-- query text for trigram similarity (plates_trgm, at the threshold set by
+-- trigram_threshold in the same transaction), $3 how many candidates at most.
 SELECT plate_normalized_text FROM (
     SELECT plate_normalized_text FROM plates
     WHERE alpr_plate_deletes(plate_normalized_text) && $1::text[]
@@ -18,6 +18,16 @@ SELECT plate_normalized_text FROM (
     WHERE plate_normalized_text % $2::text
 ) AS candidates
 LIMIT $3;
+
+-- name: fuzzy_candidates_by_keys
+-- The deletion keys alone: complete when at most one plain edit is allowed.
+SELECT plate_normalized_text FROM plates
+WHERE alpr_plate_deletes(plate_normalized_text) && $1::text[]
+LIMIT $2;
+
+-- name: trigram_threshold
+-- The similarity the % operator asks for, for this transaction only.
+SELECT set_config('pg_trgm.similarity_threshold', $1::text, true);
 
 -- name: plate_details
 -- The plates named in $1 that pass the filters ($2 since, $3 until,

@@ -34,6 +34,7 @@ READS = [
     ("7353AB", "cam-a", "north", 9, "US-TX"),
     ("AB712", "cam-b", "south", 10, "US-FL"),
     ("ABQ12XYZ", "cam-b", "south", 11, "US-FL"),
+    ("KXCEFPR", "cam-c", "south", 1, "US-TX"),
 ]
 
 
@@ -114,6 +115,17 @@ async def test_fuzzy_finds_dropped_characters_and_confusions(loaded: asyncpg.Poo
         loaded, "L0S7353", SearchMode.FUZZY, limits=SearchLimits(max_distance=0.5)
     )
     assert [m.plate for m in limited.matches] == ["L0S7353", "LOS7353"]
+
+
+async def test_two_plain_edits_are_found_through_trigrams(loaded: asyncpg.Pool[Any]) -> None:
+    # Two neighbouring substitutions outside any confusion class: no deletion
+    # key is shared, trigram similarity (4 of 12 trigrams) finds it.
+    found = await search_plates(loaded, "WYCEFPR", SearchMode.FUZZY)
+    assert [(m.plate, m.score) for m in found.matches] == [("KXCEFPR", 2.0)]
+    strict = SearchLimits(trigram_threshold=0.9)
+    assert (await search_plates(loaded, "WYCEFPR", SearchMode.FUZZY, limits=strict)).matches == []
+    one_edit = SearchLimits(max_distance=1.75)
+    assert (await search_plates(loaded, "WYCEFPR", SearchMode.FUZZY, limits=one_edit)).matches == []
 
 
 async def test_fuzzy_paging(loaded: asyncpg.Pool[Any]) -> None:
