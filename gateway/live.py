@@ -160,8 +160,14 @@ class LiveFeed:
         a burst is not slowness. One that still holds reads and would exceed
         its buffer is dropped.
         """
+        # Most live filters name a camera: look only at that camera's reads.
+        by_camera: dict[str, list[Event]] = {}
+        for event in events:
+            by_camera.setdefault(event.camera_id, []).append(event)
         for subscriber in list(self.subscribers):
-            matched = [event for event in events if subscriber.matches(event)]
+            camera = subscriber.query.camera_id
+            candidates = events if camera is None else by_camera.get(camera, [])
+            matched = [event for event in candidates if subscriber.matches(event)]
             if not matched:
                 continue
             backlog = subscriber.queue.qsize()
