@@ -21,7 +21,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from alpr.db import create_pool
 from alpr.settings import IngestorSettings
 from ingestor import metrics
-from schema.errors import StorageUnavailable
+from ingestor.store import connection
+from ingestor.writer import prune_announcements
+from schema.errors import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,19 @@ async def open_pool(settings: IngestorSettings, stop: asyncio.Event) -> asyncpg.
         with attempt:
             return await create_pool(settings)
     return None
+
+
+async def prune_periodically(pool: asyncpg.Pool[Any], every_s: float = 60.0) -> None:
+    """Keep `stored_batches` to the last hour (listeners catch up from it) until cancelled."""
+    while True:
+        try:
+            async with connection(pool) as conn:
+                pruned = await prune_announcements(conn)
+            if pruned:
+                log.debug("pruned %d announcements", pruned)
+        except StorageError as exc:
+            log.warning("could not prune announcements: %s", exc)
+        await asyncio.sleep(every_s)
 
 
 def _install_signals(stop: asyncio.Event) -> None:
@@ -76,6 +91,7 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         return 0
     stats = metrics.Stats()
     reporter = asyncio.create_task(metrics.log_periodically(stats, settings.stats_interval_s))
+    pruner = asyncio.create_task(prune_periodically(pool))
     tasks = [asyncio.create_task(source) for source in _sources(settings, pool, stats, stop)]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -88,5 +104,6 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         return 0
     finally:
         reporter.cancel()
+        pruner.cancel()
         log.info("ingestor stopped: %s", stats.summary())
         await pool.close()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -210,18 +209,8 @@ async def write_isolating(conn: Connection, events: Sequence[PlateEvent]) -> Iso
     return outcome
 
 
-_last_prune = 0.0
-
-
-async def prune_announcements(
-    conn: Connection, keep_s: float = 3600.0, every_s: float = 60.0
-) -> int:
-    """Delete `stored_batches` rows older than `keep_s`, at most once per `every_s`."""
-    global _last_prune
-    now = time.monotonic()
-    if now - _last_prune < every_s:
-        return 0
-    _last_prune = now
+async def prune_announcements(conn: Connection, keep_s: float = 3600.0) -> int:
+    """Delete `stored_batches` rows older than `keep_s`; returns how many."""
     try:
         status = await conn.execute(_queries()["prune_announcements"], keep_s)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:

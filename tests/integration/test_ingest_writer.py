@@ -235,3 +235,20 @@ async def test_concurrent_writers_share_plates(pool: asyncpg.Pool[Any]) -> None:
         )
         == 240
     )
+
+
+async def test_old_announcements_are_pruned(pool: asyncpg.Pool[Any]) -> None:
+    from ingestor.writer import prune_announcements
+
+    async with pool.acquire() as conn:
+        old = (await write_batch(conn, [_event()])).batch_ids[0]
+        new = (await write_batch(conn, [_event()])).batch_ids[0]
+        await conn.execute(
+            "UPDATE stored_batches SET stored_at = now() - interval '2 hours' WHERE batch_id = $1",
+            old,
+        )
+        assert await prune_announcements(conn) >= 1
+    left = await pool.fetchval(
+        "SELECT array_agg(batch_id) FROM stored_batches WHERE batch_id = ANY($1)", [old, new]
+    )
+    assert left == [new]
