@@ -1,0 +1,190 @@
+"""Operator commands of `alpr`: retention, legal holds, backup, import, export, status.
+
+Each command builds its settings here, at the entry point, and passes them
+down; the work itself lives in its room (`ingestor.retention`,
+`ingestor.holds`, `ingestor.files` write; `gateway.export` reads;
+`alpr.backup` and `alpr.status` are neither). Imports are lazy so that
+`alpr --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import asyncpg
+import typer
+
+from alpr.settings import DatabaseSettings, IngestorSettings, parse_site_days
+
+T = TypeVar("T")
+
+retention_app = typer.Typer(help="Delete reads past their retention age.", no_args_is_help=True)
+hold_app = typer.Typer(help="Legal holds: keep reads from retention.", no_args_is_help=True)
+
+WHO = Annotated[str, typer.Option("--by", help="who does this (recorded)")]
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in a container
+        return "unknown"
+
+
+def _with_pool(settings: DatabaseSettings, work: Callable[[asyncpg.Pool[Any]], Awaitable[T]]) -> T:
+    async def run() -> T:
+        from alpr.db import pool_for
+
+        async with pool_for(settings) as pool:
+            return await work(pool)
+
+    return asyncio.run(run())
+
+
+@retention_app.command("run")
+def retention_run(
+    days: Annotated[
+        int | None, typer.Option(help="keep this many days (default: ALPR_RETENTION_DAYS)")
+    ] = None,
+    site_days: Annotated[
+        str | None, typer.Option(help="per-site ages, SITE=DAYS,... (ALPR_RETENTION_SITE_DAYS)")
+    ] = None,
+) -> None:
+    """Delete reads past their age now; held reads stay. Every deletion is recorded."""
+    from ingestor.retention import RetentionPolicy, run_retention
+
+    settings = IngestorSettings()
+    try:
+        sites = settings.site_days() if site_days is None else parse_site_days(site_days)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--site-days") from None
+    policy = RetentionPolicy(days if days is not None else settings.retention_days, sites)
+    if not policy.enabled:
+        typer.echo("no retention age configured (ALPR_RETENTION_DAYS or --days)", err=True)
+        raise typer.Exit(2)
+
+    async def work(pool: asyncpg.Pool[Any]) -> Any:
+        async with pool.acquire() as conn:
+            return await run_retention(conn, policy)
+
+    report = _with_pool(settings, work)
+    if report.run_id is None:
+        typer.echo("another retention run is in progress; nothing done")
+        return
+    for d in report.deletions:
+        start = d.range_start.isoformat() if d.range_start else "-"
+        site = d.site_id or "all sites"
+        typer.echo(
+            f"{d.method}\t[{start}, {d.range_end.isoformat()})\t{site}\t"
+            f"rows={d.row_count}\theld_kept={d.held_rows_kept}"
+        )
+    typer.echo(
+        f"run {report.run_id}: {report.deleted_rows} reads deleted, "
+        f"{report.held_rows_kept} held reads kept"
+    )
+
+
+@hold_app.command("add")
+def hold_add(
+    reason: Annotated[str, typer.Option(help="why (recorded)")],
+    event_id: Annotated[UUID | None, typer.Option(help="hold one read")] = None,
+    plate: Annotated[str | None, typer.Option(help="hold every read of a plate")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="plate holds: from (ISO 8601, UTC)")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="plate holds: until (ISO 8601, UTC)")
+    ] = None,
+    case: Annotated[str | None, typer.Option(help="case number grouping holds")] = None,
+    by: WHO = "",
+) -> None:
+    """Place a legal hold on one read (--event-id) or a plate (--plate)."""
+    from pydantic import ValidationError
+
+    from ingestor.holds import add_hold
+    from schema.holds import HoldRequest
+
+    try:
+        request = HoldRequest(
+            event_id=event_id,
+            plate=plate,
+            held_from=_utc(since),
+            held_until=_utc(until),
+            case_number=case,
+            reason=reason,
+            created_by=by or _default_user(),
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.errors()[0]["msg"]) from None
+    hold = _with_pool(DatabaseSettings(), lambda pool: add_hold(pool, request))
+    typer.echo(f"hold {hold.hold_id} placed on {hold.target()}")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@hold_app.command("list")
+def hold_list(
+    all_: Annotated[bool, typer.Option("--all", help="released holds too")] = False,
+    case: Annotated[str | None, typer.Option(help="only this case")] = None,
+) -> None:
+    """List holds (active ones unless --all)."""
+    from ingestor.holds import list_holds
+
+    holds = _with_pool(
+        DatabaseSettings(), lambda pool: list_holds(pool, active_only=not all_, case_number=case)
+    )
+    for h in holds:
+        state = (
+            f"released {h.released_at:%Y-%m-%d} by {h.released_by}" if h.released_at else "active"
+        )
+        typer.echo(
+            f"{h.hold_id}\t{state}\tcase={h.case_number or '-'}\t{h.target()}\t"
+            f"by={h.created_by}\t{h.created_at:%Y-%m-%d}\t{h.reason}"
+        )
+    if not holds:
+        typer.echo("no holds", err=True)
+
+
+@hold_app.command("release")
+def hold_release(
+    reason: Annotated[str, typer.Option(help="why (recorded)")],
+    hold_id: Annotated[int | None, typer.Argument(help="the hold to release")] = None,
+    case: Annotated[str | None, typer.Option(help="release every hold of this case")] = None,
+    by: WHO = "",
+) -> None:
+    """Release one hold, or every hold of a case; the record stays."""
+    from ingestor.holds import release_holds
+
+    if (hold_id is None) == (case is None):
+        raise typer.BadParameter("give a hold id or --case, not both")
+    released = _with_pool(
+        DatabaseSettings(),
+        lambda pool: release_holds(
+            pool,
+            released_by=by or _default_user(),
+            reason=reason,
+            hold_id=hold_id,
+            case_number=case,
+        ),
+    )
+    if not released:
+        typer.echo("no active hold matched", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"released {', '.join(map(str, released))}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the operator commands to the `alpr` application."""
+    app.add_typer(retention_app, name="retention")
+    app.add_typer(hold_app, name="hold")
