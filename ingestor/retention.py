@@ -32,6 +32,7 @@ from typing import Any, Final, TypeAlias
 import asyncpg
 
 from alpr.db import translated
+from alpr.settings import RetentionSettings
 from schema.errors import StorageError
 from sql import load_queries
 
@@ -56,6 +57,10 @@ class RetentionPolicy:
 
     default_days: int | None = None
     site_days: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: RetentionSettings) -> RetentionPolicy:
+        return cls(settings.retention_days, settings.site_days())
 
     @property
     def enabled(self) -> bool:
@@ -250,9 +255,9 @@ async def retention_loop(
     """Run retention every `interval_s` until `stop` is set; for the ingestor's main.
 
     A failed run is logged and tried again at the next interval: retention is
-    never worth stopping the ingest for.
+    never worth stopping the ingest for. Returns at once when `policy` is off.
     """
-    while not stop.is_set():
+    while policy.enabled and not stop.is_set():
         try:
             async with pool.acquire() as conn:
                 await run_retention(conn, policy)

@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from alpr.db import create_pool
 from alpr.settings import IngestorSettings
 from ingestor import metrics
+from ingestor.retention import RetentionPolicy, retention_loop
 from ingestor.store import connection
 from ingestor.writer import prune_announcements
 from schema.errors import StorageError, StorageUnavailable
@@ -92,6 +93,11 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     stats = metrics.Stats()
     reporter = asyncio.create_task(metrics.log_periodically(stats, settings.stats_interval_s))
     pruner = asyncio.create_task(prune_periodically(pool))
+    keeper = asyncio.create_task(
+        retention_loop(
+            pool, RetentionPolicy.from_settings(settings), settings.retention_interval_s, stop
+        )
+    )
     tasks = [asyncio.create_task(source) for source in _sources(settings, pool, stats, stop)]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -105,5 +111,6 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     finally:
         reporter.cancel()
         pruner.cancel()
+        keeper.cancel()
         log.info("ingestor stopped: %s", stats.summary())
         await pool.close()

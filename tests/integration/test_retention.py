@@ -8,6 +8,7 @@ Each test gets its own migrated database: retention drops partitions.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 
 from alpr.migrate import migrate
 from ingestor.holds import add_hold, list_holds, release_holds
-from ingestor.retention import LOCK_KEY, RetentionPolicy, run_retention
+from ingestor.retention import LOCK_KEY, RetentionPolicy, retention_loop, run_retention
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
 from schema.holds import HoldRequest
@@ -221,3 +222,18 @@ async def test_hold_and_retention_commands(db: tuple[str, asyncpg.Pool[Any]]) ->
     # Without a configured age the command refuses rather than guess.
     refused = _alpr(url, "retention", "run")
     assert refused.returncode != 0
+
+
+async def test_the_service_loop_applies_retention(db: tuple[str, asyncpg.Pool[Any]]) -> None:
+    _, pool = db
+    await _store(pool, [_event(50), _event(0)])
+    stop = asyncio.Event()
+    loop = asyncio.create_task(retention_loop(pool, RetentionPolicy(default_days=30), 3600, stop))
+    for _ in range(100):
+        if await pool.fetchval("SELECT count(*) FROM retention_runs WHERE finished_at IS NOT NULL"):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(loop, 5)
+    assert len(await _ids(pool)) == 1
+    assert await pool.fetchval("SELECT count(*) FROM retention_runs") == 1
