@@ -343,10 +343,11 @@ async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> Non
             21,
         )
 
-    off, off_s = await hammer(offset_page, args.concurrency, args.duration)
-    key, key_s = await hammer(keyset_page, args.concurrency, args.duration)
-    print(f"  page of 20 at depth {depth:,}: OFFSET  {figures(off, off_s)}")
-    print(f"  page of 20 at depth {depth:,}: keyset  {figures(key, key_s)}")
+    # One at a time: the cost of each query, not the queue in front of it.
+    off, off_s = await hammer(offset_page, 1, args.duration)
+    key, key_s = await hammer(keyset_page, 1, args.duration)
+    print(f"  page of 20 at depth {depth:,}, one at a time: OFFSET  {figures(off, off_s)}")
+    print(f"  page of 20 at depth {depth:,}, one at a time: keyset  {figures(key, key_s)}")
     if off and key:
         ratio = statistics.median(off) / statistics.median(key)
         print(f"  keyset vs OFFSET (median latency): {ratio:.1f}x")

@@ -11,7 +11,9 @@
 -- `_desc` blocks page newest first (after a cursor); `_asc` blocks page
 -- towards newer reads (before a cursor) and the gateway reverses them.
 -- A NULL cursor is replaced by +/- infinity and the largest/smallest UUID,
--- which keeps the row comparison an index condition.
+-- which keeps the row comparison an index condition. The plain bound on
+-- captured_at beside it says the same more weakly, but partitions (chunks)
+-- can be pruned by it, which a row comparison does not allow.
 
 -- name: events_plate_desc
 SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
@@ -29,6 +31,7 @@ WHERE plate_normalized_text = $1
   AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
   AND ($11::text IS NULL OR lower(vehicle_type) = $11)
   AND plate_confidence >= COALESCE($12::float8, 0)
+  AND captured_at <= COALESCE($6::timestamptz, 'infinity')
   AND (captured_at, event_id) < (
       COALESCE($6::timestamptz, 'infinity'),
       COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
@@ -51,6 +54,7 @@ WHERE plate_normalized_text = $1
   AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
   AND ($11::text IS NULL OR lower(vehicle_type) = $11)
   AND plate_confidence >= COALESCE($12::float8, 0)
+  AND captured_at >= COALESCE($6::timestamptz, '-infinity')
   AND (captured_at, event_id) > (
       COALESCE($6::timestamptz, '-infinity'),
       COALESCE($7::uuid, '00000000-0000-0000-0000-000000000000'))
@@ -73,6 +77,7 @@ WHERE camera_id = $2
   AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
   AND ($11::text IS NULL OR lower(vehicle_type) = $11)
   AND plate_confidence >= COALESCE($12::float8, 0)
+  AND captured_at <= COALESCE($6::timestamptz, 'infinity')
   AND (captured_at, event_id) < (
       COALESCE($6::timestamptz, 'infinity'),
       COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
@@ -95,6 +100,7 @@ WHERE camera_id = $2
   AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
   AND ($11::text IS NULL OR lower(vehicle_type) = $11)
   AND plate_confidence >= COALESCE($12::float8, 0)
+  AND captured_at >= COALESCE($6::timestamptz, '-infinity')
   AND (captured_at, event_id) > (
       COALESCE($6::timestamptz, '-infinity'),
       COALESCE($7::uuid, '00000000-0000-0000-0000-000000000000'))
@@ -117,6 +123,7 @@ WHERE site_id = $3
   AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
   AND ($11::text IS NULL OR lower(vehicle_type) = $11)
   AND plate_confidence >= COALESCE($12::float8, 0)
+  AND captured_at <= COALESCE($6::timestamptz, 'infinity')
   AND (captured_at, event_id) < (
       COALESCE($6::timestamptz, 'infinity'),
       COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
@@ -139,6 +146,7 @@ WHERE site_id = $3
   AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
   AND ($11::text IS NULL OR lower(vehicle_type) = $11)
   AND plate_confidence >= COALESCE($12::float8, 0)
+  AND captured_at >= COALESCE($6::timestamptz, '-infinity')
   AND (captured_at, event_id) > (
       COALESCE($6::timestamptz, '-infinity'),
       COALESCE($7::uuid, '00000000-0000-0000-0000-000000000000'))
@@ -161,6 +169,7 @@ WHERE ($1::text IS NULL OR plate_normalized_text = $1)
   AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
   AND ($11::text IS NULL OR lower(vehicle_type) = $11)
   AND plate_confidence >= COALESCE($12::float8, 0)
+  AND captured_at <= COALESCE($6::timestamptz, 'infinity')
   AND (captured_at, event_id) < (
       COALESCE($6::timestamptz, 'infinity'),
       COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
@@ -183,6 +192,7 @@ WHERE ($1::text IS NULL OR plate_normalized_text = $1)
   AND ($10::text IS NULL OR lower(vehicle_color) = lower($10))
   AND ($11::text IS NULL OR lower(vehicle_type) = $11)
   AND plate_confidence >= COALESCE($12::float8, 0)
+  AND captured_at >= COALESCE($6::timestamptz, '-infinity')
   AND (captured_at, event_id) > (
       COALESCE($6::timestamptz, '-infinity'),
       COALESCE($7::uuid, '00000000-0000-0000-0000-000000000000'))
