@@ -356,3 +356,38 @@ async def test_waits_for_an_absent_broker_and_stops_cleanly(
     assert not source.task.done()  # still waiting for the broker, not crashed
     await source.stop()
     assert source.task.exception() is None
+
+
+async def test_publish_event_is_keyed_by_camera(
+    pool: asyncpg.Pool[Any],
+    database_url: str,
+    kafka_bootstrap: str,
+    topic: str,
+    running: list[Running],
+) -> None:
+    from ingestor.publish import publish_event
+    from schema.events import event_from_dict
+
+    events = [event_from_dict(wire_event(camera_id=f"pub-{i % 2}")) for i in range(6)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            delivery = await publish_event(producer, event, topic)
+            assert delivery.done()
+    finally:
+        await producer.stop()
+    records = await _read(kafka_bootstrap, topic, 6)
+    keys = {r.key for r in records}
+    assert keys == {b"pub-0", b"pub-1"}
+    for key in keys:  # one camera, one partition: its reads stay in order
+        assert len({r.partition for r in records if r.key == key}) == 1
+    source = Running(_settings(database_url, kafka_bootstrap, topic), pool)
+    running.append(source)
+    await _wait_for(lambda: _stored(source, 6))
+    await source.stop()
+    ids = await pool.fetchval(
+        "SELECT array_agg(event_id) FROM plate_events WHERE event_id = ANY($1)",
+        [e.event_id for e in events],
+    )
+    assert sorted(ids) == sorted(e.event_id for e in events)
