@@ -24,7 +24,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from alpr.db import create_pool
 from alpr.settings import GatewaySettings, is_loopback
-from gateway import rest, search_api, store
+from gateway import holds_api, rest, search_api, store
 from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
 from gateway.auth import identify, token_from_headers, token_from_params
 from gateway.context import Context, GatewayState, clean_purpose
@@ -184,6 +184,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(rest.events)
     app.include_router(rest.service)
     app.include_router(search_api.router)
+    app.include_router(holds_api.router)
     _add_service_routes(app)
     _add_error_handlers(app)
 
