@@ -113,15 +113,20 @@ class StatsQueries:
         until: datetime | None = None,
         camera_id: str | None = None,
         site_id: str | None = None,
+        hours: int = 24,
     ) -> Stats:
-        """Totals and reads per hour, from the rollups (never a scan of reads)."""
+        """Totals over the window, and reads per hour over its newest `hours` (1-744);
+        from the rollups, never a scan of reads."""
         since, until = check_window(since, until)
+        if not 1 <= hours <= store.MAX_SERIES_HOURS:
+            raise InvalidRequest("hours", f"must be between 1 and {store.MAX_SERIES_HOURS}")
         figures = await store.fetch_stats(
             info.context.state.read_pool,
             since,
             until,
             check_id(camera_id, "cameraId"),
             check_id(site_id, "siteId"),
+            hours,
         )
         series = [
             HourlyCount(hour=r["bucket"], reads=r["reads"], avg_confidence=r["avg_confidence"])

@@ -8,6 +8,7 @@ driver errors as `StorageError`s.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -140,6 +141,48 @@ def _day_window(since: datetime | None, until: datetime | None) -> tuple[date, d
     return start, end
 
 
+@dataclass(frozen=True)
+class StatsWindow:
+    """A window of whole hours split for `stats_totals`: whole UTC days, and
+    the partial days at each edge."""
+
+    start: datetime | None
+    end: datetime | None
+    day_from: date | None
+    day_to: date | None
+    head_end: datetime | None
+    tail_start: datetime | None
+
+    @classmethod
+    def split(cls, start: datetime | None, end: datetime | None) -> StatsWindow:
+        first_day = _ceil_day(start) if start else None
+        last_day = _floor_day(end) if end else None
+        if first_day is not None and last_day is not None and first_day >= last_day:
+            # Less than one whole day: hours only, and an empty day range.
+            empty = first_day.date()
+            return cls(start, end, empty, empty, end, None)
+        return cls(
+            start,
+            end,
+            first_day.date() if first_day else None,
+            last_day.date() if last_day else None,
+            first_day,
+            last_day,
+        )
+
+    def args(self) -> tuple[Any, ...]:
+        return (self.start, self.end, self.day_from, self.day_to, self.head_end, self.tail_start)
+
+
+def _floor_day(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _ceil_day(at: datetime) -> datetime:
+    floor = _floor_day(at)
+    return floor if floor == at else floor + timedelta(days=1)
+
+
 @translated
 async def fetch_stats(
     db: Db,
@@ -147,18 +190,39 @@ async def fetch_stats(
     until: datetime | None,
     camera_id: str | None,
     site_id: str | None,
+    series_hours: int = 24,
 ) -> dict[str, Any]:
     """Totals, unique plates and an hourly series, from rollups only.
 
+    Totals: whole days from `camera_daily`, partial days from `camera_hourly`.
     Unique plates: whole history from `plates_hourly` (or `plate_cameras` for
     a camera or site); for a time window from `plate_days` in whole UTC days;
     a window together with a camera or site is not kept, so it is None.
+    The series covers the newest `series_hours` hours of the window.
     """
     start = floor_hour(since) if since else None
     end = ceil_hour(until) if until else None
-    args = (start, end, camera_id, site_id)
-    totals = (await _fetch(db, "stats_totals", *args))[0]
-    series = await _fetch(db, "stats_series", *args, MAX_SERIES_HOURS)
+    window = StatsWindow.split(start, end)
+    start_, end_, day_from, day_to, head_end, tail_start = window.args()
+    totals = (
+        await _fetch(
+            db,
+            "stats_totals",
+            start_,
+            end_,
+            camera_id,
+            site_id,
+            day_from,
+            day_to,
+            head_end,
+            tail_start,
+        )
+    )[0]
+    series_end = end or ceil_hour(datetime.now(UTC))
+    series_start = series_end - timedelta(hours=series_hours)
+    if start is not None and start > series_start:
+        series_start = start
+    series = await _fetch(db, "stats_series", series_start, series_end, camera_id, site_id)
     windowed = since is not None or until is not None
     unique: int | None
     if not windowed and camera_id is None and site_id is None:

@@ -134,6 +134,7 @@ async def _update_rollups(conn: Connection) -> int | None:
         "upsert_plate_cameras",
         "upsert_cameras",
         "upsert_camera_hourly",
+        "upsert_camera_daily",
         "upsert_plate_days",
     ):
         await conn.execute(q[name])

@@ -267,35 +267,40 @@ GROUP BY site_id
 ORDER BY site_id;
 
 -- name: stats_totals
--- Totals over whole hours of camera_hourly. $1/$2 are already truncated to
--- the hour by the gateway; NULL means unbounded.
+-- Totals over a window of whole hours: its whole UTC days [$5, $6) from
+-- camera_daily, its partial days from camera_hourly ([$1, $7) at the head,
+-- [$8, $2) at the tail). The gateway splits the window; a NULL bound means
+-- unbounded for days and "no edge" for hours. $3/$4: camera, site.
+WITH parts AS (
+    SELECT camera_id, reads, confidence_sum, latency_sum, latency_count
+    FROM camera_daily
+    WHERE day >= COALESCE($5::date, '-infinity') AND day < COALESCE($6::date, 'infinity')
+      AND ($3::text IS NULL OR camera_id = $3)
+      AND ($4::text IS NULL OR site_id = $4)
+    UNION ALL
+    SELECT camera_id, reads, confidence_sum, latency_sum, latency_count
+    FROM camera_hourly
+    WHERE ((bucket >= $1::timestamptz AND bucket < $7::timestamptz)
+        OR (bucket >= $8::timestamptz AND bucket < $2::timestamptz))
+      AND ($3::text IS NULL OR camera_id = $3)
+      AND ($4::text IS NULL OR site_id = $4)
+)
 SELECT
     COALESCE(sum(reads), 0)::bigint AS total_reads,
     count(DISTINCT camera_id) AS active_cameras,
     sum(confidence_sum) / NULLIF(sum(reads), 0) AS avg_confidence,
-    sum(latency_sum)::double precision / NULLIF(sum(latency_count), 0) AS avg_latency_ms,
-    min(bucket) AS first_bucket,
-    max(bucket) AS last_bucket
-FROM camera_hourly
-WHERE bucket >= COALESCE($1::timestamptz, '-infinity')
-  AND bucket < COALESCE($2::timestamptz, 'infinity')
-  AND ($3::text IS NULL OR camera_id = $3)
-  AND ($4::text IS NULL OR site_id = $4);
+    sum(latency_sum)::double precision / NULLIF(sum(latency_count), 0) AS avg_latency_ms
+FROM parts;
 
 -- name: stats_series
--- Reads per hour, newest $5 hours of the window, oldest first.
-SELECT bucket, reads, avg_confidence FROM (
-    SELECT bucket, sum(reads)::bigint AS reads,
-        sum(confidence_sum) / NULLIF(sum(reads), 0) AS avg_confidence
-    FROM camera_hourly
-    WHERE bucket >= COALESCE($1::timestamptz, '-infinity')
-      AND bucket < COALESCE($2::timestamptz, 'infinity')
-      AND ($3::text IS NULL OR camera_id = $3)
-      AND ($4::text IS NULL OR site_id = $4)
-    GROUP BY bucket
-    ORDER BY bucket DESC
-    LIMIT $5
-) AS newest
+-- Reads per hour in [$1, $2) (the newest hours of the window), oldest first.
+SELECT bucket, sum(reads)::bigint AS reads,
+    sum(confidence_sum) / NULLIF(sum(reads), 0) AS avg_confidence
+FROM camera_hourly
+WHERE bucket >= $1::timestamptz AND bucket < $2::timestamptz
+  AND ($3::text IS NULL OR camera_id = $3)
+  AND ($4::text IS NULL OR site_id = $4)
+GROUP BY bucket
 ORDER BY bucket;
 
 -- name: unique_plates_all

@@ -146,6 +146,29 @@ ON CONFLICT (bucket, camera_id) DO UPDATE SET
     latency_sum = ch.latency_sum + EXCLUDED.latency_sum,
     latency_count = ch.latency_count + EXCLUDED.latency_count;
 
+-- name: upsert_camera_daily
+-- The day-sized twin of camera_hourly (migration 0011), for statistics over
+-- long windows. Days are UTC days.
+INSERT INTO camera_daily AS cd (
+    day, camera_id, site_id, reads, confidence_sum, latency_sum, latency_count)
+SELECT
+    (captured_at AT TIME ZONE 'UTC')::date AS day,
+    camera_id,
+    (array_agg(site_id ORDER BY captured_at DESC))[1],
+    count(*),
+    sum(plate_confidence),
+    COALESCE(sum(latency_ms), 0),
+    count(latency_ms)
+FROM alpr_inserted
+GROUP BY 1, camera_id
+ORDER BY 1, camera_id
+ON CONFLICT (day, camera_id) DO UPDATE SET
+    site_id = COALESCE(EXCLUDED.site_id, cd.site_id),
+    reads = cd.reads + EXCLUDED.reads,
+    confidence_sum = cd.confidence_sum + EXCLUDED.confidence_sum,
+    latency_sum = cd.latency_sum + EXCLUDED.latency_sum,
+    latency_count = cd.latency_count + EXCLUDED.latency_count;
+
 -- name: upsert_plate_days
 -- Which plates were read on which UTC day (migration 0010): the gateway
 -- counts distinct plates in a time window from here, never from plate_events.

@@ -221,7 +221,7 @@ async def test_cameras_and_sites(client: httpx.AsyncClient) -> None:
 
 async def test_stats_from_rollups(client: httpx.AsyncClient, stored: list[PlateEvent]) -> None:
     query = """query($since: DateTime, $until: DateTime, $cameraId: String, $siteId: String) {
-      stats(since: $since, until: $until, cameraId: $cameraId, siteId: $siteId) {
+      stats(since: $since, until: $until, cameraId: $cameraId, siteId: $siteId, hours: 72) {
         since until totalReads uniquePlates newPlates activeCameras avgConfidence avgLatencyMs
         readsPerHour { hour reads } } }"""
     everything = (await gql(client, query))["data"]["stats"]
@@ -301,6 +301,7 @@ BAD_INPUTS = [
     ('{ events(filter: {since: "yesterday"}) { edges { cursor } } }', "DateTime"),
     ("{ events(filter: {minConfidence: 2}) { edges { cursor } } }", "minConfidence"),
     ('{ stats(since: "2025-01-01T00:00:00") { totalReads } }', "since"),
+    ("{ stats(hours: 745) { totalReads } }", "hours"),
     ('{ camera(id: "' + "c" * 51 + '") { id } }', "id"),
     ('{ plate(text: "--") { text } }', "text"),
     ("{ events(first: 5, last: 5) { edges { cursor } } }", "last"),
