@@ -325,9 +325,16 @@ SELECT count(DISTINCT plate_normalized_text) FROM plate_days
 WHERE day >= $1::date AND day < $2::date;
 
 -- name: storage_stats
--- The storage-layer document's /stats, from its view (which reads rollups).
-SELECT total_events, unique_plates, active_cameras, avg_confidence, avg_latency_ms
-FROM plate_events_stats;
+-- The storage-layer document's /stats: the figures of its plate_events_stats
+-- view, from camera_daily (a row per camera per day) rather than the view's
+-- camera_hourly, so the cost does not grow with hours of history.
+SELECT
+    COALESCE(sum(reads), 0)::bigint AS total_events,
+    (SELECT COALESCE(sum(new_plates), 0) FROM plates_hourly)::bigint AS unique_plates,
+    (SELECT count(*) FROM cameras)::bigint AS active_cameras,
+    sum(confidence_sum) / NULLIF(sum(reads), 0) AS avg_confidence,
+    sum(latency_sum)::double precision / NULLIF(sum(latency_count), 0) AS avg_latency_ms
+FROM camera_daily;
 
 -- name: latest_batch
 SELECT COALESCE(max(batch_id), 0) FROM stored_batches;
