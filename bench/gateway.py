@@ -315,7 +315,7 @@ async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> Non
     n, o = statistics.median(naive), statistics.median(ours)
     print(f"  stats: document's COUNT(DISTINCT) view  median {n * 1000:9.2f} ms")
     print(
-        f"  stats: rollups (plate_events_stats)     median {o * 1000:9.2f} ms   ratio {n / o:8.1f}x"
+        f"  stats: rollups (camera_daily, plates)   median {o * 1000:9.2f} ms   ratio {n / o:8.1f}x"
     )
 
     depth = min(10_000, max(0, args.reads - 100))
