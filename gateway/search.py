@@ -19,9 +19,11 @@ from asyncpg.pool import PoolConnectionProxy
 
 from alpr.db import translated
 from schema.errors import InvalidRequest
+from schema.plates import normalize_plate
 from schema.search import (
     DEFAULT_MAX_DISTANCE,
     EDIT_COST,
+    MIN_FUZZY_LENGTH,
     PlateMatch,
     SearchFilter,
     SearchMode,
@@ -181,8 +183,10 @@ async def similar_plates(
     db: Db, plate: str, first: int = 10, limits: SearchLimits | None = None
 ) -> list[PlateMatch]:
     """The fuzzy neighbours of `plate` (likely misreads of the same vehicle),
-    best first, without the plate itself."""
+    best first, without the plate itself; none for plates too short to search."""
     _check_page(first, 0)
+    if len(normalize_plate(plate)) < MIN_FUZZY_LENGTH:
+        return []
     text = fuzzy_query(plate)
     matches, _ = await _fuzzy(db, text, SearchFilter(), limits or SearchLimits())
     return [m for m in matches if m.plate != text][:first]

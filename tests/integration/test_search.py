@@ -166,6 +166,7 @@ async def test_similar_excludes_the_plate_itself(loaded: asyncpg.Pool[Any]) -> N
     similar = await similar_plates(loaded, "LOS7353")
     assert [m.plate for m in similar] == ["L0S7353", "LOS735"]
     assert [m.score for m in similar] == [0.25, 1.0]
+    assert await similar_plates(loaded, "AB") == []  # too short to search, not an error
 
 
 async def test_bad_requests(loaded: asyncpg.Pool[Any]) -> None:
