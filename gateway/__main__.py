@@ -24,6 +24,9 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_config=None,
+        # Access lines carry paths such as /events/plate/ABC123: plate text
+        # must not reach INFO logs. Request counts and times are in /metrics.
+        access_log=False,
         proxy_headers=False,
         ws="websockets-sansio",
     )
