@@ -10,9 +10,14 @@ down; the work itself lives in its room (`ingestor.retention`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
-from collections.abc import Awaitable, Callable
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -22,6 +27,7 @@ import typer
 from alpr.settings import DatabaseSettings, IngestorSettings, parse_site_days
 
 T = TypeVar("T")
+log = logging.getLogger("alpr.ops")
 
 retention_app = typer.Typer(help="Delete reads past their retention age.", no_args_is_help=True)
 hold_app = typer.Typer(help="Legal holds: keep reads from retention.", no_args_is_help=True)
@@ -184,7 +190,92 @@ def hold_release(
     typer.echo(f"released {', '.join(map(str, released))}")
 
 
+@contextlib.contextmanager
+def _fails_cleanly() -> Iterator[None]:
+    """Our own errors end the command with their message and exit code 1."""
+    from schema.errors import AlprError
+
+    try:
+        yield
+    except AlprError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@contextlib.contextmanager
+def progress_reporter(label: str, unit: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A progress callback (done, total, note): a rich bar with rate and ETA on a
+    terminal, a plain log line at most every 5 s otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        columns = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(f"{unit}"),
+            TransferSpeedColumn() if unit == "bytes" else TextColumn("{task.speed:>8.0f}/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        ]
+        with Progress(*columns, transient=False) as bar:
+            task = bar.add_task(label, total=None)
+
+            def update(done: int, total: int, note: str) -> None:
+                bar.update(task, completed=done, total=total or None)
+
+            yield update
+        return
+    last = [0.0]
+
+    def report(done: int, total: int, note: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 5 or (total and done >= total):
+            last[0] = now
+            log.info("%s: %d/%d %s", label, done, total, unit)
+
+    yield report
+
+
+def backup_command(
+    archive: Annotated[Path, typer.Argument(help="the archive to write (custom format)")],
+) -> None:
+    """Back up the database with pg_dump (custom format) and write ARCHIVE.sha256."""
+    from alpr.backup import backup
+
+    settings = DatabaseSettings()
+    with _fails_cleanly(), progress_reporter("backup", "tables") as progress:
+        result = asyncio.run(backup(settings.dsn(), archive, progress))
+    typer.echo(
+        f"{result.archive} {result.size_bytes} bytes sha256={result.sha256} "
+        f"in {result.seconds:.1f}s"
+    )
+
+
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="an archive written by alpr backup")],
+    jobs: Annotated[int, typer.Option(min=1, help="parallel restore jobs")] = 1,
+) -> None:
+    """Verify ARCHIVE's checksum and restore it into the (empty) configured database."""
+    from alpr.backup import restore
+
+    settings = DatabaseSettings()
+    with _fails_cleanly(), progress_reporter("restore", "tables") as progress:
+        seconds = asyncio.run(restore(settings.dsn(), archive, progress, jobs))
+    typer.echo(f"restored {archive} in {seconds:.1f}s; run `alpr migrate` if the code is newer")
+
+
 def register(app: typer.Typer) -> None:
     """Add the operator commands to the `alpr` application."""
     app.add_typer(retention_app, name="retention")
     app.add_typer(hold_app, name="hold")
+    app.command("backup")(backup_command)
+    app.command("restore")(restore_command)

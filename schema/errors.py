@@ -16,6 +16,7 @@ dead-letter reasons at the edge where they leave.
     │   ├── StorageUnavailable  cannot reach it now: pause and retry
     │   └── RowRejected         the database refused a row's content: dead letter
     ├── BrokerUnavailable       Kafka cannot be reached now: pause and retry
+    ├── BackupError             a backup or restore failed or does not verify
     └── MigrationError          the schema cannot be brought up to date
         └── MigrationChanged    an applied migration file was edited afterwards
 """
@@ -75,6 +76,10 @@ class RowRejected(StorageError):
 
 class BrokerUnavailable(AlprError):
     """The Kafka broker cannot be reached right now; the caller should pause and retry."""
+
+
+class BackupError(AlprError):
+    """A backup or restore could not be made, or an archive does not match its checksum."""
 
 
 class MigrationError(AlprError):
