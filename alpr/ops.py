@@ -273,9 +273,57 @@ def restore_command(
     typer.echo(f"restored {archive} in {seconds:.1f}s; run `alpr migrate` if the code is newer")
 
 
+def import_command(
+    files: Annotated[list[Path], typer.Argument(help="NDJSON, JSON array or CSV; .gz too")],
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    rejects: Annotated[
+        Path | None, typer.Option(help="rejects file (default: FILE.rejects.ndjson)")
+    ] = None,
+    restart: Annotated[bool, typer.Option(help="ignore checkpoints, start over")] = False,
+) -> None:
+    """Import plate reads from files through the ingestor's validation and write path.
+
+    Resumes an interrupted import from its checkpoint (FILE.alpr-import.json);
+    records that cannot be stored go to the rejects file with the reason.
+    """
+    from ingestor.files import import_file
+
+    settings = IngestorSettings()
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise typer.BadParameter(f"no such file: {', '.join(missing)}")
+
+    async def work(pool: asyncpg.Pool[Any]) -> list[Any]:
+        reports = []
+        for path in files:
+            with progress_reporter(f"import {path.name}", "reads") as progress:
+                reports.append(
+                    await import_file(
+                        pool,
+                        path,
+                        batch_size=batch_size,
+                        naive_timezone=settings.naive_tz(),
+                        rejects_path=rejects,
+                        restart=restart,
+                        progress=progress,
+                    )
+                )
+        return reports
+
+    with _fails_cleanly():
+        reports = _with_pool(settings, work)
+    for r in reports:
+        where = f" rejects={r.rejects_path}" if r.rejected else ""
+        typer.echo(
+            f"{r.path}: stored={r.stored} duplicates={r.duplicates} rejected={r.rejected} "
+            f"resumed_after={r.skipped} rate={r.rate:.0f}/s{where}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the operator commands to the `alpr` application."""
     app.add_typer(retention_app, name="retention")
     app.add_typer(hold_app, name="hold")
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
+    app.command("import")(import_command)
