@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 from uuid import UUID
 
 import asyncpg
@@ -320,6 +320,62 @@ def import_command(
         )
 
 
+def export_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file (.gz: gzip); default stdout")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or ndjson")] = "csv",
+    plate: Annotated[str | None, typer.Option(help="a plate as read or normalized")] = None,
+    camera: Annotated[str | None, typer.Option()] = None,
+    site: Annotated[str | None, typer.Option()] = None,
+    since: Annotated[datetime | None, typer.Option(help="captured at or after (UTC)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="captured before (UTC)")] = None,
+    direction: Annotated[str | None, typer.Option()] = None,
+    min_confidence: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
+    purpose: Annotated[str | None, typer.Option(help="why; kept in the audit log")] = None,
+) -> None:
+    """Export reads matching the gateway's events filters to CSV or NDJSON (audited)."""
+    import gzip
+
+    from gateway.export import Format, export_events
+    from schema.graphql.inputs import EventQuery
+
+    if fmt not in ("csv", "ndjson"):
+        raise typer.BadParameter("must be csv or ndjson", param_hint="--format")
+    query = EventQuery(
+        plate=plate,
+        camera_id=camera,
+        site_id=site,
+        since=_utc(since),
+        until=_utc(until),
+        direction=direction,
+        min_confidence=min_confidence,
+    )
+    settings = DatabaseSettings()
+
+    async def work(pool: asyncpg.Pool[Any]) -> int:
+        with contextlib.ExitStack() as stack:
+            if output is None:
+                out: Any = sys.stdout
+            elif output.suffix == ".gz":
+                out = stack.enter_context(gzip.open(output, "wt", newline=""))
+            else:
+                out = stack.enter_context(output.open("w", newline=""))
+            async with pool.acquire() as conn:
+                return await export_events(
+                    conn,
+                    query,
+                    out,
+                    cast(Format, fmt),
+                    purpose,
+                    lambda n: log.info("export: %d reads written", n),
+                )
+
+    with _fails_cleanly():
+        count = _with_pool(settings, work)
+    typer.echo(f"exported {count} reads", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add the operator commands to the `alpr` application."""
     app.add_typer(retention_app, name="retention")
@@ -327,3 +383,4 @@ def register(app: typer.Typer) -> None:
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
     app.command("import")(import_command)
+    app.command("export")(export_command)

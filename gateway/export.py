@@ -1,0 +1,93 @@
+"""`alpr export`: reads matching the gateway's `events` filters, to CSV or NDJSON.
+
+The filter is the gateway's own `EventQuery` (plate, camera, site, time
+range, direction, vehicle, confidence); rows stream from a server-side
+cursor oldest first, so an export of millions of reads holds a few
+thousand in memory. CSV has the `plate_events` column layout, the same
+`alpr import` reads; NDJSON has the flat column names. An export reads
+plate data, so it leaves an audit record with its filters, count and
+purpose.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import IO, Any, Final, Literal
+
+import asyncpg
+import orjson
+
+from alpr.db import translated
+from schema.events import COLUMNS
+from schema.graphql.inputs import EventQuery
+from schema.plates import normalize_plate
+from sql import load_queries
+
+Format = Literal["csv", "ndjson"]
+_PREFETCH: Final = 2000
+
+
+def _args(query: EventQuery) -> list[Any]:
+    plate = normalize_plate(query.plate) if query.plate is not None else None
+    return [
+        plate,
+        query.camera_id,
+        query.site_id,
+        query.since,
+        query.until,
+        query.direction,
+        query.vehicle_make,
+        query.vehicle_color,
+        query.vehicle_type,
+        query.min_confidence,
+    ]
+
+
+def _csv_writer(out: IO[str]) -> Callable[[asyncpg.Record], None]:
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+
+    def write(row: asyncpg.Record) -> None:
+        writer.writerow(
+            "" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v)
+            for v in row.values()
+        )
+
+    return write
+
+
+def _ndjson_writer(out: IO[str]) -> Callable[[asyncpg.Record], None]:
+    def write(row: asyncpg.Record) -> None:
+        out.write(orjson.dumps(dict(row), default=str).decode())
+        out.write("\n")
+
+    return write
+
+
+@translated
+async def export_events(
+    conn: asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any],
+    query: EventQuery,
+    out: IO[str],
+    fmt: Format = "csv",
+    purpose: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write every read matching `query` to `out`; return how many, audited."""
+    write = _csv_writer(out) if fmt == "csv" else _ndjson_writer(out)
+    q = load_queries("export")
+    count = 0
+    async with conn.transaction(readonly=True):
+        async for row in conn.cursor(q["export_events"], *_args(query), prefetch=_PREFETCH):
+            write(row)
+            count += 1
+            if progress is not None and count % _PREFETCH == 0:
+                progress(count)
+    variables = {k: v for k, v in asdict(query).items() if v is not None}
+    await conn.execute(
+        q["audit_export"], json.dumps({**variables, "format": fmt}, default=str), count, purpose
+    )
+    return count
