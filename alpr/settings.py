@@ -140,6 +140,7 @@ class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
     ingest_http_port: int = 8001
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     ingestor_metrics_port: int | None = 9101
+    ingestor_metrics_host: str = "127.0.0.1"
     stats_interval_s: float = Field(default=30.0, gt=0)
     require_keys: bool = False
 

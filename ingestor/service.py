@@ -86,7 +86,7 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     if not (settings.kafka_enabled or settings.http_enabled):
         log.error("no source enabled: set ALPR_KAFKA_ENABLED or ALPR_HTTP_ENABLED")
         return 2
-    metrics.serve(settings.ingestor_metrics_port)
+    metrics.serve(settings.ingestor_metrics_port, settings.ingestor_metrics_host)
     pool = await open_pool(settings, stop)
     if pool is None:
         return 0

@@ -8,6 +8,7 @@ plugin; without it the engine check is skipped, the structural ones still run.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -119,8 +120,15 @@ def test_dashboard_covers_the_operator_essentials() -> None:
     titles = {panel["title"] for panel in dashboard["panels"]}
     for wanted in ("Ingest rate", "Consumer lag", "Batch latency", "Database size"):
         assert any(wanted in title for title in titles), wanted
-    for metric in ("pg_database_size_bytes", "_lag", "dead_letter", "subscribers", "operation"):
+    for metric in ("pg_database_size_bytes", "_lag", "dead_lettered", "subscribers", "route"):
         assert metric in exprs, metric
+    # Every alpr_* series the dashboard asks for is one the code exports.
+    exported = (ROOT / "ingestor/metrics.py").read_text() + (
+        ROOT / "gateway/metrics.py"
+    ).read_text()
+    for name in set(re.findall(r"alpr_[a-z_]+", exprs)):
+        base = re.sub(r"_(total|bucket|count|sum)$", "", name)
+        assert f'"{base}"' in exported, name
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(ids) == len(set(ids))
     datasource_uids = {panel["datasource"]["uid"] for panel in dashboard["panels"]}
