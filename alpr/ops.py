@@ -376,6 +376,24 @@ def export_command(
     typer.echo(f"exported {count} reads", err=True)
 
 
+def status_command(
+    ingestor_metrics: Annotated[
+        str, typer.Option(help="the ingestor's Prometheus endpoint")
+    ] = "http://127.0.0.1:9101/metrics",
+    gateway_metrics: Annotated[
+        str, typer.Option(help="the gateway's Prometheus endpoint")
+    ] = "http://127.0.0.1:8000/metrics",
+) -> None:
+    """Print ingest rate, lag, dead letters, database size, last read and more."""
+    from alpr.status import collect, render
+
+    endpoints = {"ingestor": ingestor_metrics, "gateway": gateway_metrics}
+    with _fails_cleanly():
+        status = _with_pool(DatabaseSettings(), lambda pool: collect(pool, endpoints))
+    for line in render(status):
+        typer.echo(line)
+
+
 def register(app: typer.Typer) -> None:
     """Add the operator commands to the `alpr` application."""
     app.add_typer(retention_app, name="retention")
@@ -384,3 +402,4 @@ def register(app: typer.Typer) -> None:
     app.command("restore")(restore_command)
     app.command("import")(import_command)
     app.command("export")(export_command)
+    app.command("status")(status_command)

@@ -1,0 +1,141 @@
+"""`alpr status`: the operator's essentials in a terminal.
+
+From the database: engine, size, totals, the last read, the ingest rate over
+the last minutes (from the writer's stored-batch announcements), legal holds
+and the last retention run. From the Prometheus endpoints of the ingestor
+and the gateway, when they answer: consumer lag, dead letters, pauses,
+live subscribers. Nothing here reads plate text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from alpr.db import translated
+from sql import load_queries
+
+RATE_WINDOW_S = 300.0
+
+
+@dataclass
+class Status:
+    """Everything `alpr status` prints, as data (tests read it)."""
+
+    database: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float] | None] = field(default_factory=dict)
+
+
+@translated
+async def database_status(conn: Any) -> dict[str, Any]:
+    """Facts from the database; cheap queries only."""
+    q = load_queries("status")
+    facts: dict[str, Any] = dict(await conn.fetchrow(q["database"]))
+    facts.update(dict(await conn.fetchrow(q["totals"])))
+    stored = int(await conn.fetchval(q["stored_since"], RATE_WINDOW_S))
+    facts["ingest_rate_per_s"] = stored / RATE_WINDOW_S
+    facts["last_stored_at"] = await conn.fetchval(q["last_stored_at"])
+    retention = await conn.fetchrow(q["retention"])
+    facts["active_holds"] = retention["active_holds"]
+    facts["last_retention_run"] = retention["finished_at"]
+    facts["last_retention_deleted"] = retention["deleted_rows"]
+    facts["last_retention_error"] = retention["error"]
+    return facts
+
+
+def summarize_metrics(text: str) -> dict[str, float]:
+    """Sum each metric family's samples (counters by their _total)."""
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith(("_created", "_bucket")):
+                continue
+            sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+    return sums
+
+
+async def scrape(client: httpx.AsyncClient, url: str) -> dict[str, float] | None:
+    """The summed metrics at `url`, or None when nothing answers there."""
+    try:
+        response = await client.get(url)
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    return summarize_metrics(response.text)
+
+
+async def collect(pool: asyncpg.Pool[Any], endpoints: dict[str, str]) -> Status:
+    """Gather the database facts and every endpoint's metrics at once."""
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        async with pool.acquire() as conn:
+            database, *scraped = await asyncio.gather(
+                database_status(conn), *(scrape(client, url) for url in endpoints.values())
+            )
+    return Status(database, dict(zip(endpoints, scraped, strict=True)))
+
+
+def _age(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0, int((now - moment).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago ({moment:%Y-%m-%d %H:%M:%S}Z)"
+    return f"{seconds}s ago"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def render(status: Status, now: datetime | None = None) -> list[str]:
+    """The lines `alpr status` prints."""
+    now = now or datetime.now(UTC)
+    db = status.database
+    lines = [
+        f"database        {db['engine']} (PostgreSQL {db['server_version']}), "
+        f"schema {db['schema_version']}, {_size(db['size_bytes'])}",
+        f"reads           {db['total_events']} stored, {db['unique_plates']} plates, "
+        f"{db['active_cameras']} cameras",
+        f"last read       {_age(db['last_event'], now)}",
+        f"ingest rate     {db['ingest_rate_per_s']:.1f}/s over the last "
+        f"{int(RATE_WINDOW_S // 60)} min (last batch {_age(db['last_stored_at'], now)})",
+        f"legal holds     {db['active_holds']} active",
+        "retention       "
+        + (
+            f"last run {_age(db['last_retention_run'], now)}, "
+            f"{db['last_retention_deleted']} deleted"
+            + (f", error: {db['last_retention_error']}" if db["last_retention_error"] else "")
+            if db["last_retention_run"]
+            else "never run"
+        ),
+    ]
+    ingestor = status.metrics.get("ingestor")
+    if ingestor is None:
+        lines.append("ingestor        not answering on its metrics endpoint")
+    else:
+        lines.append(
+            f"ingestor        lag {ingestor.get('alpr_ingest_consumer_lag', 0):.0f} messages, "
+            f"{ingestor.get('alpr_ingest_stored_total', 0):.0f} stored, "
+            f"{ingestor.get('alpr_ingest_dead_lettered_total', 0):.0f} dead letters, "
+            + ("PAUSED (database outage)" if ingestor.get("alpr_ingest_paused") else "running")
+        )
+    gateway = status.metrics.get("gateway")
+    if gateway is None:
+        lines.append("gateway         not answering on its metrics endpoint")
+    else:
+        lines.append(
+            f"gateway         {gateway.get('alpr_gateway_subscribers', 0):.0f} live subscribers, "
+            f"{gateway.get('alpr_gateway_request_seconds_count', 0):.0f} requests served"
+        )
+    return lines
