@@ -238,6 +238,27 @@ async def start_gateway(url: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the gateway did not become ready")
 
 
+async def compare_paging(pool: asyncpg.Pool[Any], depth: int, seconds: float) -> None:
+    """A page of 20 at `depth`: OFFSET against keyset, one query at a time."""
+    position = await pool.fetchrow(Q["keyset_position"], depth)
+    assert position is not None
+
+    async def offset_page() -> None:
+        await pool.fetch(Q["naive_offset_page"], depth, 20)
+
+    async def keyset_page() -> None:
+        at, event_id = position["captured_at"], position["event_id"]
+        none = (None,) * 5
+        await pool.fetch(G["events_all_desc"], *none, at, event_id, *none, 21)
+
+    off, off_s = await hammer(offset_page, 1, seconds)
+    key, key_s = await hammer(keyset_page, 1, seconds)
+    print(f"  page of 20 at depth {depth:>7,}: OFFSET {figures(off, off_s)}")
+    print(f"  page of 20 at depth {depth:>7,}: keyset {figures(key, key_s)}")
+    ratio = statistics.median(off) / statistics.median(key)
+    print(f"  keyset vs OFFSET at depth {depth:,} (median latency): {ratio:.1f}x")
+
+
 async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> None:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=args.concurrency)
     assert pool is not None
@@ -294,11 +315,16 @@ async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> Non
             ("REST /events/recent", rest(client, lambda: "/events/recent?limit=20")),
             ("REST /stats", rest(client, lambda: "/stats")),
         ]
-        print(f"\nqueries at concurrency {args.concurrency}, {args.duration:g} s each")
+        print(
+            f"\nqueries, {args.duration:g} s each: alone (concurrency 1), "
+            f"then at concurrency {args.concurrency}"
+        )
         for name, call in scenarios:
             await call()  # warm
+            alone, alone_s = await hammer(call, 1, args.duration / 2)
             latencies, seconds = await hammer(call, args.concurrency, args.duration)
-            print(f"  {name:36s} {figures(latencies, seconds)}")
+            print(f"  {name:34s} alone {figures(alone, alone_s)}")
+            print(f"  {'':34s} x{args.concurrency:<4d} {figures(latencies, seconds)}")
 
     print("\nbeside, the naive designs (SQL straight to PostgreSQL, same data)")
     naive_runs = max(1, min(5, int(args.duration)))
@@ -318,39 +344,10 @@ async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> Non
         f"  stats: rollups (camera_daily, plates)   median {o * 1000:9.2f} ms   ratio {n / o:8.1f}x"
     )
 
-    depth = min(10_000, max(0, args.reads - 100))
-    position = await pool.fetchrow(Q["keyset_position"], depth)
-    assert position is not None
-
-    async def offset_page() -> None:
-        await pool.fetch(Q["naive_offset_page"], depth, 20)
-
-    async def keyset_page() -> None:
-        await pool.fetch(
-            G["events_all_desc"],
-            None,
-            None,
-            None,
-            None,
-            None,
-            position["captured_at"],
-            position["event_id"],
-            None,
-            None,
-            None,
-            None,
-            None,
-            21,
-        )
-
-    # One at a time: the cost of each query, not the queue in front of it.
-    off, off_s = await hammer(offset_page, 1, args.duration)
-    key, key_s = await hammer(keyset_page, 1, args.duration)
-    print(f"  page of 20 at depth {depth:,}, one at a time: OFFSET  {figures(off, off_s)}")
-    print(f"  page of 20 at depth {depth:,}, one at a time: keyset  {figures(key, key_s)}")
-    if off and key:
-        ratio = statistics.median(off) / statistics.median(key)
-        print(f"  keyset vs OFFSET (median latency): {ratio:.1f}x")
+    for depth in (10_000, 100_000):
+        if depth + 100 > args.reads:
+            continue
+        await compare_paging(pool, depth, args.duration)
     await pool.close()
 
 
