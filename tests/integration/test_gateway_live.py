@@ -184,7 +184,7 @@ async def test_a_slow_client_is_told_and_dropped_and_nobody_else_waits(
                 )
                 await _write(pool, batch)
                 total += len(batch)
-                got = await _next_events(fast, len(batch), timeout=5)  # never held up
+                got = await _next_events(fast, len(batch), timeout=20)  # never held up
                 assert {e["id"] for e in got} == {str(e.event_id) for e in batch}
                 metrics = (await client.get("/metrics")).text
                 if "alpr_gateway_live_dropped_subscribers_total 1.0" in metrics:
@@ -192,7 +192,7 @@ async def test_a_slow_client_is_told_and_dropped_and_nobody_else_waits(
             else:
                 raise AssertionError("the slow client was never dropped")
         # Once it reads again, the slow client learns why it stopped.
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(60):
             while True:
                 message = json.loads(await slow.recv())
                 if message["type"] == "next" and "errors" in message["payload"]:
