@@ -67,7 +67,7 @@ async def graphql_context(connection: HTTPConnection) -> Context:
     state: GatewayState = connection.app.state.gateway
     client = connection.client.host if connection.client else None
     if connection.scope["type"] == "websocket":
-        return Context(state, client=client)
+        return Context(state, client=client, long_lived=True)
     request = Request(connection.scope)
     # The GraphiQL page itself carries no data; its queries carry the key.
     wants_ide = request.method == "GET" and "query" not in request.query_params

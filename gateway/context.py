@@ -44,10 +44,12 @@ class Context(BaseContext):
         key: ApiKey | None = None,
         purpose: str | None = None,
         client: str | None = None,
+        long_lived: bool = False,
     ) -> None:
         super().__init__()
         self.state = state
         self.client = client
+        self.long_lived = long_lived
         self.identify(key, purpose)
 
     def identify(self, key: ApiKey | None, purpose: str | None) -> None:
@@ -55,7 +57,7 @@ class Context(BaseContext):
         self.key = key
         self.purpose = purpose
         check = forbid_without_purpose(purpose) if self.state.settings.require_purpose else None
-        self.reader = DbReader(self.state.read_pool, check)
+        self.reader = DbReader(self.state.read_pool, check, cache=not self.long_lived)
 
     def require_admin(self) -> None:
         if self.state.keys_required and (self.key is None or not self.key.allows("admin")):

@@ -54,13 +54,24 @@ def build_connection(rows: Sequence[store.Row], page: PageRequest, more: bool) -
 class DbReader:
     """Implements `schema.graphql.context.Reader` over a pool."""
 
-    def __init__(self, db: store.Db, purpose_check: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: store.Db,
+        purpose_check: Callable[[], None] | None = None,
+        cache: bool = True,
+    ) -> None:
+        # `cache=False` for websocket connections: they live for hours, and a
+        # cache would serve stale counts and grow with every plate seen.
         self.db = db
         self.result_count = 0
         self.touched_plate_data = False
         self._purpose_check = purpose_check
-        self._cameras: DataLoader[str, Camera | None] = DataLoader(load_fn=self._load_cameras)
-        self._plates: DataLoader[str, Plate | None] = DataLoader(load_fn=self._load_plates)
+        self._cameras: DataLoader[str, Camera | None] = DataLoader(
+            load_fn=self._load_cameras, cache=cache
+        )
+        self._plates: DataLoader[str, Plate | None] = DataLoader(
+            load_fn=self._load_plates, cache=cache
+        )
 
     def note_plate_data(self, count: int) -> None:
         # Called before handing out plate data: enforces the purpose rule

@@ -7,6 +7,7 @@ driver errors as `StorageError`s.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -170,8 +171,18 @@ class StatsWindow:
             last_day,
         )
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.start, self.end, self.day_from, self.day_to, self.head_end, self.tail_start)
+    def params(self, camera_id: str | None, site_id: str | None) -> tuple[Any, ...]:
+        """The parameters of `stats_totals`, in order."""
+        return (
+            self.start,
+            self.end,
+            camera_id,
+            site_id,
+            self.day_from,
+            self.day_to,
+            self.head_end,
+            self.tail_start,
+        )
 
 
 def _floor_day(at: datetime) -> datetime:
@@ -181,6 +192,33 @@ def _floor_day(at: datetime) -> datetime:
 def _ceil_day(at: datetime) -> datetime:
     floor = _floor_day(at)
     return floor if floor == at else floor + timedelta(days=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def _maybe_value(wanted: bool, db: Db, name: str, *args: Any) -> Any:
+    return await _fetchval(db, name, *args) if wanted else None
+
+
+async def _unique_plates(
+    db: Db,
+    since: datetime | None,
+    until: datetime | None,
+    camera_id: str | None,
+    site_id: str | None,
+) -> int | None:
+    """Distinct plates from the table that keeps them at this grain; None if none does."""
+    windowed = since is not None or until is not None
+    if not windowed and camera_id is None and site_id is None:
+        return int(await _fetchval(db, "unique_plates_all"))
+    if not windowed and camera_id is not None:
+        return int(await _fetchval(db, "unique_plates_camera", camera_id))
+    if not windowed and site_id is not None:
+        return int(await _fetchval(db, "unique_plates_site", site_id))
+    if camera_id is None and site_id is None:
+        return int(await _fetchval(db, "unique_plates_days", *_day_window(since, until)))
+    return None
 
 
 @translated
@@ -203,43 +241,16 @@ async def fetch_stats(
     start = floor_hour(since) if since else None
     end = ceil_hour(until) if until else None
     window = StatsWindow.split(start, end)
-    start_, end_, day_from, day_to, head_end, tail_start = window.args()
-    totals = (
-        await _fetch(
-            db,
-            "stats_totals",
-            start_,
-            end_,
-            camera_id,
-            site_id,
-            day_from,
-            day_to,
-            head_end,
-            tail_start,
-        )
-    )[0]
     series_end = end or ceil_hour(datetime.now(UTC))
-    series_start = series_end - timedelta(hours=series_hours)
-    if start is not None and start > series_start:
-        series_start = start
-    series = await _fetch(db, "stats_series", series_start, series_end, camera_id, site_id)
-    windowed = since is not None or until is not None
-    unique: int | None
-    if not windowed and camera_id is None and site_id is None:
-        unique = await _fetchval(db, "unique_plates_all")
-    elif not windowed and camera_id is not None:
-        unique = await _fetchval(db, "unique_plates_camera", camera_id)
-    elif not windowed and site_id is not None:
-        unique = await _fetchval(db, "unique_plates_site", site_id)
-    elif camera_id is None and site_id is None:
-        unique = await _fetchval(db, "unique_plates_days", *_day_window(since, until))
-    else:
-        unique = None
-    new_plates = (
-        await _fetchval(db, "new_plates_window", start, end)
-        if camera_id is None and site_id is None
-        else None
+    series_start = max(series_end - timedelta(hours=series_hours), start or _EPOCH)
+    # Independent statements: run them side by side on pool connections.
+    totals_rows, series, unique, new_plates = await asyncio.gather(
+        _fetch(db, "stats_totals", *window.params(camera_id, site_id)),
+        _fetch(db, "stats_series", series_start, series_end, camera_id, site_id),
+        _unique_plates(db, since, until, camera_id, site_id),
+        _maybe_value(camera_id is None and site_id is None, db, "new_plates_window", start, end),
     )
+    totals = totals_rows[0]
     return {
         "since": start,
         "until": end,
