@@ -238,6 +238,14 @@ class KafkaSource:
             for letter in stored.dead:
                 self.stats.record_dead(SOURCE, letter.code)
             self._update_lag(batch.next_offsets)
+            # One line per batch at INFO for operators: counts and time, no plate text.
+            log.info(
+                "batch stored=%d duplicates=%d dead_lettered=%d seconds=%.3f",
+                stored.result.stored,
+                stored.result.duplicates,
+                len(stored.dead),
+                seconds,
+            )
 
     def _rewind(self, batches: list[Batch]) -> None:
         """Seek back to the first unstored message of each partition still ours."""

@@ -1,0 +1,77 @@
+"""Logs at INFO: one line per stored batch from the Kafka source, counts and
+times only, never plate text; JSON off a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from alpr import logs
+from alpr.settings import IngestorSettings
+from ingestor import metrics
+from ingestor.kafka_source import KafkaSource
+from ingestor.publish import encode
+from tests.factories import wire_event
+
+pytestmark = pytest.mark.kafka
+PLATES = [f"LOGZ{i:03d}" for i in range(20)]
+
+
+async def test_one_info_line_per_batch_without_plate_text(
+    database_url: str, pool: asyncpg.Pool[Any], kafka_bootstrap: str
+) -> None:
+    topic = f"test-{uuid.uuid4().hex}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for plate in PLATES:
+            value, key = encode(wire_event(camera_id="log-cam", plate__text=plate))
+            await producer.send_and_wait(topic, value=value, key=key)
+    finally:
+        await producer.stop()
+    settings = IngestorSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic=topic,
+        kafka_group_id=f"group-{uuid.uuid4().hex}",
+        kafka_auto_offset_reset="earliest",
+        dlq_topic=f"{topic}.dlq",
+        http_enabled=False,
+        ingestor_metrics_port=None,
+        batch_size=1000,
+        batch_max_age_ms=100,
+    )
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    logs.configure("INFO", json=True)
+    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    stop = asyncio.Event()
+    task = asyncio.create_task(KafkaSource(settings, pool, metrics.Stats()).run(stop))
+    try:
+        for _ in range(300):
+            stored = await pool.fetchval(
+                "SELECT count(*) FROM plate_events WHERE camera_id = 'log-cam'"
+            )
+            if stored == len(PLATES):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    batches = [line for line in lines if line["event"].startswith("batch stored=")]
+    assert batches and all(line["level"] == "info" for line in batches)
+    assert sum(int(line["event"].split()[1].split("=")[1]) for line in batches) == len(PLATES)
+    text = stream.getvalue()
+    assert not any(plate in text for plate in PLATES)
