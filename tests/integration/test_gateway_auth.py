@@ -53,6 +53,11 @@ async def test_graphql_needs_a_valid_key_with_read(base_url: str, keys: dict[str
             assert error_codes(response.json()) == [code]
         ok = await gql(client, QUERY, headers=_bearer(keys["reader"]))
         assert ok["data"]["events"]["edges"] == []
+        also = await gql(client, QUERY, headers={"X-API-Key": keys["reader"]})
+        assert "errors" not in also
+        # Queries over GET need the key as well.
+        by_get = await client.get("/graphql", params={"query": QUERY})
+        assert by_get.status_code == 401
         # The GraphiQL page itself loads without a key; its queries need one.
         page = await client.get("/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200 and "graphiql" in page.text.lower()
