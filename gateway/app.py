@@ -163,6 +163,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status)
 
 
+_PROBE_ROUTES = frozenset({"/health", "/ready", "/metrics"})
+
+
 def create_app(settings: GatewaySettings) -> FastAPI:
     """The gateway app; refuses keys off unless it listens on loopback only."""
     if not settings.require_keys and not is_loopback(settings.gateway_host):
@@ -199,7 +202,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         label = getattr(route, "path", "") or (
             GRAPHQL_PATH if request.url.path.startswith(GRAPHQL_PATH) else "unmatched"
         )
-        REQUEST_SECONDS.labels(label, request.method).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        REQUEST_SECONDS.labels(label, request.method).observe(elapsed)
+        # One line per request at INFO with the route template, never the
+        # path: /events/plate/ABC123 carries plate text. Probes stay at DEBUG.
+        level = logging.DEBUG if label in _PROBE_ROUTES else logging.INFO
+        log.log(
+            level,
+            "request %s %s status=%d ms=%.1f",
+            request.method,
+            label,
+            response.status_code,
+            elapsed * 1000,
+        )
         return response
 
     return app

@@ -75,3 +75,31 @@ async def test_one_info_line_per_batch_without_plate_text(
     assert sum(int(line["event"].split()[1].split("=")[1]) for line in batches) == len(PLATES)
     text = stream.getvalue()
     assert not any(plate in text for plate in PLATES)
+
+
+async def test_one_info_line_per_request_without_plate_text(database_url: str) -> None:
+    import httpx
+
+    from tests.integration.gateway_server import serve, settings_for
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    logs.configure("INFO", json=True)
+    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    try:
+        async with serve(settings_for(database_url)) as base_url:
+            async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+                assert (await client.get("/events/plate/LOGZ007")).status_code == 200
+                assert (await client.get("/health")).status_code == 200
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    requests = [line["event"] for line in lines if line["event"].startswith("request ")]
+    assert len(requests) == 1, requests  # the probe is not logged at INFO
+    assert requests[0].startswith("request GET /events/plate/{plate_text} status=200 ms=")
+    # The test's own client (httpx) and the test server's access log (which
+    # `python -m gateway` turns off) are not the gateway's logs.
+    ours = [line for line in lines if line["logger"] not in ("httpx", "uvicorn.access")]
+    assert "LOGZ007" not in json.dumps(ours)
