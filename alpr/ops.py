@@ -202,6 +202,19 @@ def _fails_cleanly() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _rate_column() -> Any:
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Units per second, once rich has measured a speed."""
+
+        def render(self, task: Task) -> Text:
+            return Text("" if task.speed is None else f"{task.speed:,.0f}/s")
+
+    return RateColumn()
+
+
 @contextlib.contextmanager
 def progress_reporter(label: str, unit: str) -> Iterator[Callable[[int, int, str], None]]:
     """A progress callback (done, total, note): a rich bar with rate and ETA on a
@@ -214,7 +227,6 @@ def progress_reporter(label: str, unit: str) -> Iterator[Callable[[int, int, str
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
-            TransferSpeedColumn,
         )
 
         columns = [
@@ -222,7 +234,7 @@ def progress_reporter(label: str, unit: str) -> Iterator[Callable[[int, int, str
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn(f"{unit}"),
-            TransferSpeedColumn() if unit == "bytes" else TextColumn("{task.speed:>8.0f}/s"),
+            _rate_column(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         ]
