@@ -237,3 +237,19 @@ async def test_the_service_loop_applies_retention(db: tuple[str, asyncpg.Pool[An
     await asyncio.wait_for(loop, 5)
     assert len(await _ids(pool)) == 1
     assert await pool.fetchval("SELECT count(*) FROM retention_runs") == 1
+
+
+async def test_site_ages_alone_keep_other_sites_forever(db: tuple[str, asyncpg.Pool[Any]]) -> None:
+    _, pool = db
+    kept = _event(500, "FOREVER", site="DC1")
+    gone = _event(500, "SHORTLIVED", site="DC2")
+    await _store(pool, [kept, gone])
+    report = await _retain(pool, RetentionPolicy(site_days={"DC2": 5}))
+    assert await _ids(pool) == {kept.event_id}
+    assert [(d.method, d.site_id, d.row_count) for d in report.deletions] == [
+        ("delete_rows", "DC2", 1)
+    ]
+    # The partition stays (DC1 still has a read in it) and plates are kept.
+    assert await pool.fetchval(
+        "SELECT count(*) FROM plates WHERE plate_normalized_text = 'FOREVER'"
+    )
