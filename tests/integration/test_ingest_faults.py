@@ -182,3 +182,69 @@ async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -
 
 async def _has(stats: metrics.Stats, n: int) -> bool:
     return stats.stored + stats.duplicates >= n
+
+
+async def test_broker_restart_reconnects_by_itself(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    from tests.support import kafka_broker
+
+    if os.environ.get(kafka_broker.BOOTSTRAP_ENV):
+        pytest.skip("restarts a broker of its own; not one we were given")
+    broker = await asyncio.to_thread(kafka_broker.ensure_broker)
+    try:
+        await _restart_scenario(pool, database_url, broker)
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+async def _restart_scenario(pool: asyncpg.Pool[Any], url: str, broker: Any) -> None:
+    from tests.support import kafka_broker
+
+    bootstrap = broker.bootstrap_servers
+    port = int(bootstrap.rsplit(":", 1)[1])
+    topic, camera = f"test-{uuid.uuid4().hex}", f"b{uuid.uuid4().hex[:8]}"
+    settings = IngestorSettings(
+        database_url=url,
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topic=topic,
+        kafka_group_id=f"group-{uuid.uuid4().hex}",
+        kafka_auto_offset_reset="earliest",
+        dlq_topic=f"{topic}.dlq",
+        http_enabled=False,
+        ingestor_metrics_port=None,
+        batch_size=200,
+        batch_max_age_ms=50,
+    )
+    stats = metrics.Stats()
+    stop = asyncio.Event()
+    task = asyncio.create_task(KafkaSource(settings, pool, stats, max_backoff_s=1.0).run(stop))
+    try:
+        await _produce(bootstrap, topic, camera, 500)
+        await _wait_for(lambda: _has(stats, 500))
+        await asyncio.to_thread(
+            kafka_broker._run_kafka_sh, "stop", broker.kafka_dir, port=None, timeout=90
+        )
+        await asyncio.sleep(3)
+        assert not task.done()  # the source rides out the broker's absence
+        await asyncio.to_thread(
+            kafka_broker._run_kafka_sh, "start", broker.kafka_dir, port=port, timeout=300
+        )
+        await _produce(bootstrap, topic, camera, 500, start=500)
+        await _wait_for(lambda: _has(stats, 1000), timeout=120)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+    assert await _count(url, camera) == (1000, 1000)
+    # The offsets committed after the restart hold: a new member of the group
+    # reads only what came after them.
+    again = metrics.Stats()
+    stop = asyncio.Event()
+    task = asyncio.create_task(KafkaSource(settings, pool, again).run(stop))
+    try:
+        await _produce(bootstrap, topic, camera, 1, start=1000)
+        await _wait_for(lambda: _has(again, 1))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+    assert (again.consumed, again.stored) == (1, 1)
