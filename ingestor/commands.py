@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from enum import StrEnum
 from typing import Annotated
 
@@ -45,6 +46,8 @@ def simulate(
     """Send realistic synthetic plate reads to Kafka (ALPR_KAFKA_*) or the HTTP source."""
     from ingestor.simulate import Simulation, SimulationConfig, send_to_http, send_to_kafka
 
+    # One line per request would drown the summary this command prints.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     config = SimulationConfig(cameras, sites, plates, ocr_noise, malformed, seed)
     messages = Simulation(config).messages()
     pace = rate or None
