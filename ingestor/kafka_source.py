@@ -1,9 +1,10 @@
 """The Kafka source: consume, batch, store, dead-letter, then commit.
 
 The loop is: `getmany` → decode each record → add to the batch → when the
-batch is due, flush it: store (one transaction), send its dead letters and
-wait for the broker's acks, commit the next offset of every partition the
-batch covered. Offsets are committed only for messages that are stored or
+batch is due, hand it to a writer: store (one transaction), send its dead
+letters and wait for the broker's acks, commit the next offset of every
+partition the batch covered. Up to `WRITERS` batches are written at once
+while the next is read; their commits are made in the order they were read. Offsets are committed only for messages that are stored or
 dead-lettered, so a crash at any point re-reads, and the idempotent writer
 turns the re-read into duplicates, never into double rows.
 
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -55,6 +57,9 @@ SOURCE = "kafka"
 _TRANSIENT = (StorageUnavailable, BrokerUnavailable)
 # How long a flush before revocation may keep retrying an outage.
 REVOKE_GRACE_S = 10.0
+# Batches written at once: two keep both of PostgreSQL's hands busy (one
+# batch inserting while the other updates rollups); commits stay in order.
+WRITERS = 2
 
 
 class _GaveUp(Exception):
@@ -101,18 +106,21 @@ class KafkaSource:
         pool: asyncpg.Pool[Any],
         stats: metrics.Stats,
         max_backoff_s: float = 5.0,
+        writers: int = WRITERS,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.stats = stats
         self.max_backoff_s = max_backoff_s
+        self.writers = writers
         self.batch = Batch(settings.batch_size, settings.batch_max_age_ms / 1000)
         self._naive_tz = settings.naive_tz()
-        self._lock = asyncio.Lock()
         self._revoking = False
         self._stop = asyncio.Event()
-        self._inflight: asyncio.Task[None] | None = None
+        self._inflight: deque[tuple[asyncio.Task[None], Batch]] = deque()
+        self._epoch = 0  # moves on when a write is given up; see _write
         self._main_waiting = False
+        self._polling = False
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.kafka_group_id,
@@ -140,11 +148,10 @@ class KafkaSource:
         try:
             while not stop.is_set():
                 await self._poll_once()
-            await self._wait_inflight(main=True)
             await self.flush()
         finally:
-            if self._inflight is not None:
-                self._inflight.cancel()  # only after a failure: nothing of it is committed
+            for task, _ in self._inflight:
+                task.cancel()  # only after a failure: nothing of it is committed
             await self.consumer.stop()  # leaves the group
             await self.producer.stop()
             log.info("kafka source stopped")
@@ -172,80 +179,103 @@ class KafkaSource:
             await self._hand_over()
 
     async def _hand_over(self) -> None:
-        """Start writing the batch in hand once the previous write is done.
+        """Start writing the batch in hand; at most `writers` batches are written at once.
 
-        While one batch is written, the next one is fetched and decoded: the
-        database and Python work at the same time. Writes stay one at a time,
-        so offsets are committed in order.
+        While batches are written, the next one is fetched and decoded, and
+        with two writers the database works on two batches at a time (one
+        inserting while the other updates the rollups). Offsets are still
+        committed in the order the batches were read: each write waits for
+        the one before it to finish before it commits.
         """
-        await self._wait_inflight(main=True)
-        batch, self.batch = self.batch, self.batch.fresh()
-        self._inflight = asyncio.create_task(self._write(batch))
+        while len(self._inflight) >= self.writers:
+            await self._wait_oldest()
+        self._start_write(during_revoke=False)
 
-    async def _wait_inflight(self, *, main: bool) -> None:
-        task = self._inflight
-        if task is None:
-            return
-        if not main:  # the rebalance listener: wait, but leave errors to the main loop
-            await asyncio.wait([task])
-            return
+    def _start_write(self, *, during_revoke: bool) -> asyncio.Task[None]:
+        batch, self.batch = self.batch, self.batch.fresh()
+        previous = self._inflight[-1][0] if self._inflight else None
+        task = asyncio.create_task(self._write(batch, previous, self._epoch, during_revoke))
+        self._inflight.append((task, batch))
+        return task
+
+    async def _wait_oldest(self) -> None:
+        task = self._inflight[0][0]
         self._main_waiting = True
         try:
             await task  # a non-transient failure ends the source here
         finally:
             self._main_waiting = False
-            self._inflight = None
+            if self._inflight and self._inflight[0][0] is task:
+                self._inflight.popleft()
 
     async def flush(self, *, during_revoke: bool = False) -> None:
-        """Write the batch in hand now (after any write in flight), and commit it."""
-        await self._wait_inflight(main=not during_revoke)
-        batch, self.batch = self.batch, self.batch.fresh()
-        await self._write(batch, during_revoke=during_revoke)
+        """Write the batch in hand now, after the writes in flight, and commit it."""
+        task = self._start_write(during_revoke=during_revoke)
+        if during_revoke:  # the listener waits; errors are the main loop's to raise
+            await asyncio.wait([task])
+            return
+        while self._inflight:
+            await self._wait_oldest()
 
-    async def _write(self, batch: Batch, *, during_revoke: bool = False) -> None:
+    async def _write(
+        self, batch: Batch, previous: asyncio.Task[None] | None, epoch: int, during_revoke: bool
+    ) -> None:
         try:
-            await self._store_and_commit(batch, during_revoke)
+            await self._store_and_commit(batch, previous, epoch, during_revoke)
         except _GaveUp as exc:
-            # Not stored, not committed; the next batch read after it must not
-            # be committed either, or the offsets would jump over this one.
+            # Not stored, not committed. Nothing read after it may be committed
+            # either, or the offsets would jump over it: every later batch is
+            # dropped too (the epoch tells writes in flight) and the consumer
+            # seeks back to the first message of the lot.
+            self._epoch += 1
+            later = [b for t, b in self._inflight if b is not batch]
             abandoned, self.batch = self.batch, self.batch.fresh()
-            self._rewind([batch, abandoned])
+            self._rewind([batch, *later, abandoned])
             log.warning("batch not stored (%s); it will be read again", exc)
 
-    async def _store_and_commit(self, batch: Batch, during_revoke: bool) -> None:
-        """Store the batch, send its dead letters, commit its offsets."""
-        async with self._lock:
-            if not len(batch):
-                return
-            started = time.monotonic()
+    async def _store_and_commit(
+        self, batch: Batch, previous: asyncio.Task[None] | None, epoch: int, during_revoke: bool
+    ) -> None:
+        """Store the batch, send its dead letters, then commit its offsets in turn."""
+        if not len(batch):
+            if previous is not None:
+                await asyncio.wait([previous])
+            return
+        started = time.monotonic()
 
-            def give_up() -> bool:
-                if during_revoke:  # the group is waiting for us: not forever
-                    return time.monotonic() - started > REVOKE_GRACE_S
-                return self._stop.is_set() or self._revoking
+        def give_up() -> bool:
+            if during_revoke:  # the group is waiting for us: not forever
+                return time.monotonic() - started > REVOKE_GRACE_S
+            return self._stop.is_set() or self._revoking or epoch != self._epoch
 
-            stored = await self._retry(lambda: store(self.pool, batch), give_up)
-            await self._retry(
-                lambda: _broker_call(
-                    send_dead_letters(self.producer, self.settings.dlq_topic, stored.dead)
-                ),
-                give_up,
-            )
-            await self._commit(batch.next_offsets)
-            self._resume()
-            seconds = time.monotonic() - started
-            self.stats.record_batch(SOURCE, stored.result.stored, stored.result.duplicates, seconds)
-            for letter in stored.dead:
-                self.stats.record_dead(SOURCE, letter.code)
-            self._update_lag(batch.next_offsets)
-            # One line per batch at INFO for operators: counts and time, no plate text.
-            log.info(
-                "batch stored=%d duplicates=%d dead_lettered=%d seconds=%.3f",
-                stored.result.stored,
-                stored.result.duplicates,
-                len(stored.dead),
-                seconds,
-            )
+        stored = await self._retry(lambda: store(self.pool, batch), give_up)
+        await self._retry(
+            lambda: _broker_call(
+                send_dead_letters(self.producer, self.settings.dlq_topic, stored.dead)
+            ),
+            give_up,
+        )
+        if previous is not None:
+            await asyncio.wait([previous])
+        seconds = time.monotonic() - started
+        self.stats.record_batch(SOURCE, stored.result.stored, stored.result.duplicates, seconds)
+        if epoch != self._epoch:
+            # An earlier batch was given up and this one rewound with it: it is
+            # stored, but its offsets must wait for that one's to be committed.
+            return
+        await self._commit(batch.next_offsets)
+        self._resume()
+        for letter in stored.dead:
+            self.stats.record_dead(SOURCE, letter.code)
+        self._update_lag(batch.next_offsets)
+        # One line per batch at INFO for operators: counts and time, no plate text.
+        log.info(
+            "batch stored=%d duplicates=%d dead_lettered=%d seconds=%.3f",
+            stored.result.stored,
+            stored.result.duplicates,
+            len(stored.dead),
+            seconds,
+        )
 
     def _rewind(self, batches: list[Batch]) -> None:
         """Seek back to the first unstored message of each partition still ours."""
@@ -291,19 +321,23 @@ class KafkaSource:
     async def _paused_sleep(self, seconds: float) -> None:
         # Polling paused partitions returns nothing but tells the group we are
         # alive (max.poll.interval), so an outage does not cost the assignment.
-        if self._revoking or not self._main_waiting:
-            # Starting up, in the rebalance listener, or the main loop is
-            # polling by itself: two concurrent getmany calls are not allowed.
+        if self._revoking or not self._main_waiting or self._polling:
+            # Starting up, in the rebalance listener, the main loop polling by
+            # itself, or another write polling: getmany must not run twice at once.
             await asyncio.sleep(seconds)
             return
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0 and not (
-            self._stop.is_set() or self._revoking
-        ):
-            self._pause()  # a rebalance may have brought new, unpaused partitions
-            records = await self.consumer.getmany(timeout_ms=max(int(min(left, 0.5) * 1000), 1))
-            # Whatever came anyway is kept, never skipped: it goes in the next batch.
-            self._add(records)
+        self._polling = True
+        try:
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0 and not (
+                self._stop.is_set() or self._revoking
+            ):
+                self._pause()  # a rebalance may have brought new, unpaused partitions
+                records = await self.consumer.getmany(timeout_ms=max(int(min(left, 0.5) * 1000), 1))
+                # Whatever came anyway is kept, never skipped: it goes in the next batch.
+                self._add(records)
+        finally:
+            self._polling = False
 
     def _add(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:
         count = 0
