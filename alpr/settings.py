@@ -173,3 +173,4 @@ class GatewaySettings(DatabaseSettings):
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=2000, ge=10)
     subscription_buffer: int = Field(default=1000, ge=1)
+    gateway_workers: int = Field(default=1, ge=1, le=64)
