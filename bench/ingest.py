@@ -7,6 +7,7 @@ with the full schema (all five indexes):
   naive    a Kafka consumer with auto-commit inserting one row per message
            (the storage-layer document's design)
   ours     the ingestor's Kafka source: batches, staging COPY, rollups, commits
+           (ours-wN: N batches written at once; the default is the ingestor's)
 
 then the produce-to-stored latency of ours at a steady rate (p50/p99, from
 the producer's send to the NOTIFY of the committed batch).
@@ -142,7 +143,9 @@ async def bench_naive(url: str, bootstrap: str, topic: str, n: int) -> float:
     return n / elapsed
 
 
-async def bench_ours(url: str, bootstrap: str, topic: str, n: int, batch_size: int) -> float:
+async def bench_ours(
+    url: str, bootstrap: str, topic: str, n: int, batch_size: int, writers: int
+) -> float:
     settings = IngestorSettings(
         database_url=url,
         kafka_bootstrap_servers=bootstrap,
@@ -155,10 +158,10 @@ async def bench_ours(url: str, bootstrap: str, topic: str, n: int, batch_size: i
         batch_size=batch_size,
         batch_max_age_ms=200,
     )
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=max(writers, 2))
     stats = metrics.Stats()
     stop = asyncio.Event()
-    task = asyncio.create_task(KafkaSource(settings, pool, stats).run(stop))
+    task = asyncio.create_task(KafkaSource(settings, pool, stats, writers=writers).run(stop))
     try:
         while stats.consumed == 0:  # group join is not ingest time
             await asyncio.sleep(0.005)
@@ -280,7 +283,8 @@ async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
     print(f"events={args.events} produced in {produce_s:.1f}s (not counted)")
 
     results: dict[str, float] = {}
-    for name in ("ceiling", "naive", "ours"):
+    ours = [f"ours-w{w}" for w in args.writers]
+    for name in ("ceiling", "naive", *ours):
         url = await fresh_database(admin)
         try:
             if name == "ceiling":
@@ -289,12 +293,16 @@ async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
                 n = min(args.naive_events or args.events, args.events)
                 results[name] = await bench_naive(url, bootstrap, topic, n)
             else:
-                results[name] = await bench_ours(url, bootstrap, topic, args.events, args.batch)
+                writers = int(name.removeprefix("ours-w"))
+                results[name] = await bench_ours(
+                    url, bootstrap, topic, args.events, args.batch, writers
+                )
         finally:
             await drop_database(admin, url)
         print(f"{name:8s} {results[name]:>10,.0f} events/s")
-    print(f"ours / ceiling = {results['ours'] / results['ceiling']:.0%}")
-    print(f"ours / naive   = {results['ours'] / results['naive']:.1f}x")
+    for name in ours:
+        print(f"{name} / ceiling = {results[name] / results['ceiling']:.0%}")
+        print(f"{name} / naive   = {results[name] / results['naive']:.1f}x")
 
     if args.latency_s > 0:
         url = await fresh_database(admin)
@@ -315,6 +323,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--events", type=int, default=20_000)
     p.add_argument("--naive-events", type=int, default=0, help="cap for the naive run (0: all)")
     p.add_argument("--batch", type=int, default=5000)
+    p.add_argument(
+        "--writers",
+        type=lambda text: [int(w) for w in text.split(",")],
+        default=[2],
+        help="batches written at once by ours; a list (1,2) measures each",
+    )
     p.add_argument("--cameras", type=int, default=16)
     p.add_argument("--plates", type=int, default=50_000)
     p.add_argument("--rate", type=int, default=1000)
