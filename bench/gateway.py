@@ -213,7 +213,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_gateway(url: str, port: int) -> subprocess.Popen[bytes]:
+async def start_gateway(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "ALPR_DATABASE_URL": url,
@@ -222,6 +222,7 @@ async def start_gateway(url: str, port: int) -> subprocess.Popen[bytes]:
         "ALPR_DB_POOL_MAX": "16",
         "ALPR_SUBSCRIPTION_BUFFER": "10000",
         "ALPR_LOG_LEVEL": "WARNING",
+        "ALPR_GATEWAY_WORKERS": str(workers),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway"], env=env, stderr=subprocess.DEVNULL
@@ -354,16 +355,18 @@ async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> Non
 # ---------------------------------------------------------------- live
 
 
-async def live_benchmark(url: str, base: str, args: argparse.Namespace) -> None:
+async def subscribers_child(args: argparse.Namespace) -> None:
+    """One client process: `--child-count` subscribers, then latencies as JSON."""
     cameras = [f"live-{i:03d}" for i in range(args.cameras)]
     latencies: list[float] = []
-    received = 0
-    ws_url = base.replace("http://", "ws://") + "/graphql"
     stop = asyncio.Event()
 
     async def subscriber(i: int, ready: asyncio.Event) -> None:
-        nonlocal received
-        async with connect(ws_url, subprotocols=["graphql-transport-ws"], max_size=None) as ws:  # type: ignore[list-item]
+        async with connect(
+            args.child_ws,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            max_size=None,
+        ) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
             await ws.recv()
             payload = {"query": LIVE, "variables": {"c": cameras[i % len(cameras)]}}
@@ -376,19 +379,55 @@ async def live_benchmark(url: str, base: str, args: argparse.Namespace) -> None:
                     continue
                 message = json.loads(raw)
                 if message["type"] == "next":
-                    at = datetime.fromisoformat(
-                        message["payload"]["data"]["plateDetected"]["capturedAt"]
-                    )
+                    event = message["payload"]["data"]["plateDetected"]
+                    at = datetime.fromisoformat(event["capturedAt"])
                     latencies.append(time.time() - at.timestamp())
-                    received += 1
 
-    readies = [asyncio.Event() for _ in range(args.subscribers)]
+    first = args.child_from
+    readies = [asyncio.Event() for _ in range(args.child_count)]
     tasks = []
-    for i, ready in enumerate(readies):
-        tasks.append(asyncio.create_task(subscriber(i, ready)))
-        if i % 50 == 49:
+    for k, ready in enumerate(readies):
+        tasks.append(asyncio.create_task(subscriber(first + k, ready)))
+        if k % 50 == 49:
             await asyncio.sleep(0.05)
     await asyncio.gather(*(r.wait() for r in readies))
+    print("READY", flush=True)
+    await asyncio.sleep(args.child_seconds)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    print(json.dumps(latencies), flush=True)
+
+
+async def live_benchmark(url: str, base: str, args: argparse.Namespace) -> None:
+    """Subscribers in `--client-processes` processes (so the clients are not the
+    bottleneck), reads stored here at `--rate`; latency from write to delivery."""
+    cameras = [f"live-{i:03d}" for i in range(args.cameras)]
+    ws_url = base.replace("http://", "ws://") + "/graphql"
+    per_child = -(-args.subscribers // args.client_processes)
+    listen = args.duration + 6
+    children = []
+    for first in range(0, args.subscribers, per_child):
+        count = min(per_child, args.subscribers - first)
+        children.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--cameras",
+                str(args.cameras),
+                "--child-ws",
+                ws_url,
+                "--child-from",
+                str(first),
+                "--child-count",
+                str(count),
+                "--child-seconds",
+                str(listen),
+                stdout=asyncio.subprocess.PIPE,
+            )
+        )
+    for child in children:
+        assert child.stdout is not None
+        assert (await child.stdout.readline()).strip() == b"READY"
     await asyncio.sleep(1)
 
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
@@ -396,35 +435,42 @@ async def live_benchmark(url: str, base: str, args: argparse.Namespace) -> None:
     rng = random.Random(11)
     per_tick = max(1, args.rate // 10)
     sent = 0
-    deadline = time.perf_counter() + args.duration
+    template = synthetic(0, args, rng, datetime.now(UTC))
+    started = time.perf_counter()
+    deadline = started + args.duration
     async with pool.acquire() as conn:
         while time.perf_counter() < deadline:
             tick = time.perf_counter()
             now = datetime.now(UTC)
             batch = [
-                synthetic(sent + k, argparse.Namespace(**{**vars(args), "days": 0}), rng, now)
-                for k in range(per_tick)
-            ]
-            batch = [
-                e.model_copy(
-                    update={"camera_id": cameras[rng.randrange(len(cameras))], "captured_at": now}
+                template.model_copy(
+                    update={
+                        "event_id": uuid.uuid4(),
+                        "camera_id": rng.choice(cameras),
+                        "captured_at": now,
+                    }
                 )
-                for e in batch
+                for _ in range(per_tick)
             ]
             await write_batch(conn, batch)
             sent += len(batch)
             await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - tick)))
-    expected = sent * args.subscribers / len(cameras)
-    await asyncio.sleep(3)
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    elapsed = time.perf_counter() - started
     await pool.close()
+    latencies: list[float] = []
+    for child in children:
+        out, _ = await child.communicate()
+        latencies.extend(json.loads(out.decode().strip().splitlines()[-1]))
+    expected = sent * args.subscribers / len(cameras)
     print(
-        f"\nlive: {args.subscribers} subscribers (one camera each of {len(cameras)}), "
-        f"{sent / args.duration:.0f} stored reads/s for {args.duration:g} s"
+        f"\nlive: {args.subscribers} subscribers (one camera each of {len(cameras)}) in "
+        f"{len(children)} client processes, {sent / elapsed:.0f} stored reads/s "
+        f"for {elapsed:.1f} s, gateway workers {args.workers}"
     )
     summary = figures(latencies, 1)[:34]
-    print(f"  delivered {received:,} of ~{expected:,.0f} expected  write -> delivery {summary}")
+    print(
+        f"  delivered {len(latencies):,} of {expected:,.0f} expected  write -> delivery {summary}"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -447,10 +493,11 @@ async def main(args: argparse.Namespace) -> None:
             f"  loaded in {seconds:.1f} s ({args.reads / seconds:,.0f} reads/s through the writer)"
         )
         port = free_port()
-        gateway = await start_gateway(url, port)
+        gateway = await start_gateway(url, port, args.workers)
         try:
             base = f"http://127.0.0.1:{port}"
-            await query_benchmarks(url, base, args)
+            if not args.live_only:
+                await query_benchmarks(url, base, args)
             if args.subscribers:
                 await live_benchmark(url, base, args)
         finally:
@@ -476,11 +523,20 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per scenario")
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--rate", type=int, default=1000, help="stored reads/s for the live run")
+    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--live-only", action="store_true", help="skip the query benchmarks")
     parser.add_argument("--database-url", default=None)
+    # Internal: a subscriber client process of the live benchmark.
+    parser.add_argument("--child-ws", help=argparse.SUPPRESS)
+    parser.add_argument("--child-from", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child-count", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child-seconds", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.plates = args.plates or max(10, args.reads // 8)
     return args
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    arguments = parse()
+    asyncio.run(subscribers_child(arguments) if arguments.child_ws else main(arguments))
