@@ -253,3 +253,32 @@ async def test_site_ages_alone_keep_other_sites_forever(db: tuple[str, asyncpg.P
     assert await pool.fetchval(
         "SELECT count(*) FROM plates WHERE plate_normalized_text = 'FOREVER'"
     )
+
+
+@pytest.mark.timescaledb
+async def test_compressed_chunks_on_timescaledb(
+    db: tuple[str, asyncpg.Pool[Any]], timescaledb_available: bool
+) -> None:
+    _, pool = db
+    if await pool.fetchval("SELECT engine FROM alpr_engine") != "timescaledb":
+        pytest.skip(
+            "timescaledb extension not loadable on the test server "
+            "(set ALPR_TEST_DATABASE_URL to a server with it preloaded)"
+        )
+    free = [_event(45, "CFREE1"), _event(45.1, "CFREE2")]
+    mixed = [_event(40, "CHELD"), _event(40.1, "CGONE")]
+    await _store(pool, free + mixed)
+    # Old chunks are normally compressed by the policy; do it now.
+    compressed = await pool.fetch(
+        "SELECT compress_chunk(c) FROM show_chunks('plate_events', older_than => "
+        "INTERVAL '30 days') AS c"
+    )
+    assert len(compressed) == 2
+    await add_hold(pool, _hold(plate="CHELD"))
+    report = await _retain(pool, RetentionPolicy(default_days=30))
+    assert await _ids(pool) == {mixed[0].event_id}
+    assert {(d.method, d.row_count, d.held_rows_kept) for d in report.deletions} >= {
+        ("drop_partition", 2, 0),
+        ("delete_rows", 1, 1),
+    }
+    assert timescaledb_available
