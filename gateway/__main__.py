@@ -36,6 +36,9 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         "access_log": False,
         "proxy_headers": False,
         "ws": "websockets-sansio",
+        # Compressing every live event costs more CPU than the bandwidth it
+        # saves on the networks dashboards sit on; fan-out is CPU-bound.
+        "ws_per_message_deflate": False,
     }
     if settings.gateway_workers > 1:
         uvicorn.run(

@@ -38,6 +38,7 @@ async def serve(settings: GatewaySettings) -> AsyncIterator[str]:
         log_config=None,
         lifespan="on",
         ws="websockets-sansio",
+        ws_per_message_deflate=False,  # as gateway/__main__.py runs it
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
