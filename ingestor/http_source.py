@@ -146,6 +146,14 @@ def create_app(
         result = await ingest_body(body, settings, pool, stats)
         accepted = result.stored + result.duplicates
         status = 200 if accepted or not result.rejected else 422
+        # One line per request at INFO: counts only, never plate text.
+        log.info(
+            "ingest request status=%d stored=%d duplicates=%d rejected=%d",
+            status,
+            result.stored,
+            result.duplicates,
+            len(result.rejected),
+        )
         return JSONResponse(result.model_dump(), status_code=status)
 
     return app

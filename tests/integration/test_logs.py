@@ -103,3 +103,33 @@ async def test_one_info_line_per_request_without_plate_text(database_url: str) -
     # `python -m gateway` turns off) are not the gateway's logs.
     ours = [line for line in lines if line["logger"] not in ("httpx", "uvicorn.access")]
     assert "LOGZ007" not in json.dumps(ours)
+
+
+async def test_one_info_line_per_ingest_request_without_plate_text(
+    database_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    import httpx
+    import orjson
+
+    from tests.integration.test_ingest_http import Server, _settings
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    logs.configure("INFO", json=True)
+    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    server = Server(_settings(database_url), pool)
+    try:
+        body = [wire_event(plate__text="HTTPLOG1"), wire_event(plate__text="HTTPLOG2")]
+        async with httpx.AsyncClient(base_url=await server.url(), timeout=10) as client:
+            answer = await client.post("/ingest", content=orjson.dumps(body))
+        assert answer.status_code == 200
+    finally:
+        await server.close()
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    ours = [line for line in lines if line["logger"] not in ("httpx", "uvicorn.access")]
+    events = [line["event"] for line in ours if line["event"].startswith("ingest request")]
+    assert events == ["ingest request status=200 stored=2 duplicates=0 rejected=0"]
+    assert "HTTPLOG" not in json.dumps(ours)
