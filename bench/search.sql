@@ -16,3 +16,6 @@ FROM plate_events GROUP BY 1;
 SELECT DISTINCT plate_normalized_text FROM plate_events
 WHERE plate_normalized_text LIKE $1
 LIMIT 20;
+
+-- name: all_plates
+SELECT plate_normalized_text FROM plates;
