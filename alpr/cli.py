@@ -54,8 +54,41 @@ def _services() -> list[str]:
     ]
 
 
-async def _supervise(env: dict[str, str], services: list[str]) -> int:
-    """Run each service as a child process; stop them all when one ends or on a signal."""
+async def _wait_until_up(url: str, timeout_s: float = 60.0) -> bool:
+    """Poll `url` until it answers 200, or give up after `timeout_s`."""
+    import httpx
+
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    return False
+
+
+async def _start_feeder(
+    env: dict[str, str], feeder: list[str]
+) -> asyncio.subprocess.Process | None:
+    """Start the synthetic feed once the ingestor takes events over HTTP."""
+    port = env.get("ALPR_INGEST_HTTP_PORT", "8001")
+    if not await _wait_until_up(f"http://127.0.0.1:{port}/health"):
+        typer.echo("the ingestor did not come up; no synthetic reads sent", err=True)
+        return None
+    typer.echo("sending synthetic reads (alpr up --simulate)")
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "alpr", *feeder, "--url", f"http://127.0.0.1:{port}/ingest", env=env
+    )
+
+
+async def _supervise(env: dict[str, str], services: list[str], feeder: list[str]) -> int:
+    """Run each service as a child process; stop them all when one ends or on a signal.
+
+    The feeder (`--simulate`) is a helper, not a service: its end stops nothing.
+    """
     children = [
         await asyncio.create_subprocess_exec(sys.executable, "-m", name, env=env)
         for name in services
@@ -66,16 +99,20 @@ async def _supervise(env: dict[str, str], services: list[str]) -> int:
         loop.add_signal_handler(sig, stop.set)
     waits = [asyncio.ensure_future(child.wait()) for child in children]
     stopper = asyncio.ensure_future(stop.wait())
+    feeding = asyncio.ensure_future(_start_feeder(env, feeder)) if feeder else None
     await asyncio.wait([*waits, stopper], return_when=asyncio.FIRST_COMPLETED)
-    for child in children:
-        if child.returncode is None:
+    helpers = [feeding.result()] if feeding and feeding.done() else []
+    if feeding and not feeding.done():
+        feeding.cancel()
+    for child in [*helpers, *children]:
+        if child is not None and child.returncode is None:
             child.send_signal(signal.SIGTERM)
     codes = await asyncio.gather(*waits)
     stopper.cancel()
     return 0 if stop.is_set() else max(codes, key=abs, default=0)
 
 
-async def _up(data_dir: Path, engine: EnginePreference) -> int:
+async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> int:
     env = dict(os.environ)
     server = None
     if "ALPR_DATABASE_URL" not in env and "ALPR_DB_HOST" not in env:
@@ -95,7 +132,7 @@ async def _up(data_dir: Path, engine: EnginePreference) -> int:
     services = _services()
     if not services:
         typer.echo("no service processes installed; the database stays up until Ctrl-C")
-    code = await _supervise(env, services) if services else await _wait_for_signal()
+    code = await _supervise(env, services, feeder) if services else await _wait_for_signal()
     del server  # the embedded server stops when the process exits
     return code
 
@@ -115,10 +152,17 @@ def up(
         Path, typer.Option(help="where the embedded database lives", envvar="ALPR_DATA_DIR")
     ] = Path(".alpr"),
     engine: Annotated[str, typer.Option(envvar="ALPR_DB_ENGINE")] = "auto",
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="feed synthetic reads so there is data to see")
+    ] = False,
+    rate: Annotated[float, typer.Option(min=0.1, help="synthetic reads per second")] = 5.0,
 ) -> None:
     """Run everything on one machine: the embedded database unless one is configured,
     migrations, the ingestor and the gateway."""
-    raise typer.Exit(asyncio.run(_up(data_dir, cast(EnginePreference, engine))))
+    # A feed that runs until Ctrl-C: a day's worth at the chosen rate.
+    feeder = ["simulate", "--to", "http", "--rate", str(rate), "--count", str(int(rate * 86400))]
+    code = asyncio.run(_up(data_dir, cast(EnginePreference, engine), feeder if simulate else []))
+    raise typer.Exit(code)
 
 
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)

