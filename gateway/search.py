@@ -151,12 +151,9 @@ async def _fuzzy(
 ) -> tuple[list[PlateMatch], bool]:
     max_distance = check_max_distance(limits.max_distance)
     keys = candidate_keys(query, max_distance)
-    cap = limits.candidate_cap + 1
-    if max_distance < 2 * EDIT_COST:
-        # One plain edit at most: the deletion keys find every candidate.
-        rows = await db.fetch(_q("fuzzy_candidates_by_keys"), keys, cap)
-    else:
-        rows = await _with_trigrams(db, keys, query, cap, limits.trigram_threshold)
+    # One plain edit at most: the deletion keys alone find every candidate.
+    trigrams = max_distance >= 2 * EDIT_COST
+    rows = await _candidates(db, keys, query, limits, trigrams)
     candidates = [row["plate_normalized_text"] for row in rows]
     complete = len(candidates) <= limits.candidate_cap
     # Plate text is personal data: counts only, and only at debug level.
@@ -165,17 +162,25 @@ async def _fuzzy(
     return await _details(db, list(scores), search_filter, scores), complete
 
 
-async def _with_trigrams(
-    db: Db, keys: list[str], query: str, cap: int, threshold: float
+async def _candidates(
+    db: Db, keys: list[str], query: str, limits: SearchLimits, trigrams: bool
 ) -> list[asyncpg.Record]:
-    """Candidates by deletion keys and by trigram similarity above `threshold`
-    (a setting of the transaction, so the pool's other users keep theirs)."""
+    """Candidates by deletion keys and, with `trigrams`, by trigram similarity.
+
+    Session settings, for this transaction only (the pool's other users keep
+    theirs): the trigram threshold, and no parallel workers — the planner
+    cannot estimate an array overlap and expects a hundred thousand rows,
+    so it starts workers (about 60 ms on a busy host) to fetch a few dozen.
+    """
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:
-            return await _with_trigrams(conn, keys, query, cap, threshold)
+            return await _candidates(conn, keys, query, limits, trigrams)
+    cap = limits.candidate_cap + 1
     async with db.transaction():
-        await db.execute(_q("trigram_threshold"), str(threshold))
-        return await db.fetch(_q("fuzzy_candidates"), keys, query, cap)
+        await db.execute(_q("candidate_settings"), str(limits.trigram_threshold))
+        if trigrams:
+            return await db.fetch(_q("fuzzy_candidates"), keys, query, cap)
+        return await db.fetch(_q("fuzzy_candidates_by_keys"), keys, cap)
 
 
 @translated

@@ -9,7 +9,7 @@
 -- name: fuzzy_candidates
 -- $1 the query skeleton's deletion keys (alpr_plate_deletes index), $2 the
 -- query text for trigram similarity (plates_trgm, at the threshold set by
--- trigram_threshold in the same transaction), $3 how many candidates at most.
+-- candidate_settings in the same transaction), $3 how many candidates at most.
 SELECT plate_normalized_text FROM (
     SELECT plate_normalized_text FROM plates
     WHERE alpr_plate_deletes(plate_normalized_text) && $1::text[]
@@ -25,9 +25,11 @@ SELECT plate_normalized_text FROM plates
 WHERE alpr_plate_deletes(plate_normalized_text) && $1::text[]
 LIMIT $2;
 
--- name: trigram_threshold
--- The similarity the % operator asks for, for this transaction only.
-SELECT set_config('pg_trgm.similarity_threshold', $1::text, true);
+-- name: candidate_settings
+-- For this transaction only: the similarity the % operator asks for, and no
+-- parallel workers (gateway/search.py `_candidates` says why).
+SELECT set_config('pg_trgm.similarity_threshold', $1::text, true),
+    set_config('max_parallel_workers_per_gather', '0', true);
 
 -- name: plate_details
 -- The plates named in $1 that pass the filters ($2 since, $3 until,
