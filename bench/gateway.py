@@ -224,9 +224,11 @@ async def start_gateway(url: str, port: int, workers: int) -> subprocess.Popen[b
         "ALPR_LOG_LEVEL": "WARNING",
         "ALPR_GATEWAY_WORKERS": str(workers),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway"], env=env, stderr=subprocess.DEVNULL
-    )
+    # The gateway's warnings and errors, for a run that goes wrong.
+    log = Path(tempfile.gettempdir()) / f"alpr-bench-gateway-{port}.log"
+    print(f"  gateway log: {log}")
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stderr=sink)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         for _ in range(200):
             try:
@@ -285,8 +287,12 @@ async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> Non
         window = day()
         return {"start_time": window["s"], "end_time": window["u"], "limit": 20}
 
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them,
+    # or a reused one fails with ReadError.
     limits = httpx.Limits(
-        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+        max_connections=args.concurrency,
+        max_keepalive_connections=args.concurrency,
+        keepalive_expiry=2.0,
     )
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         scenarios: list[tuple[str, Callable[[], Awaitable[None]]]] = [
