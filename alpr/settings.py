@@ -143,6 +143,8 @@ class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
     ingestor_metrics_host: str = "127.0.0.1"
     stats_interval_s: float = Field(default=30.0, gt=0)
     require_keys: bool = False
+    # Batches the Kafka source writes at once (commits stay in read order).
+    ingest_writers: int = Field(default=2, ge=1, le=8)
 
     @field_validator("naive_timezone")
     @classmethod

@@ -3,8 +3,9 @@
 The loop is: `getmany` → decode each record → add to the batch → when the
 batch is due, hand it to a writer: store (one transaction), send its dead
 letters and wait for the broker's acks, commit the next offset of every
-partition the batch covered. Up to `WRITERS` batches are written at once
-while the next is read; their commits are made in the order they were read. Offsets are committed only for messages that are stored or
+partition the batch covered. Up to `ingest_writers` batches are written at
+once while the next is read; their commits are made in the order they were
+read. Offsets are committed only for messages that are stored or
 dead-lettered, so a crash at any point re-reads, and the idempotent writer
 turns the re-read into duplicates, never into double rows.
 
@@ -57,9 +58,8 @@ SOURCE = "kafka"
 _TRANSIENT = (StorageUnavailable, BrokerUnavailable)
 # How long a flush before revocation may keep retrying an outage.
 REVOKE_GRACE_S = 10.0
-# Batches written at once: two keep both of PostgreSQL's hands busy (one
+# Batches written at once come from settings.ingest_writers (default 2: one
 # batch inserting while the other updates rollups); commits stay in order.
-WRITERS = 2
 
 
 class _GaveUp(Exception):
@@ -106,13 +106,13 @@ class KafkaSource:
         pool: asyncpg.Pool[Any],
         stats: metrics.Stats,
         max_backoff_s: float = 5.0,
-        writers: int = WRITERS,
+        writers: int | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.stats = stats
         self.max_backoff_s = max_backoff_s
-        self.writers = writers
+        self.writers = writers or settings.ingest_writers
         self.batch = Batch(settings.batch_size, settings.batch_max_age_ms / 1000)
         self._naive_tz = settings.naive_tz()
         self._revoking = False
