@@ -16,7 +16,7 @@ OCR-confusable character replaced by its class representative
 skeleton, so within `max_distance` a plate's skeleton is at most
 `floor(max_distance / EDIT_COST)` plain edits from the query's. The
 database indexes each plate's skeleton together with its single-character
-deletions (`alpr_plate_deletes`, a GIN index); a query looks up its own
+deletions (`alpr_plate_keys`, a GIN index); a query looks up its own
 skeleton, its single and (for distance 2) double deletions. Two skeletons
 share such a key exactly when one edit, a transposition, an insertion plus
 a deletion, two insertions or an insertion plus a substitution on the query

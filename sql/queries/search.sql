@@ -7,12 +7,12 @@
 --   region        the plate's last region.
 
 -- name: fuzzy_candidates
--- $1 the query skeleton's deletion keys (alpr_plate_deletes index), $2 the
+-- $1 the query skeleton's deletion keys (plates_skeleton_keys index), $2 the
 -- query text for trigram similarity (plates_trgm, at the threshold set by
 -- candidate_settings in the same transaction), $3 how many candidates at most.
 SELECT plate_normalized_text FROM (
     SELECT plate_normalized_text FROM plates
-    WHERE alpr_plate_deletes(plate_normalized_text) && $1::text[]
+    WHERE alpr_plate_keys(plate_normalized_text) && $1::text[]
     UNION
     SELECT plate_normalized_text FROM plates
     WHERE plate_normalized_text % $2::text
@@ -22,7 +22,7 @@ LIMIT $3;
 -- name: fuzzy_candidates_by_keys
 -- The deletion keys alone: complete when at most one plain edit is allowed.
 SELECT plate_normalized_text FROM plates
-WHERE alpr_plate_deletes(plate_normalized_text) && $1::text[]
+WHERE alpr_plate_keys(plate_normalized_text) && $1::text[]
 LIMIT $2;
 
 -- name: candidate_settings

@@ -16,7 +16,9 @@ from gateway.search import SearchLimits, audit_search, search_plates, similar_pl
 from ingestor.writer import write_batch
 from schema.errors import InvalidRequest
 from schema.events import event_from_dict
-from schema.search import SearchFilter, SearchMode, parse_wildcard
+from schema.plates import plate_skeleton
+from schema.search import SearchFilter, SearchMode, deletions, parse_wildcard
+from sql import load_queries
 from tests.factories import wire_event
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -217,3 +219,18 @@ def test_cli_search(loaded: asyncpg.Pool[Any], database_url: str) -> None:
     )
     assert bad.returncode == 2
     assert "letter or digit" in bad.stderr
+
+
+async def test_index_keys_are_the_python_deletions(loaded: asyncpg.Pool[Any]) -> None:
+    plates = ["A", "LOS7353", "B0S8", "AAAA", "X" * 20, "ABCDEFGHIJKLMNOPQRST"]
+    for plate in plates:
+        keys = await loaded.fetchval("SELECT alpr_plate_keys($1)", plate)
+        assert set(keys) == deletions(plate_skeleton(plate), 1), plate
+
+
+async def test_candidate_query_uses_the_index(loaded: asyncpg.Pool[Any]) -> None:
+    query = load_queries("search")["fuzzy_candidates_by_keys"]
+    async with loaded.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {query}", ["LO57353"], 10))
+    assert "plates_skeleton_keys" in plan
