@@ -76,9 +76,15 @@ async def graphql_context(connection: HTTPConnection) -> Context:
 
 
 async def _connect(settings: GatewaySettings, dsn: str) -> store.Db:
-    return await create_pool(
-        settings, dsn=dsn, server_settings={"statement_timeout": STATEMENT_TIMEOUT_MS}
-    )
+    # Generic plans: every gateway query is written for its parameters (the
+    # partition bounds prune at run time), while custom plans re-plan over
+    # every partition on each call: 4 ms instead of 0.6 ms for a keyset page
+    # over 30 daily partitions.
+    server_settings = {
+        "statement_timeout": STATEMENT_TIMEOUT_MS,
+        "plan_cache_mode": "force_generic_plan",
+    }
+    return await create_pool(settings, dsn=dsn, server_settings=server_settings)
 
 
 def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
