@@ -97,7 +97,7 @@ class SearchPage:
 
     `complete` is False when the search looked at a bounded part of the
     plates only (a wildcard without three literal characters in a row scans
-    the most recently seen plates; a fuzzy query with too many candidates
+    the plates of the newest reads; a fuzzy query with too many candidates
     verifies the first ones): results are then correct but maybe not all.
     """
 
