@@ -263,7 +263,13 @@ async def compare_paging(pool: asyncpg.Pool[Any], depth: int, seconds: float) ->
 
 
 async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> None:
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=args.concurrency)
+    # Plans as the gateway makes them (gateway/app.py): generic.
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=1,
+        max_size=args.concurrency,
+        server_settings={"plan_cache_mode": "force_generic_plan"},
+    )
     assert pool is not None
     events = await pool.fetch(Q["sample_events"], 2000)
     plates = [r[0] for r in await pool.fetch(Q["sample_plates"], 2000)]
