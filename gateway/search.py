@@ -140,8 +140,9 @@ async def _wildcard(
         complete = True
     else:
         cap = limits.wildcard_scan_rows
-        rows = await db.fetch(_q("wildcard_scan"), *args, cap)
+        # Up to `cap` plates a scan of all of them is cheap and complete.
         complete = not await db.fetchval(_q("plate_count_at_least"), cap + 1)
+        rows = await db.fetch(_q("wildcard_scan"), *args, None if complete else cap)
     matches = [_match(row, 0.0) for row in rows]
     return SearchPage(matches[:first], has_more=len(matches) > first, complete=complete)
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -23,7 +23,7 @@ from alpr.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.retention import RetentionPolicy, retention_loop
 from ingestor.store import connection
-from ingestor.writer import prune_announcements
+from ingestor.writer import Connection, merge_search_pending, prune_announcements
 from schema.errors import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -42,16 +42,21 @@ async def open_pool(settings: IngestorSettings, stop: asyncio.Event) -> asyncpg.
     return None
 
 
-async def prune_periodically(pool: asyncpg.Pool[Any], every_s: float = 60.0) -> None:
-    """Keep `stored_batches` to the last hour (listeners catch up from it) until cancelled."""
+async def periodically(
+    pool: asyncpg.Pool[Any],
+    every_s: float,
+    job: Callable[[Connection], Awaitable[int]],
+    what: str,
+) -> None:
+    """Run a housekeeping `job` every `every_s` seconds until cancelled; an outage skips a turn."""
     while True:
         try:
             async with connection(pool) as conn:
-                pruned = await prune_announcements(conn)
-            if pruned:
-                log.debug("pruned %d announcements", pruned)
+                done = await job(conn)
+            if done:
+                log.debug("%s: %d", what, done)
         except StorageError as exc:
-            log.warning("could not prune announcements: %s", exc)
+            log.warning("could not %s: %s", what, exc)
         await asyncio.sleep(every_s)
 
 
@@ -92,7 +97,14 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         return 0
     stats = metrics.Stats()
     reporter = asyncio.create_task(metrics.log_periodically(stats, settings.stats_interval_s))
-    pruner = asyncio.create_task(prune_periodically(pool))
+    # Listeners catch up from the last hour of announcements; plate search
+    # wants the GIN pending lists short (migration 0041).
+    pruner = asyncio.create_task(
+        periodically(pool, 60.0, prune_announcements, "prune announcements")
+    )
+    merger = asyncio.create_task(
+        periodically(pool, 10.0, merge_search_pending, "merge search index lists")
+    )
     keeper = asyncio.create_task(
         retention_loop(
             pool, RetentionPolicy.from_settings(settings), settings.retention_interval_s, stop
@@ -111,6 +123,7 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     finally:
         reporter.cancel()
         pruner.cancel()
+        merger.cancel()
         keeper.cancel()
         log.info("ingestor stopped: %s", stats.summary())
         await pool.close()

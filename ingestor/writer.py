@@ -210,6 +210,14 @@ async def write_isolating(conn: Connection, events: Sequence[PlateEvent]) -> Iso
     return outcome
 
 
+async def merge_search_pending(conn: Connection) -> int:
+    """Merge the plate-search indexes' pending lists; returns the pages merged."""
+    try:
+        return int(await conn.fetchval(_queries()["merge_search_pending"]))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise translate(exc) from exc
+
+
 async def prune_announcements(conn: Connection, keep_s: float = 3600.0) -> int:
     """Delete `stored_batches` rows older than `keep_s`; returns how many."""
     try:

@@ -193,3 +193,9 @@ SELECT batch_id, pg_notify('alpr_stored', batch_id::text) FROM batch;
 -- name: prune_announcements
 -- Listeners catch up by batch_id after a reconnect; an hour is plenty.
 DELETE FROM stored_batches WHERE stored_at < now() - make_interval(secs => $1);
+
+-- name: merge_search_pending
+-- Move new plates from the GIN fast-update lists into the indexes proper, in
+-- one bulk step, so searches do not scan a long list (migration 0041).
+SELECT gin_clean_pending_list('plates_trgm'::regclass)
+     + gin_clean_pending_list('plates_skeleton_keys'::regclass);

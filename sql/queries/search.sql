@@ -87,14 +87,17 @@ LIMIT $7 OFFSET $8;
 
 -- name: wildcard_scan
 -- The same for a pattern without a usable trigram (`*7*`, `?1?`): the trigram
--- index cannot narrow it, so look only at the plates of the $9 newest reads
--- (idx_captured_at) — bounded work, reported as an incomplete search.
+-- index cannot narrow it. $9 NULL: every plate (a small table); otherwise
+-- only the plates of the $9 newest reads (idx_captured_at) — bounded work,
+-- reported as an incomplete search.
 SELECT p.plate_normalized_text AS plate, p.first_seen, p.last_seen, p.read_count,
     p.last_region,
     ARRAY(SELECT pc.camera_id FROM plate_cameras AS pc
           WHERE pc.plate_normalized_text = p.plate_normalized_text
           ORDER BY pc.last_seen DESC, pc.camera_id) AS cameras
-FROM (SELECT * FROM plates WHERE plate_normalized_text IN (
+FROM (SELECT * FROM plates WHERE $9::int IS NULL
+      UNION ALL
+      SELECT * FROM plates WHERE $9::int IS NOT NULL AND plate_normalized_text IN (
           SELECT plate_normalized_text FROM plate_events
           ORDER BY captured_at DESC LIMIT $9)) AS p
 WHERE p.plate_normalized_text LIKE $1::text

@@ -252,3 +252,18 @@ async def test_old_announcements_are_pruned(pool: asyncpg.Pool[Any]) -> None:
         "SELECT array_agg(batch_id) FROM stored_batches WHERE batch_id = ANY($1)", [old, new]
     )
     assert left == [new]
+
+
+async def test_search_index_lists_are_merged(pool: asyncpg.Pool[Any]) -> None:
+    from ingestor.writer import merge_search_pending
+
+    fresh = [_event(plate__text=f"MRG{uuid.uuid4().hex[:6].upper()}") for _ in range(200)]
+    async with pool.acquire() as conn:
+        await merge_search_pending(conn)
+        await write_batch(conn, fresh)
+        # New plates wait in the fast-update lists until merged, in bulk.
+        assert await merge_search_pending(conn) > 0
+        assert await merge_search_pending(conn) == 0
+        # A plate update is HOT (migration 0040): it adds nothing to the lists.
+        await write_batch(conn, [_event(plate__text=fresh[0].plate_text)])
+        assert await merge_search_pending(conn) == 0
