@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from alpr.backup import _server_major, _split_password, backup, find_tool, restore  # noqa: E402
+from alpr.settings import IngestorSettings  # noqa: E402
 from ingestor.files import import_file  # noqa: E402
 from ingestor.simulate import Simulation, SimulationConfig  # noqa: E402
 from ingestor.writer import write_batch  # noqa: E402
@@ -157,7 +158,7 @@ async def run(args: argparse.Namespace, admin: str, bootstrap: str | None, tmp: 
         url = await ingest.fresh_database(admin)
         try:
             results["kafka"] = await ingest.bench_ours(
-                url, bootstrap, topic, args.events, args.batch
+                url, bootstrap, topic, args.events, args.batch, IngestorSettings().ingest_writers
             )
         finally:
             await ingest.drop_database(admin, url)
