@@ -182,6 +182,7 @@ async def _purge_plates(conn: Conn, run_id: int, cutoff: datetime, report: Reten
     async with conn.transaction():
         gone = int(await conn.fetchval(q["purge_plate_cameras"], cutoff))
         gone += int(await conn.fetchval(q["purge_plates"], cutoff))
+        gone += int(await conn.fetchval(q["purge_plate_days"], cutoff))
         if gone:
             await _record(conn, run_id, Deletion(None, cutoff, None, "purge_plates", gone), report)
 

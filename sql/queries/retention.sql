@@ -113,6 +113,21 @@ WITH gone AS (
 )
 SELECT count(*) FROM gone;
 
+-- name: purge_plate_days
+-- Plates seen per day (the gateway's windowed unique counts) hold plate text
+-- too: days wholly before the cutoff go, unless a read of that plate on that
+-- day is still stored (held).
+WITH gone AS (
+    DELETE FROM plate_days d
+    WHERE d.day < ($1::timestamptz AT TIME ZONE 'UTC')::date
+      AND NOT EXISTS (SELECT 1 FROM plate_events e
+                      WHERE e.plate_normalized_text = d.plate_normalized_text
+                        AND e.captured_at >= (d.day::timestamp AT TIME ZONE 'UTC')
+                        AND e.captured_at < ((d.day + 1)::timestamp AT TIME ZONE 'UTC'))
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
 -- name: runs
 SELECT run_id, started_at, finished_at, default_days, site_days, deleted_rows,
        held_rows_kept, error

@@ -124,6 +124,10 @@ async def test_a_released_hold_lets_its_reads_go(db: tuple[str, asyncpg.Pool[Any
     # A second run deletes nothing more and records nothing empty.
     again = await _retain(pool, RetentionPolicy(default_days=30))
     assert again.deleted_rows == 0
+    # The held plate's day stays countable while its reads are kept.
+    assert await pool.fetchval("SELECT array_agg(plate_normalized_text) FROM plate_days") == [
+        "CASE1"
+    ]
     released = await release_holds(pool, released_by="dpo", reason="case closed", case_number="C-1")
     assert released == [hold.hold_id]
     assert await list_holds(pool) == []
@@ -135,6 +139,7 @@ async def test_a_released_hold_lets_its_reads_go(db: tuple[str, asyncpg.Pool[Any
     # With no read left, the plate's own rows (plate text) are purged too.
     assert await pool.fetchval("SELECT count(*) FROM plates") == 0
     assert await pool.fetchval("SELECT count(*) FROM plate_cameras") == 0
+    assert await pool.fetchval("SELECT count(*) FROM plate_days") == 0
 
 
 async def test_plate_hold_window_and_site_overrides(db: tuple[str, asyncpg.Pool[Any]]) -> None:
