@@ -267,3 +267,18 @@ async def test_search_index_lists_are_merged(pool: asyncpg.Pool[Any]) -> None:
         # A plate update is HOT (migration 0040): it adds nothing to the lists.
         await write_batch(conn, [_event(plate__text=fresh[0].plate_text)])
         assert await merge_search_pending(conn) == 0
+
+
+async def test_two_writers_meeting_a_new_day_both_succeed(pool: asyncpg.Pool[Any]) -> None:
+    import ingestor.writer as writer
+
+    day = datetime(2018, 3, 4, 12, tzinfo=UTC)
+    for attempt in range(5):
+        when = day + timedelta(days=attempt)
+        writer._days.known.clear()  # both start without the day in their cache
+        batches = [[_event(captured_at=when.isoformat())] for _ in range(4)]
+        async with pool.acquire() as a, pool.acquire() as b, pool.acquire() as c:
+            results = await asyncio.gather(
+                *(write_batch(conn, batch) for conn, batch in zip((a, b, c), batches, strict=False))
+            )
+        assert [r.stored for r in results] == [1, 1, 1]
