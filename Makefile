@@ -11,6 +11,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	# GraphiQL's browser files, served by the gateway itself: an ALPR network
+	# often has no internet, and the page would otherwise load them from unpkg.
+	if command -v npm >/dev/null; then $(VENV)/bin/python -m gateway.assets; \
+	else echo "npm not found: GraphiQL will load its files from unpkg.com"; fi
 	touch $@
 
 install: $(STAMP)
