@@ -7,6 +7,7 @@ The record goes to the primary: a replica cannot take writes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from strawberry.types.graphql import OperationType
 
 from gateway import store
 from gateway.context import Context
-from gateway.metrics import AUDIT_RECORDS
+from gateway.metrics import AUDIT_RECORDS, OPERATION_SECONDS
 
 
 async def record(
@@ -63,3 +64,15 @@ class AuditExtension(SchemaExtension):
         )
         variables = dict(self.execution_context.variables or {})
         await record(ctx, operation, variables, ctx.reader.result_count)
+
+
+class OperationTimer(SchemaExtension):
+    """Time each query by its root fields, for the operators' dashboard."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        yield
+        if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
+            return  # a subscription's lifetime is not a latency
+        operation = describe_operation(None, self.execution_context.graphql_document)
+        OPERATION_SECONDS.labels(operation).observe(time.perf_counter() - started)

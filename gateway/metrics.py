@@ -22,6 +22,14 @@ REQUEST_SECONDS = Histogram(
     ["route", "method"],
     registry=REGISTRY,
 )
+# Labelled by kind and root fields ("query events,plate"), never by the
+# client's operation name: the schema bounds the first, clients do not.
+OPERATION_SECONDS = Histogram(
+    "alpr_gateway_operation_seconds",
+    "Time to run a GraphQL operation, by kind and root fields",
+    ["operation"],
+    registry=REGISTRY,
+)
 SUBSCRIBERS = Gauge(
     "alpr_gateway_subscribers", "Live subscriptions currently open", registry=REGISTRY
 )

@@ -28,7 +28,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from alpr.settings import GatewaySettings
-from gateway.audit import AuditExtension
+from gateway.audit import AuditExtension, OperationTimer
 from gateway.errors import ErrorCodes
 from gateway.query import AuditQueries, EventQueries, PlaceQueries, StatsQueries
 from gateway.search_api import SearchQueries
@@ -84,6 +84,7 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         partial(ValidationCache, maxsize=CACHED_DOCUMENTS),
         ErrorCodes,
         AuditExtension,
+        OperationTimer,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

@@ -389,6 +389,24 @@ async def test_rest_twins(client: httpx.AsyncClient, stored: list[PlateEvent]) -
     assert "alpr_gateway_sql_queries_total" in (await client.get("/metrics")).text
 
 
+async def test_operation_latency_is_labelled_by_root_fields(client: httpx.AsyncClient) -> None:
+    def observed(metrics: str) -> float:
+        found = re.search(
+            r'^alpr_gateway_operation_seconds_count\{operation="query stats"\} ([0-9.e+]+)$',
+            metrics,
+            re.M,
+        )
+        return float(found[1]) if found else 0.0
+
+    before = observed((await client.get("/metrics")).text)
+    query = "query MyDashboard { stats { totalReads } }"
+    response = await client.post("/graphql", json={"query": query})
+    assert response.status_code == 200 and "errors" not in response.json()
+    metrics = (await client.get("/metrics")).text
+    assert observed(metrics) == before + 1
+    assert "MyDashboard" not in metrics  # client-chosen names are not labels
+
+
 @pytest.mark.parametrize(
     ("path", "params", "parameter", "status"),
     [
