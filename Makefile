@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 up: $(STAMP)
-	$(VENV)/bin/alpr up
+	$(VENV)/bin/alpr up $(ARGS)
 
 test: $(STAMP)
 	bash scripts/install-system.sh
