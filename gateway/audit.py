@@ -72,7 +72,10 @@ class OperationTimer(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
         started = time.perf_counter()
         yield
+        document = self.execution_context.graphql_document
+        if document is None:
+            return  # refused before parsing (token limit): nothing ran
         if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
             return  # a subscription's lifetime is not a latency
-        operation = describe_operation(None, self.execution_context.graphql_document)
+        operation = describe_operation(None, document)
         OPERATION_SECONDS.labels(operation).observe(time.perf_counter() - started)
