@@ -17,6 +17,7 @@ from gateway.context import Context
 from schema.errors import InvalidRequest, NotFound
 from schema.graphql.inputs import EventFilter, check_id, check_plate, check_window
 from schema.graphql.paging import MAX_PAGE, PageRequest
+from schema.graphql.selection import connection_nested, nested_fields
 from schema.graphql.types import (
     AuditRecord,
     Camera,
@@ -43,7 +44,7 @@ class EventQueries:
     @strawberry.field
     async def event(self, info: Info, id: strawberry.ID) -> Event | None:
         """One read by its event id."""
-        event = await info.context.reader.event(parse_event_id(str(id)))
+        event = await info.context.reader.event(parse_event_id(str(id)), nested_fields(info))
         if event is None:
             raise NotFound(f"no read with id {id}")
         return event
@@ -61,7 +62,7 @@ class EventQueries:
         """Reads, newest first, in keyset pages of up to 500."""
         query = (filter or EventFilter()).to_query()
         page = PageRequest.from_args(first, after, last, before)
-        return await info.context.reader.events(query, page)
+        return await info.context.reader.events(query, page, connection_nested(info))
 
 
 @strawberry.type

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -11,6 +12,7 @@ from gateway.audit import record
 from gateway.context import Context
 from gateway.live import Overflow
 from schema.graphql.inputs import LiveFilter
+from schema.graphql.selection import nested_fields
 from schema.graphql.types import Event
 
 Info = strawberry.Info[Context, None]
@@ -29,6 +31,7 @@ class Subscription:
         name = info.operation.name
         operation = name.value if name else "subscription plateDetected"
         await record(ctx, operation, dict(info.variable_values), None)
+        nested = nested_fields(info)
         live = ctx.state.live
         subscriber = live.subscribe(query)
         try:
@@ -40,6 +43,10 @@ class Subscription:
                         "the subscription is closed, subscribe again",
                         extensions={"code": "SLOW_CONSUMER"},
                     )
+                if nested:
+                    # The feed's reads are shared by every subscriber: copy.
+                    item = copy.copy(item)
+                    await ctx.reader.attach([item], nested)
                 yield item
         finally:
             live.unsubscribe(subscriber)

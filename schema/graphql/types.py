@@ -2,7 +2,9 @@
 
 Node types are plain fields set at construction (no resolver per scalar
 field): Strawberry's per-field cost is real, and a page of 500 reads must
-stay cheap to serialize.
+stay cheap to serialize. A read's `camera` and `plate` are plain attributes
+too, set for the whole page by the resolver that builds it when the query
+selects them (see schema/graphql/selection.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from schema.graphql.context import HasReader
 from schema.graphql.enums import Direction, VehicleType
 from schema.graphql.inputs import EventQuery, check_window
 from schema.graphql.paging import PageRequest
+from schema.graphql.selection import connection_nested
 
 if TYPE_CHECKING:
     from schema.graphql.search import PlateMatchNode
@@ -43,7 +46,8 @@ async def _reads(
 ) -> EventConnection:
     since, until = check_window(since, until)
     page = PageRequest.from_args(first, after, last, before)
-    return await info.context.reader.events(replace(query, since=since, until=until), page)
+    query = replace(query, since=since, until=until)
+    return await info.context.reader.events(query, page, connection_nested(info))
 
 
 @strawberry.type(description="One plate read, as stored.")
@@ -73,6 +77,9 @@ class Event:
     direction: Direction | None
     direction_text: str | None = strawberry.field(description="The stored text of direction.")
     stored_at: datetime | None
+    # Set by the resolver that built this read, when the query asks for them.
+    camera: Camera | None = None
+    plate: Plate | None = None
 
     @classmethod
     def from_row(cls, row: RowLike) -> Event:
@@ -103,14 +110,6 @@ class Event:
             direction_text=row["direction"],
             stored_at=row["created_at"],
         )
-
-    @strawberry.field
-    async def camera(self, info: Info) -> Camera | None:
-        return await info.context.reader.camera(self.camera_id)
-
-    @strawberry.field
-    async def plate(self, info: Info) -> Plate | None:
-        return await info.context.reader.plate(self.plate_normalized)
 
 
 @strawberry.type

@@ -286,6 +286,29 @@ async def test_a_page_of_100_with_nested_objects_costs_constant_queries(
     assert costs == [4, 4]
 
 
+async def test_nested_objects_through_fragments_aliases_and_inner_pages(
+    client: httpx.AsyncClient,
+) -> None:
+    # A page's cameras and plates are set by the page's resolver from the
+    # selection: fragments, aliases and pages inside a camera must all be seen.
+    query = """{ events(first: 6) { ...Page }
+      camera(id: "gw-cam-b") { reads(first: 2) { edges { node { p: plate { text } } } } } }
+    fragment Page on EventConnection { edges { node { cameraId plateNormalized
+      ... on Event { cam: camera { id siteId } } ...Plate } } }
+    fragment Plate on Event { plate { text } }"""
+    body = await gql(client, query)
+    nodes = [edge["node"] for edge in body["data"]["events"]["edges"]]
+    assert len(nodes) == 6
+    for node in nodes:
+        assert node["cam"] == {"id": node["cameraId"], "siteId": CAMERAS[node["cameraId"]]}
+        assert node["plate"] == {"text": node["plateNormalized"]}
+    inner = body["data"]["camera"]["reads"]["edges"]
+    assert len(inner) == 2
+    assert all(
+        edge["node"]["p"]["text"] in {p.upper().replace("-", "") for p in PLATES} for edge in inner
+    )
+
+
 BAD_INPUTS = [
     ("{ events(first: 0) { edges { cursor } } }", "first"),
     ("{ events(first: 501) { edges { cursor } } }", "first"),
