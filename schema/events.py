@@ -62,6 +62,11 @@ WIRE_PATHS: Final[dict[str, tuple[str, str]]] = {
     "frame_number": ("extras", "frame_number"),
 }
 _NESTED_KEYS: Final = frozenset(group for group, _ in WIRE_PATHS.values())
+# The same paths by group, so flattening visits each group once.
+_GROUP_PATHS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    group: tuple((key, column) for column, (g, key) in WIRE_PATHS.items() if g == group)
+    for group in sorted(_NESTED_KEYS)
+}
 
 
 class PlateEvent(BaseModel):
@@ -141,18 +146,29 @@ COLUMNS: Final[tuple[str, ...]] = tuple(PlateEvent.model_fields)
 
 
 def _is_nested(message: dict[str, Any]) -> bool:
-    return any(isinstance(message.get(key), dict) for key in _NESTED_KEYS)
+    # A plain loop: this runs for every message, and any() over a generator
+    # costs several times more.
+    for key in _NESTED_KEYS:
+        if isinstance(message.get(key), dict):
+            return True
+    return False
 
 
 def flatten(message: dict[str, Any]) -> dict[str, Any]:
     """Turn the nested wire shape into column names; a flat message passes as is."""
     if not _is_nested(message):
         return message
+    return _flatten_nested(message)
+
+
+def _flatten_nested(message: dict[str, Any]) -> dict[str, Any]:
     flat = {k: v for k, v in message.items() if k not in _NESTED_KEYS}
-    for column, (group, key) in WIRE_PATHS.items():
+    for group, paths in _GROUP_PATHS.items():
         part = message.get(group)
-        if isinstance(part, dict) and key in part:
-            flat[column] = part[key]
+        if isinstance(part, dict):
+            for key, column in paths:
+                if key in part:
+                    flat[column] = part[key]
     return flat
 
 
@@ -178,7 +194,7 @@ def event_from_dict(
     if not isinstance(message, dict):
         raise InvalidEvent("message", f"expected a JSON object, got {type(message).__name__}")
     nested = _is_nested(message)
-    flat = flatten(message) if nested else message
+    flat = _flatten_nested(message) if nested else message
     if check_nul:
         _reject_nul(flat, nested)
     try:
