@@ -10,6 +10,11 @@ COPY sql sql
 COPY ingestor ingestor
 COPY gateway gateway
 RUN pip install --no-cache-dir --prefix=/install .
+# GraphiQL's browser files inside the image: ALPR networks often have no
+# internet, and the page would otherwise load them from unpkg.
+RUN apt-get update && apt-get install -y --no-install-recommends npm \
+    && PYTHONPATH=/install/lib/python3.11/site-packages python -m gateway.assets \
+    && rm -rf /var/lib/apt/lists/*
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
