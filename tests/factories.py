@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from alpr.settings import IngestorSettings
+
 
 def wire_event(**changes: Any) -> dict[str, Any]:
     """A valid nested wire event; `plate__confidence=7` changes a nested field."""
@@ -51,3 +53,23 @@ def wire_event(**changes: Any) -> dict[str, Any]:
 
 _DELETE = object()
 DELETE: Any = _DELETE
+
+
+def kafka_ingestor_settings(
+    database_url: str, bootstrap: str, topic: str, **changes: Any
+) -> IngestorSettings:
+    """An ingestor on `topic` alone: a fresh group from the start, no HTTP, no metrics port."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": bootstrap,
+        "kafka_topic": topic,
+        "kafka_group_id": f"group-{uuid.uuid4().hex}",
+        "kafka_auto_offset_reset": "earliest",
+        "dlq_topic": f"{topic}.dlq",
+        "http_enabled": False,
+        "ingestor_metrics_port": None,
+        "batch_size": 1000,
+        "batch_max_age_ms": 100,
+    }
+    values.update(changes)
+    return IngestorSettings(**values)

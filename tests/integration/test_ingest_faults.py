@@ -17,12 +17,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from alpr.migrate import migrate
-from alpr.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode
 from tests.conftest import create_database
-from tests.factories import wire_event
+from tests.factories import kafka_ingestor_settings, wire_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -144,18 +143,7 @@ async def test_database_outage_pauses_and_recovers(pg_admin_url: str, kafka_boot
 
 async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -> None:
     topic, camera = f"test-{uuid.uuid4().hex}", f"o{uuid.uuid4().hex[:8]}"
-    settings = IngestorSettings(
-        database_url=url,
-        kafka_bootstrap_servers=bootstrap,
-        kafka_topic=topic,
-        kafka_group_id=f"group-{uuid.uuid4().hex}",
-        kafka_auto_offset_reset="earliest",
-        dlq_topic=f"{topic}.dlq",
-        http_enabled=False,
-        ingestor_metrics_port=None,
-        batch_size=200,
-        batch_max_age_ms=50,
-    )
+    settings = kafka_ingestor_settings(url, bootstrap, topic, batch_size=200, batch_max_age_ms=50)
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     stats = metrics.Stats()
     stop = asyncio.Event()
@@ -204,18 +192,7 @@ async def _restart_scenario(pool: asyncpg.Pool[Any], url: str, broker: Any) -> N
     bootstrap = broker.bootstrap_servers
     port = int(bootstrap.rsplit(":", 1)[1])
     topic, camera = f"test-{uuid.uuid4().hex}", f"b{uuid.uuid4().hex[:8]}"
-    settings = IngestorSettings(
-        database_url=url,
-        kafka_bootstrap_servers=bootstrap,
-        kafka_topic=topic,
-        kafka_group_id=f"group-{uuid.uuid4().hex}",
-        kafka_auto_offset_reset="earliest",
-        dlq_topic=f"{topic}.dlq",
-        http_enabled=False,
-        ingestor_metrics_port=None,
-        batch_size=200,
-        batch_max_age_ms=50,
-    )
+    settings = kafka_ingestor_settings(url, bootstrap, topic, batch_size=200, batch_max_age_ms=50)
     stats = metrics.Stats()
     stop = asyncio.Event()
     task = asyncio.create_task(KafkaSource(settings, pool, stats, max_backoff_s=1.0).run(stop))

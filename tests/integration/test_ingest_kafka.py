@@ -20,26 +20,9 @@ from alpr.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode
-from tests.factories import DELETE, wire_event
+from tests.factories import DELETE, kafka_ingestor_settings, wire_event
 
 pytestmark = pytest.mark.kafka
-
-
-def _settings(database_url: str, bootstrap: str, topic: str, **changes: Any) -> IngestorSettings:
-    values: dict[str, Any] = {
-        "database_url": database_url,
-        "kafka_bootstrap_servers": bootstrap,
-        "kafka_topic": topic,
-        "kafka_group_id": f"group-{uuid.uuid4().hex}",
-        "kafka_auto_offset_reset": "earliest",
-        "dlq_topic": f"{topic}.dlq",
-        "http_enabled": False,
-        "ingestor_metrics_port": None,
-        "batch_size": 1000,
-        "batch_max_age_ms": 100,
-    }
-    values.update(changes)
-    return IngestorSettings(**values)
 
 
 async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
@@ -123,7 +106,7 @@ async def test_ten_thousand_exactly_once_and_replay(
 ) -> None:
     camera = f"x{uuid.uuid4().hex[:8]}"
     await _produce(kafka_bootstrap, topic, _good(camera, 10_000))
-    first = Running(_settings(database_url, kafka_bootstrap, topic), pool)
+    first = Running(kafka_ingestor_settings(database_url, kafka_bootstrap, topic), pool)
     running.append(first)
     await _wait_for(lambda: _stored(first, 10_000))
     await first.stop()
@@ -131,7 +114,7 @@ async def test_ten_thousand_exactly_once_and_replay(
     assert first.stats.duplicates == 0 and first.stats.dead_lettered == 0
 
     # A new group replays the topic from the beginning: nothing changes.
-    replay = Running(_settings(database_url, kafka_bootstrap, topic), pool)
+    replay = Running(kafka_ingestor_settings(database_url, kafka_bootstrap, topic), pool)
     running.append(replay)
     await _wait_for(lambda: _seen(replay, 10_000))
     await replay.stop()
@@ -160,7 +143,7 @@ async def test_committed_offsets_survive_a_restart(
     running: list[Running],
 ) -> None:
     camera = f"r{uuid.uuid4().hex[:8]}"
-    settings = _settings(database_url, kafka_bootstrap, topic)
+    settings = kafka_ingestor_settings(database_url, kafka_bootstrap, topic)
     await _produce(kafka_bootstrap, topic, _good(camera, 300))
     first = Running(settings, pool)
     running.append(first)
@@ -205,7 +188,7 @@ async def test_good_and_bad_mix_goes_to_the_dead_letter_topic(
     mix += [(v, b"k") for v, _ in good[2 * len(BAD_MESSAGES) :]]
     await _produce(kafka_bootstrap, topic, mix)
 
-    settings = _settings(database_url, kafka_bootstrap, topic)
+    settings = kafka_ingestor_settings(database_url, kafka_bootstrap, topic)
     source = Running(settings, pool)
     running.append(source)
     await _wait_for(lambda: _seen(source, 40))
@@ -253,7 +236,7 @@ async def test_two_ingestors_share_the_work_exactly_once(
     running: list[Running],
 ) -> None:
     camera = f"s{uuid.uuid4().hex[:8]}"
-    settings = _settings(database_url, kafka_bootstrap, topic, batch_size=200)
+    settings = kafka_ingestor_settings(database_url, kafka_bootstrap, topic, batch_size=200)
     events = _good(camera, 6000)
     await _produce(kafka_bootstrap, topic, events[:2000])
     first = Running(settings, pool)
@@ -322,7 +305,7 @@ async def test_cli_simulate_feeds_the_ingestor_and_lag_is_exported(
     )
     assert done.returncode == 0, done.stderr
     assert f"sent=500 topic={topic}" in done.stdout
-    source = Running(_settings(database_url, kafka_bootstrap, topic), pool)
+    source = Running(kafka_ingestor_settings(database_url, kafka_bootstrap, topic), pool)
     running.append(source)
     await _wait_for(lambda: _consumed(source, 500))
     await _wait_for(lambda: _seen_all(source, 500))
@@ -350,7 +333,7 @@ async def _seen_all(r: Running, n: int) -> bool:
 async def test_waits_for_an_absent_broker_and_stops_cleanly(
     pool: asyncpg.Pool[Any], database_url: str
 ) -> None:
-    settings = _settings(database_url, "127.0.0.1:1", f"test-{uuid.uuid4().hex}")
+    settings = kafka_ingestor_settings(database_url, "127.0.0.1:1", f"test-{uuid.uuid4().hex}")
     source = Running(settings, pool)
     await asyncio.sleep(1.5)
     assert not source.task.done()  # still waiting for the broker, not crashed
@@ -382,7 +365,7 @@ async def test_publish_event_is_keyed_by_camera(
     assert keys == {b"pub-0", b"pub-1"}
     for key in keys:  # one camera, one partition: its reads stay in order
         assert len({r.partition for r in records if r.key == key}) == 1
-    source = Running(_settings(database_url, kafka_bootstrap, topic), pool)
+    source = Running(kafka_ingestor_settings(database_url, kafka_bootstrap, topic), pool)
     running.append(source)
     await _wait_for(lambda: _stored(source, 6))
     await source.stop()

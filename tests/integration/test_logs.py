@@ -15,11 +15,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from alpr import logs
-from alpr.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode
-from tests.factories import wire_event
+from tests.factories import kafka_ingestor_settings, wire_event
 
 pytestmark = pytest.mark.kafka
 PLATES = [f"LOGZ{i:03d}" for i in range(20)]
@@ -37,18 +36,7 @@ async def test_one_info_line_per_batch_without_plate_text(
             await producer.send_and_wait(topic, value=value, key=key)
     finally:
         await producer.stop()
-    settings = IngestorSettings(
-        database_url=database_url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic=topic,
-        kafka_group_id=f"group-{uuid.uuid4().hex}",
-        kafka_auto_offset_reset="earliest",
-        dlq_topic=f"{topic}.dlq",
-        http_enabled=False,
-        ingestor_metrics_port=None,
-        batch_size=1000,
-        batch_max_age_ms=100,
-    )
+    settings = kafka_ingestor_settings(database_url, kafka_bootstrap, topic)
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     stream = io.StringIO()
