@@ -93,10 +93,7 @@ async def _supervise(env: dict[str, str], services: list[str], feeder: list[str]
         await asyncio.create_subprocess_exec(sys.executable, "-m", name, env=env)
         for name in services
     ]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     waits = [asyncio.ensure_future(child.wait()) for child in children]
     stopper = asyncio.ensure_future(stop.wait())
     feeding = asyncio.ensure_future(_start_feeder(env, feeder)) if feeder else None
@@ -137,12 +134,17 @@ async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> in
     return code
 
 
-async def _wait_for_signal() -> int:
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (Ctrl-C, or a service manager)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _wait_for_signal() -> int:
+    await _stop_on_signals().wait()
     return 0
 
 
