@@ -1,10 +1,11 @@
 -- The one write path (ingestor/writer.py). A batch runs, in one transaction:
--- create_staging (once per connection), COPY into alpr_staging,
--- ensure_partitions, insert_events, the four upserts from alpr_inserted,
--- announce. Only rows this batch actually inserted feed the rollups, so a
--- replayed event never raises a count. Every upsert takes its rows in key
--- order, so concurrent writers lock rows in the same order and do not
--- deadlock each other.
+-- create_staging (once per connection), ensure_partitions, the reads into
+-- plate_events and alpr_inserted (usually two COPYs from the writer; after a
+-- conflict, COPY into alpr_staging and insert_events), the upserts from
+-- alpr_inserted, announce. Only rows this batch actually inserted feed the
+-- rollups, so a replayed event never raises a count. Every upsert takes its
+-- rows in key order, so concurrent writers lock rows in the same order and
+-- do not deadlock each other.
 
 -- name: create_staging
 -- Per-connection scratch tables, emptied by every commit (and by rollback,

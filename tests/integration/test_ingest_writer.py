@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from ingestor import writer
 from ingestor.writer import NOTIFY_CHANNEL, write_batch, write_isolating
 from schema.errors import RowRejected
 from schema.events import PlateEvent, event_from_dict
@@ -84,6 +85,42 @@ async def test_replay_changes_nothing(pool: asyncpg.Pool[Any]) -> None:
     assert await _scalar(pool, "SELECT read_count FROM cameras WHERE camera_id = $1", camera) == 51
     assert (
         await _scalar(pool, "SELECT count(*) FROM plate_events WHERE camera_id = $1", camera) == 51
+    )
+
+
+async def test_writer_is_careful_during_a_replay_only(pool: asyncpg.Pool[Any]) -> None:
+    """A conflict switches to the careful path; a clean careful batch switches back."""
+    camera = _camera()
+    stored = [_event(camera_id=camera) for _ in range(5)]
+    async with pool.acquire() as conn:
+        await write_batch(conn, stored)
+        assert not writer._mode.careful
+        replay = await write_batch(conn, [*stored[:2], _event(camera_id=camera)])
+        assert (replay.stored, replay.duplicates) == (1, 2)
+        assert writer._mode.careful  # the next batch may be a replay too
+        fresh = await write_batch(conn, [_event(camera_id=camera)])
+        assert fresh.stored == 1
+        assert not writer._mode.careful  # nothing met: back to the fast path
+    assert await _scalar(pool, "SELECT read_count FROM cameras WHERE camera_id = $1", camera) == 7
+
+
+async def test_two_writers_of_one_batch_store_it_once(pool: asyncpg.Pool[Any]) -> None:
+    """The second COPY waits for the first, meets its keys and goes the careful way."""
+    camera = _camera()
+    plate = f"T{uuid.uuid4().hex[:6].upper()}"
+    events = [_event(camera_id=camera, plate__text=plate) for _ in range(200)]
+
+    async def write() -> tuple[int, int]:
+        async with pool.acquire() as conn:
+            result = await write_batch(conn, events)
+        return result.stored, result.duplicates
+
+    results = sorted(await asyncio.gather(write(), write()))
+    assert results == [(0, 200), (200, 0)]
+    assert await _scalar(pool, "SELECT read_count FROM cameras WHERE camera_id = $1", camera) == 200
+    assert (
+        await _scalar(pool, "SELECT read_count FROM plates WHERE plate_normalized_text = $1", plate)
+        == 200
     )
 
 
