@@ -22,7 +22,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -30,6 +29,7 @@ from strawberry.types import ExecutionContext
 from alpr.settings import GatewaySettings
 from gateway.audit import AuditExtension, OperationTimer
 from gateway.errors import ErrorCodes
+from gateway.execution import LeanExecutionContext, document_cache
 from gateway.query import AuditQueries, EventQueries, PlaceQueries, StatsQueries
 from gateway.search_api import SearchQueries
 from gateway.subscription import Subscription
@@ -77,18 +77,22 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         # The limiters' rule classes are made once: a fresh class per request
         # would make every request miss the validation cache below.
         partial(AddValidationRules, _limit_rules(settings)),
-        # Validating a document costs more than running a small query (about
-        # 15 ms here); clients repeat a few documents, so cache the outcome
-        # (bounded LRU, keyed by the parsed document, which hashes by value).
-        # Not ParserCache: its parse errors would skip ErrorCodes.
-        partial(ValidationCache, maxsize=CACHED_DOCUMENTS),
+        # Parsing and validating a document cost more than running a small
+        # query; clients repeat a few documents, so keep the ones that passed
+        # (bounded LRU keyed by the query text). Errors are never cached.
+        document_cache(CACHED_DOCUMENTS),
         ErrorCodes,
         AuditExtension,
         OperationTimer,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return GatewaySchema(query=Query, subscription=Subscription, extensions=extensions)
+    return GatewaySchema(
+        query=Query,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=LeanExecutionContext,
+    )
 
 
 def sdl() -> str:

@@ -1,0 +1,198 @@
+"""What keeps one GraphQL request cheap: documents parsed and validated once,
+and scalar fields read without graphql-core's per-field machinery.
+
+Both are measured (bench/gateway.py, bench/README.md): graphql-core spends
+about 10 us on every field of every object (a resolve-info tuple, a path,
+the resolver through Strawberry, value completion), and a page of 100 reads
+with its camera and plate has 1,200 fields, 900 of them plain scalars.
+Parsing and hashing a document cost 0.2-0.8 ms per request.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, ClassVar, NamedTuple
+
+from graphql import (
+    DocumentNode,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    Undefined,
+    is_leaf_type,
+)
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.field import StrawberryField
+
+
+class DocumentCache(SchemaExtension):
+    """Reuse the parsed document of a query text that parsed and validated
+    without errors before (bounded LRU, one per schema: the token limit and
+    the validation rules are the schema's).
+
+    Unlike Strawberry's ParserCache, a miss parses through Strawberry's own
+    step, so a syntax error still becomes a GraphQL error with its code
+    (`ErrorCodes`); only documents without errors are kept, so every error is
+    found again by a fresh parse and validation.
+    """
+
+    def __init__(self, documents: OrderedDict[str, DocumentNode], maxsize: int) -> None:
+        self.documents = documents
+        self.maxsize = maxsize
+        self.hit = False
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        query = ctx.query
+        document = self.documents.get(query) if query is not None else None
+        if document is not None:
+            self.documents.move_to_end(query)  # type: ignore[arg-type]
+            ctx.graphql_document = document  # Strawberry then skips parsing
+            self.hit = True
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if self.hit:
+            ctx.pre_execution_errors = []  # validated when it was cached
+        yield
+        if self.hit or ctx.pre_execution_errors or ctx.query is None:
+            return
+        if ctx.graphql_document is not None:
+            self.documents[ctx.query] = ctx.graphql_document
+            if len(self.documents) > self.maxsize:
+                self.documents.popitem(last=False)
+
+
+def document_cache(maxsize: int) -> Callable[[], DocumentCache]:
+    """A factory of `DocumentCache` extensions sharing one cache."""
+    documents: OrderedDict[str, DocumentNode] = OrderedDict()
+    return lambda: DocumentCache(documents, maxsize)
+
+
+class _Plain(NamedTuple):
+    """How to resolve a plain field: what Strawberry's resolver for it does
+    (its default resolver, `getattr`, on the attribute), then the scalar's
+    output coercion or, for an object, its sub-selection."""
+
+    read: Callable[[Any, str], Any]
+    attribute: str
+    field_type: GraphQLOutputType
+    non_null: bool
+    coerce: Callable[[Any], Any] | None  # a scalar or enum
+    object_type: GraphQLObjectType | None  # an object without is_type_of
+
+
+def _plain_plan(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
+    field = parent_type.fields.get(name)
+    if field is None or field.args or field.resolve is None:
+        return None
+    definition = field.extensions.get("strawberry-definition")
+    # Only a field without resolver, permissions or extensions, whose
+    # resolver Strawberry made `_get_basic_result`: a call of the default
+    # resolver on the attribute, nothing else.
+    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+        return None
+    if getattr(field.resolve, "__name__", "") != "_get_basic_result":
+        return None
+    field_type = field.type
+    non_null = isinstance(field_type, GraphQLNonNull)
+    inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    read, attribute = definition.default_resolver, definition.python_name
+    if is_leaf_type(inner):
+        coerce = inner.coerce_output_value
+        return _Plain(read, attribute, field_type, non_null, coerce, None)
+    if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+        return _Plain(read, attribute, field_type, non_null, None, inner)
+    return None  # lists, interfaces, unions: the ordinary way
+
+
+_SLOW = object()
+
+
+class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context with a fast path for plain fields.
+
+    A field with Strawberry's default resolver (an attribute set when the
+    object was built) is read directly: no resolve info, no resolver
+    wrapper, no dispatch on the type; a scalar is coerced, an object's
+    sub-selection executed. Anything else goes the ordinary way, and so does
+    a plain field whose value would be an error (null for a non-null field,
+    a failed coercion), which then raises the error it always did. With
+    field middleware (an extension's `resolve` hook) every field goes the
+    ordinary way.
+    """
+
+    _plans: ClassVar[dict[tuple[GraphQLObjectType, str], _Plain | None]] = {}
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        plan = self._plan(parent_type, field_details_list[0].node.name.value)
+        if plan is not None:
+            value = self._plain_value(plan, source)
+            if value is not _SLOW:
+                if plan.object_type is None or value is None:
+                    return value
+                return self._complete_object(
+                    plan, field_details_list, path, value, position_context
+                )
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+    def _plan(self, parent_type: GraphQLObjectType, name: str) -> _Plain | None:
+        manager = self.middleware_manager
+        if manager is not None and manager.middlewares:
+            return None
+        key = (parent_type, name)
+        plans = LeanExecutionContext._plans
+        return plans[key] if key in plans else plans.setdefault(key, _plain_plan(*key))
+
+    @staticmethod
+    def _plain_value(plan: _Plain, source: Any) -> Any:
+        """The completed scalar, the object to complete, None, or _SLOW."""
+        try:
+            value = plan.read(source, plan.attribute)
+            if value is None:
+                return _SLOW if plan.non_null else None
+            if isinstance(value, Exception) or value is Undefined:
+                return _SLOW
+            if plan.coerce is None:
+                return value
+            coerced = plan.coerce(value)
+        except Exception:  # the ordinary path reports it
+            return _SLOW
+        return _SLOW if coerced is None or coerced is Undefined else coerced
+
+    def _complete_object(
+        self, plan: _Plain, field_details_list: Any, path: Any, value: Any, position: Any
+    ) -> Any:
+        """`complete_value` of an object, with `execute_field`'s error handling."""
+        assert plan.object_type is not None
+        try:
+            completed = self.collect_and_execute_subfields(
+                plan.object_type, field_details_list, path, value, position
+            )
+        except Exception as raw_error:  # as execute_field does
+            self.handle_field_error(raw_error, plan.field_type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._await_object(completed, plan.field_type, field_details_list, path)
+        return completed
+
+    async def _await_object(
+        self, completed: Awaitable[Any], field_type: GraphQLOutputType, details: Any, path: Any
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:  # as execute_field does
+            self.handle_field_error(raw_error, field_type, details, path)
+            return None
