@@ -130,8 +130,8 @@ class StatsQueries:
             hours,
         )
         series = [
-            HourlyCount(hour=r["bucket"], reads=r["reads"], avg_confidence=r["avg_confidence"])
-            for r in figures.pop("series")
+            HourlyCount(hour=hour, reads=reads, avg_confidence=confidence)
+            for hour, reads, confidence in figures.pop("series")
         ]
         return Stats(**figures, reads_per_hour=series)
 

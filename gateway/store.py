@@ -7,7 +7,6 @@ driver errors as `StorageError`s.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -144,8 +143,8 @@ def _day_window(since: datetime | None, until: datetime | None) -> tuple[date, d
 
 @dataclass(frozen=True)
 class StatsWindow:
-    """A window of whole hours split for `stats_totals`: whole UTC days, and
-    the partial days at each edge."""
+    """A window of whole hours split for the `stats` totals: whole UTC days,
+    and the partial days at each edge."""
 
     start: datetime | None
     end: datetime | None
@@ -172,7 +171,7 @@ class StatsWindow:
         )
 
     def params(self, camera_id: str | None, site_id: str | None) -> tuple[Any, ...]:
-        """The parameters of `stats_totals`, in order."""
+        """The totals' parameters of `stats` ($1-$8), in order."""
         return (
             self.start,
             self.end,
@@ -197,28 +196,24 @@ def _ceil_day(at: datetime) -> datetime:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-async def _maybe_value(wanted: bool, db: Db, name: str, *args: Any) -> Any:
-    return await _fetchval(db, name, *args) if wanted else None
-
-
-async def _unique_plates(
-    db: Db,
+def _unique_plates_source(
     since: datetime | None,
     until: datetime | None,
     camera_id: str | None,
     site_id: str | None,
-) -> int | None:
-    """Distinct plates from the table that keeps them at this grain; None if none does."""
+) -> tuple[str | None, date | None, date | None]:
+    """The table that keeps distinct plates at this grain (`stats` $11), and
+    the days for `plate_days` ($12, $13); None when no table does."""
     windowed = since is not None or until is not None
     if not windowed and camera_id is None and site_id is None:
-        return int(await _fetchval(db, "unique_plates_all"))
+        return "all", None, None
     if not windowed and camera_id is not None:
-        return int(await _fetchval(db, "unique_plates_camera", camera_id))
+        return "camera", None, None
     if not windowed and site_id is not None:
-        return int(await _fetchval(db, "unique_plates_site", site_id))
+        return "site", None, None
     if camera_id is None and site_id is None:
-        return int(await _fetchval(db, "unique_plates_days", *_day_window(since, until)))
-    return None
+        return ("days", *_day_window(since, until))
+    return None, None, None
 
 
 @translated
@@ -230,37 +225,45 @@ async def fetch_stats(
     site_id: str | None,
     series_hours: int = 24,
 ) -> dict[str, Any]:
-    """Totals, unique plates and an hourly series, from rollups only.
+    """Totals, unique plates and an hourly series, from rollups only, in one statement.
 
     Totals: whole days from `camera_daily`, partial days from `camera_hourly`.
     Unique plates: whole history from `plates_hourly` (or `plate_cameras` for
     a camera or site); for a time window from `plate_days` in whole UTC days;
     a window together with a camera or site is not kept, so it is None.
-    The series covers the newest `series_hours` hours of the window.
+    The series covers the newest `series_hours` hours of the window, as
+    (hour, reads, average confidence) oldest first.
     """
     start = floor_hour(since) if since else None
     end = ceil_hour(until) if until else None
     window = StatsWindow.split(start, end)
     series_end = end or ceil_hour(datetime.now(UTC))
     series_start = max(series_end - timedelta(hours=series_hours), start or _EPOCH)
-    # Independent statements: run them side by side on pool connections.
-    totals_rows, series, unique, new_plates = await asyncio.gather(
-        _fetch(db, "stats_totals", *window.params(camera_id, site_id)),
-        _fetch(db, "stats_series", series_start, series_end, camera_id, site_id),
-        _unique_plates(db, since, until, camera_id, site_id),
-        _maybe_value(camera_id is None and site_id is None, db, "new_plates_window", start, end),
+    rows = await _fetch(
+        db,
+        "stats",
+        *window.params(camera_id, site_id),
+        series_start,
+        series_end,
+        *_unique_plates_source(since, until, camera_id, site_id),
     )
-    totals = totals_rows[0]
+    row = rows[0]
+    series = zip(
+        row["series_hours"] or (),
+        row["series_reads"] or (),
+        row["series_confidence"] or (),
+        strict=True,
+    )
     return {
         "since": start,
         "until": end,
-        "total_reads": totals["total_reads"],
-        "active_cameras": totals["active_cameras"],
-        "avg_confidence": totals["avg_confidence"],
-        "avg_latency_ms": totals["avg_latency_ms"],
-        "unique_plates": unique,
-        "new_plates": new_plates,
-        "series": series,
+        "total_reads": row["total_reads"],
+        "active_cameras": row["active_cameras"],
+        "avg_confidence": row["avg_confidence"],
+        "avg_latency_ms": row["avg_latency_ms"],
+        "unique_plates": row["unique_plates"],
+        "new_plates": row["new_plates"],
+        "series": list(series),
     }
 
 
