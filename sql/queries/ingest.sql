@@ -45,8 +45,7 @@ WITH ins AS (
     RETURNING event_id, captured_at, camera_id, site_id, plate_normalized_text,
         plate_region, plate_confidence, latency_ms
 )
-INSERT INTO alpr_inserted SELECT * FROM ins
-RETURNING event_id, captured_at;
+INSERT INTO alpr_inserted SELECT * FROM ins;
 
 -- name: upsert_plates
 -- last_region / last_camera_id follow the newest read, whichever side has it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from datetime import date, timedelta
 
 import orjson
 import pytest
@@ -14,7 +15,7 @@ from ingestor.http_source import _items
 from ingestor.messages import INVALID_EVENT, DeadLetter, Message, decode
 from ingestor.publish import encode
 from ingestor.simulate import MALFORMED_KINDS, Simulation, SimulationConfig
-from ingestor.writer import WriteResult
+from ingestor.writer import WriteResult, _distinct, _PartitionDays
 from schema.events import PlateEvent, decode_event, event_from_dict
 from schema.plates import normalize_plate
 from tests.factories import wire_event
@@ -96,9 +97,9 @@ def test_dead_letter_headers() -> None:
 
 
 def test_write_result_adds_up() -> None:
-    a = WriteResult(2, 1, frozenset(), (1,))
-    b = WriteResult(3, 0, frozenset(), (2,))
-    assert a + b == WriteResult(5, 1, frozenset(), (1, 2))
+    a = WriteResult(2, 1, (1,))
+    b = WriteResult(3, 0, (2,))
+    assert a + b == WriteResult(5, 1, (1, 2))
 
 
 def test_body_shapes() -> None:
@@ -160,3 +161,23 @@ def test_stats_summary() -> None:
     assert (summary["consumed"], summary["stored"], summary["duplicates"]) == (10, 7, 2)
     assert (summary["dead_lettered"], summary["batches"]) == (1, 2)
     assert summary["batch_ms_avg"] == 100.0 and summary["batch_ms_max"] == 150.0
+
+
+def test_partition_days_are_utc_days() -> None:
+    days = _PartitionDays()
+    late = event_from_dict(wire_event(captured_at="2026-11-27T23:30:00-05:00"))
+    early = event_from_dict(wire_event(captured_at="1969-12-31T23:59:59Z"))
+    assert days.missing([late, early]) == [date(1969, 12, 31), date(2026, 11, 28)]
+    days.known.add(date(2026, 11, 28))
+    assert days.missing([late]) == []
+
+
+def test_distinct_keeps_first_of_each_read_and_distinct_times() -> None:
+    first = event_from_dict(wire_event())
+    repeat = first.model_copy()
+    other_time = first.model_copy(update={"captured_at": first.captured_at + timedelta(hours=1)})
+    assert _distinct([first, repeat, other_time]) == [first, other_time]
+    batch = [first, other_time]
+    assert _distinct(batch) is not batch  # same id twice: the careful dedupe ran
+    unique = [event_from_dict(wire_event()), event_from_dict(wire_event())]
+    assert _distinct(unique) is unique
