@@ -368,10 +368,9 @@ async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> Non
 
 
 async def subscribers_child(args: argparse.Namespace) -> None:
-    """One client process: `--child-count` subscribers, then latencies as JSON."""
+    """One client process: `--child-count` subscribers, then deliveries and CPU as JSON."""
     cameras = [f"live-{i:03d}" for i in range(args.cameras)]
-    latencies: list[float] = []
-    stop = asyncio.Event()
+    received: list[tuple[float, float]] = []  # (capturedAt, received at), epoch seconds
 
     async def subscriber(i: int, ready: asyncio.Event) -> None:
         async with connect(
@@ -384,16 +383,14 @@ async def subscribers_child(args: argparse.Namespace) -> None:
             payload = {"query": LIVE, "variables": {"c": cameras[i % len(cameras)]}}
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
             ready.set()
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 0.5)
-                except TimeoutError:
-                    continue
+            # Plain receives, cancelled at the end: a timeout per receive
+            # (a task each) cost the clients more CPU than the gateway spent.
+            async for raw in ws:
                 message = json.loads(raw)
                 if message["type"] == "next":
                     event = message["payload"]["data"]["plateDetected"]
                     at = datetime.fromisoformat(event["capturedAt"])
-                    latencies.append(time.time() - at.timestamp())
+                    received.append((at.timestamp(), time.time()))
 
     first = args.child_from
     readies = [asyncio.Event() for _ in range(args.child_count)]
@@ -404,15 +401,77 @@ async def subscribers_child(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.05)
     await asyncio.gather(*(r.wait() for r in readies))
     print("READY", flush=True)
+    cpu = time.process_time()
     await asyncio.sleep(args.child_seconds)
-    stop.set()
+    cpu = time.process_time() - cpu
+    for task in tasks:
+        task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    print(json.dumps(latencies), flush=True)
+    print(json.dumps({"received": received, "cpu_s": cpu}), flush=True)
 
 
-async def live_benchmark(url: str, base: str, args: argparse.Namespace) -> None:
+def cpu_seconds(pid: int) -> float:
+    """CPU time of `pid` and its children (the gateway's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / tick
+
+
+async def store_at_rate(
+    url: str, args: argparse.Namespace, cameras: list[str]
+) -> tuple[int, dict[float, float], float]:
+    """Store reads at `--rate` per second, in ten batches a second.
+
+    Returns how many were stored, when each batch was committed by its reads'
+    capturedAt (one per batch; epoch seconds), and the seconds it took.
+
+    A batch that took longer than its tenth of a second is made up by the next
+    one, so a busy machine still gets the rate asked for, in larger batches.
+    """
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    assert pool is not None
+    rng = random.Random(11)
+    sent = 0
+    committed: dict[float, float] = {}
+    template = synthetic(0, args, rng, datetime.now(UTC))
+    started = time.perf_counter()
+    deadline = started + args.duration
+    async with pool.acquire() as conn:
+        while (tick := time.perf_counter()) < deadline:
+            due = int(args.rate * (tick - started + 0.1))
+            now = datetime.now(UTC)
+            batch = [
+                template.model_copy(
+                    update={
+                        "event_id": uuid.uuid4(),
+                        "camera_id": rng.choice(cameras),
+                        "captured_at": now,
+                    }
+                )
+                for _ in range(max(1, due - sent))
+            ]
+            await write_batch(conn, batch)
+            committed[now.timestamp()] = time.time()
+            sent += len(batch)
+            await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - tick)))
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    return sent, committed, elapsed
+
+
+async def live_benchmark(url: str, base: str, gateway_pid: int, args: argparse.Namespace) -> None:
     """Subscribers in `--client-processes` processes (so the clients are not the
-    bottleneck), reads stored here at `--rate`; latency from write to delivery."""
+    bottleneck), reads stored here at `--rate`; latency from write to delivery,
+    and the CPU the gateway and the clients spent meanwhile."""
     cameras = [f"live-{i:03d}" for i in range(args.cameras)]
     ws_url = base.replace("http://", "ws://") + "/graphql"
     per_child = -(-args.subscribers // args.client_processes)
@@ -442,38 +501,26 @@ async def live_benchmark(url: str, base: str, args: argparse.Namespace) -> None:
         assert (await child.stdout.readline()).strip() == b"READY"
     await asyncio.sleep(1)
 
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
-    assert pool is not None
-    rng = random.Random(11)
-    per_tick = max(1, args.rate // 10)
-    sent = 0
-    template = synthetic(0, args, rng, datetime.now(UTC))
+    load_before = os.getloadavg()[0]
+    gateway_cpu = cpu_seconds(gateway_pid)
     started = time.perf_counter()
-    deadline = started + args.duration
-    async with pool.acquire() as conn:
-        while time.perf_counter() < deadline:
-            tick = time.perf_counter()
-            now = datetime.now(UTC)
-            batch = [
-                template.model_copy(
-                    update={
-                        "event_id": uuid.uuid4(),
-                        "camera_id": rng.choice(cameras),
-                        "captured_at": now,
-                    }
-                )
-                for _ in range(per_tick)
-            ]
-            await write_batch(conn, batch)
-            sent += len(batch)
-            await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - tick)))
-    elapsed = time.perf_counter() - started
-    await pool.close()
-    latencies: list[float] = []
+    sent, committed, elapsed = await store_at_rate(url, args, cameras)
+    load_after = os.getloadavg()[0]
+    received: list[tuple[float, float]] = []
+    client_cpu = 0.0
     for child in children:
         out, _ = await child.communicate()
-        latencies.extend(json.loads(out.decode().strip().splitlines()[-1]))
+        result = json.loads(out.decode().strip().splitlines()[-1])
+        received.extend(result["received"])
+        client_cpu += result["cpu_s"]
+    # Until the clients stop listening: deliveries that lag the writes count.
+    gateway_cpu = cpu_seconds(gateway_pid) - gateway_cpu
+    window = time.perf_counter() - started
     expected = sent * args.subscribers / len(cameras)
+    latencies = [at - captured for captured, at in received]
+    # The gateway's part: from the commit (its NOTIFY) to delivery.
+    fan_out = [at - committed[captured] for captured, at in received if captured in committed]
+    writes = [done - captured for captured, done in committed.items()]
     print(
         f"\nlive: {args.subscribers} subscribers (one camera each of {len(cameras)}) in "
         f"{len(children)} client processes, {sent / elapsed:.0f} stored reads/s "
@@ -482,6 +529,14 @@ async def live_benchmark(url: str, base: str, args: argparse.Namespace) -> None:
     summary = figures(latencies, 1)[:34]
     print(
         f"  delivered {len(latencies):,} of {expected:,.0f} expected  write -> delivery {summary}"
+    )
+    print(f"  of which: capturedAt -> committed {figures(writes, 1)[:34]}")
+    print(f"            committed -> delivered  {figures(fan_out, 1)[:34]}")
+    per_read = gateway_cpu / max(1, len(latencies)) * 1e6
+    print(
+        f"  gateway CPU {gateway_cpu:.1f} s over {window:.0f} s ({per_read:.0f} us per "
+        f"delivered read); clients {client_cpu:.1f} s over {listen:.0f} s; "
+        f"load average {load_before:.1f} -> {load_after:.1f}"
     )
 
 
@@ -511,7 +566,7 @@ async def main(args: argparse.Namespace) -> None:
             if not args.live_only:
                 await query_benchmarks(url, base, args)
             if args.subscribers:
-                await live_benchmark(url, base, args)
+                await live_benchmark(url, base, gateway.pid, args)
         finally:
             gateway.terminate()
             gateway.wait(30)

@@ -6,6 +6,13 @@ primary: notifications are not replicated) listens, reads every batch after
 the last one it handled, fetches the batch's reads once when anyone is
 subscribed, and offers each read to every matching subscriber.
 
+Work that does not depend on who listens is done once per read, not once per
+subscriber: the nested `camera`/`plate` objects any subscriber asked for are
+loaded once per batch, and subscribers that share a renderer (the websocket
+transport gives one to every subscription with the same document and
+variables, see `gateway.websocket`) get the read rendered once, in that
+renderer's form, instead of the read itself.
+
 A subscriber's queue is bounded (`buffer` reads, or one batch when it was
 empty): when a subscriber that is behind would overflow it, it is told
 (`Overflow` is queued in place of its backlog) and dropped, and nobody else
@@ -19,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -26,9 +34,17 @@ import asyncpg
 
 from alpr.db import translated
 from gateway import store
-from gateway.metrics import LIVE_BATCHES, LIVE_DELIVERED, LIVE_DROPPED, SUBSCRIBERS
+from gateway.metrics import (
+    LIVE_BATCHES,
+    LIVE_DELIVERED,
+    LIVE_DROPPED,
+    LIVE_RENDERED,
+    SUBSCRIBERS,
+)
+from gateway.reader import DbReader
 from schema.errors import StorageError
 from schema.graphql.inputs import EventQuery
+from schema.graphql.selection import NO_NESTED
 from schema.graphql.types import Event
 
 log = logging.getLogger(__name__)
@@ -53,12 +69,23 @@ class Overflow:
 OVERFLOW: Final = Overflow()
 
 
+# Turns a read into what a subscriber's queue carries (e.g. a serialized
+# GraphQL result); subscribers holding the same renderer share each result.
+Render = Callable[[Event], object]
+
+
 @dataclass(eq=False)
 class Subscriber:
-    """One subscription: its filter and its bounded queue."""
+    """One subscription: its filter, the nested objects it wants, its bounded queue.
+
+    The queue carries reads (`Event`), or what `render` made of them when the
+    subscriber has one.
+    """
 
     query: EventQuery
-    queue: asyncio.Queue[Event | Overflow]
+    queue: asyncio.Queue[object]
+    nested: frozenset[str] = NO_NESTED
+    render: Render | None = None
     dropped: bool = False
 
     def matches(self, event: Event) -> bool:
@@ -77,6 +104,8 @@ class LiveFeed:
 
     dsn: str
     buffer: int = 1000
+    # Where nested camera/plate objects are loaded from (the read pool).
+    db: store.Db | None = None
     poll_interval_s: float = 2.0
     reconnect_delay_s: float = 0.5
     subscribers: set[Subscriber] = field(default_factory=set)
@@ -94,9 +123,11 @@ class LiveFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def subscribe(self, query: EventQuery) -> Subscriber:
+    def subscribe(
+        self, query: EventQuery, nested: frozenset[str] = NO_NESTED, render: Render | None = None
+    ) -> Subscriber:
         # Unbounded as a queue; `publish` bounds it to buffer + one batch.
-        subscriber = Subscriber(query, asyncio.Queue())
+        subscriber = Subscriber(query, asyncio.Queue(), nested, render)
         self.subscribers.add(subscriber)
         SUBSCRIBERS.set(len(self.subscribers))
         return subscriber
@@ -146,24 +177,38 @@ class LiveFeed:
                     rows = await store.fetch_events_by_keys(
                         conn, batch["event_ids"], batch["captured_ats"]
                     )
-                    self.publish([Event.from_row(row) for row in rows])
+                    events = [Event.from_row(row) for row in rows]
+                    await self._attach_nested(events)
+                    self.publish(events)
                 self.last_batch = batch["batch_id"]
                 LIVE_BATCHES.inc()
                 await asyncio.sleep(0)  # let subscribers send between batches
             if len(batches) < BATCHES_PER_ROUND:
                 return
 
+    async def _attach_nested(self, events: list[Event]) -> None:
+        """Set the camera/plate objects any subscriber selects, once for the batch.
+
+        The reads are shared by every subscriber: a read that carries an object
+        nobody of a subscription asked for is harmless, GraphQL sends only what
+        was selected.
+        """
+        nested = frozenset[str]().union(*(s.nested for s in self.subscribers))
+        if nested and self.db is not None:
+            await DbReader(self.db, cache=False).attach(events, nested)
+
     def publish(self, events: list[Event]) -> None:
         """Offer one batch (in capture order) to every matching subscriber; never wait.
 
         A subscriber with nothing queued takes a whole batch, however large:
         a burst is not slowness. One that still holds reads and would exceed
-        its buffer is dropped.
+        its buffer is dropped. Each read is rendered once per renderer.
         """
         # Most live filters name a camera: look only at that camera's reads.
         by_camera: dict[str, list[Event]] = {}
         for event in events:
             by_camera.setdefault(event.camera_id, []).append(event)
+        rendered: dict[tuple[Render, int], object] = {}
         for subscriber in list(self.subscribers):
             camera = subscriber.query.camera_id
             candidates = events if camera is None else by_camera.get(camera, [])
@@ -174,8 +219,18 @@ class LiveFeed:
             if backlog and backlog + len(matched) > self.buffer:
                 self._drop(subscriber)
                 continue
+            render = subscriber.render
             for event in matched:
-                subscriber.queue.put_nowait(event)
+                if render is None:
+                    subscriber.queue.put_nowait(event)
+                    continue
+                # The batch holds each read until publish returns: its id is its key.
+                key = (render, id(event))
+                item = rendered.get(key)
+                if item is None:
+                    item = rendered[key] = render(event)
+                    LIVE_RENDERED.inc()
+                subscriber.queue.put_nowait(item)
             LIVE_DELIVERED.inc(len(matched))
 
     def _drop(self, subscriber: Subscriber) -> None:

@@ -36,6 +36,11 @@ SUBSCRIBERS = Gauge(
 LIVE_DELIVERED = Counter(
     "alpr_gateway_live_delivered", "Reads handed to subscribers", registry=REGISTRY
 )
+LIVE_RENDERED = Counter(
+    "alpr_gateway_live_rendered",
+    "Live results executed and serialized, once per read and subscription shape",
+    registry=REGISTRY,
+)
 LIVE_DROPPED = Counter(
     "alpr_gateway_live_dropped_subscribers",
     "Subscribers dropped because their buffer overflowed",

@@ -1,8 +1,15 @@
-"""`plateDetected`: reads as they are stored, from the process's live feed."""
+"""`plateDetected`: reads as they are stored, from the process's live feed.
+
+Over our websocket handlers a subscription gets each read already rendered by
+the feed, once for every subscription of the same document and variables, and
+writes it to its socket (`gateway.websocket`). One that selects fields below
+a read's camera or plate (they query through the connection's reader, with
+its purpose rule), or that came by another transport, is executed read by
+read by Strawberry.
+"""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -11,11 +18,20 @@ from graphql.error import GraphQLError
 from gateway.audit import record
 from gateway.context import Context
 from gateway.live import Overflow
+from gateway.websocket import current_sink, until_cancelled
 from schema.graphql.inputs import LiveFilter
-from schema.graphql.selection import nested_fields
+from schema.graphql.selection import below_nested, nested_fields
 from schema.graphql.types import Event
 
 Info = strawberry.Info[Context, None]
+
+
+def _too_slow(buffer: int) -> GraphQLError:
+    return GraphQLError(
+        f"too slow: more than {buffer} reads waited for this client; "
+        "the subscription is closed, subscribe again",
+        extensions={"code": "SLOW_CONSUMER"},
+    )
 
 
 @strawberry.type
@@ -31,22 +47,23 @@ class Subscription:
         name = info.operation.name
         operation = name.value if name else "subscription plateDetected"
         await record(ctx, operation, dict(info.variable_values), None)
-        nested = nested_fields(info)
         live = ctx.state.live
-        subscriber = live.subscribe(query)
+        # Fields below camera/plate use this connection's reader: not shareable.
+        sink = None if below_nested(info) else current_sink()
+        render = sink.shape().render if sink is not None else None
+        subscriber = live.subscribe(query, nested_fields(info), render)
         try:
-            while True:
-                item = await subscriber.queue.get()
-                if isinstance(item, Overflow):
-                    raise GraphQLError(
-                        f"too slow: more than {live.buffer} reads waited for this client; "
-                        "the subscription is closed, subscribe again",
-                        extensions={"code": "SLOW_CONSUMER"},
-                    )
-                if nested:
-                    # The feed's reads are shared by every subscriber: copy.
-                    item = copy.copy(item)
-                    await ctx.reader.attach([item], nested)
-                yield item
+            if sink is None:
+                while True:
+                    item = await subscriber.queue.get()
+                    if isinstance(item, Overflow):
+                        raise _too_slow(live.buffer)
+                    assert isinstance(item, Event)
+                    yield item
+            if await sink.send_until_overflow(subscriber):
+                raise _too_slow(live.buffer)
+            # The client is gone: stop taking reads until the handler notices.
+            live.unsubscribe(subscriber)
+            await until_cancelled()
         finally:
             live.unsubscribe(subscriber)

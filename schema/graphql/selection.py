@@ -41,6 +41,15 @@ def nested_fields(info: strawberry.Info[Any, Any], path: Sequence[str] = ()) -> 
     return NESTED.intersection(field.name for field in level)
 
 
+def below_nested(info: strawberry.Info[Any, Any]) -> bool:
+    """Whether a read's `camera`/`plate` (this field being a read) selects an object
+    of its own (`plate { reads }`, `camera { reads }`): those go through the
+    request's reader, while the objects' scalars are plain attributes."""
+    reads = _fields(s for field in _fields(info.selected_fields) for s in field.selections)
+    nested = _fields(s for field in reads for s in field.selections)
+    return any(field.selections for field in nested)
+
+
 def connection_nested(info: strawberry.Info[Any, Any]) -> frozenset[str]:
     """`nested_fields` for a Relay connection of reads."""
     return nested_fields(info, ("edges", "node"))

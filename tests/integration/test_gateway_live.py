@@ -32,6 +32,16 @@ from tests.integration.gateway_server import live_socket, serve, settings_for, s
 LIVE = """subscription($filter: LiveFilter) {
   plateDetected(filter: $filter) { id cameraId capturedAt plateNormalized plateConfidence }
 }"""
+# Nested objects: the scalars of camera/plate are shared per subscription
+# shape; a field below them (plate.cameras) is resolved per subscriber.
+NESTED = """subscription($filter: LiveFilter) {
+  plateDetected(filter: $filter) {
+    id cameraId plateNormalized camera { id siteId readCount } plate { text readCount }
+  }
+}"""
+DEEP = """subscription($filter: LiveFilter) {
+  plateDetected(filter: $filter) { id plate { text cameras { cameraId } } }
+}"""
 BUFFER = 20
 
 
@@ -138,6 +148,99 @@ async def test_every_matching_read_reaches_every_subscriber_in_order(
         assert await _quiet(filtered_ws)
         legacy = await _next_events(legacy_ws, len(everything))
         assert [e["id"] for e in legacy] == [e["id"] for e in received]
+
+
+async def _start_legacy(ws: ClientConnection, query: str, variables: dict[str, Any]) -> None:
+    """Subscribe over graphql-ws (the Apollo protocol's `start`)."""
+    payload = {"query": query, "variables": variables}
+    await ws.send(json.dumps({"id": "1", "type": "start", "payload": payload}))
+
+
+async def test_nested_objects_reach_shared_and_per_subscriber_subscriptions(
+    base_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    camera = f"nest-{uuid.uuid4().hex[:6]}"
+    variables = {"filter": {"cameraId": camera}}
+    async with (
+        httpx.AsyncClient(base_url=base_url) as client,
+        live_socket(base_url) as shared,
+        live_socket(base_url, protocol="graphql-ws") as legacy,
+        live_socket(base_url) as deep,
+    ):
+        await subscribe(shared, NESTED, variables)
+        await _start_legacy(legacy, NESTED, variables)
+        await subscribe(deep, DEEP, variables)
+        await asyncio.sleep(0.3)
+        rendered_before = _rendered((await client.get("/metrics")).text)
+        batch = _events(6, [camera])
+        await _write(pool, batch)
+        got = await _next_events(shared, 6)
+        assert {e["id"] for e in got} == {str(e.event_id) for e in batch}
+        for event in got:
+            assert event["camera"]["id"] == camera and event["camera"]["readCount"] >= 1
+            assert event["plate"]["text"] == event["plateNormalized"]
+            assert event["plate"]["readCount"] >= 1
+        # Same document and variables over the other protocol: the same results.
+        assert await _next_events(legacy, 6) == got
+        below = await _next_events(deep, 6)
+        assert [e["id"] for e in below] == [e["id"] for e in got]
+        for event in below:
+            assert camera in [c["cameraId"] for c in event["plate"]["cameras"]]
+        # Both protocols' NESTED shared one rendering per read; DEEP had none.
+        assert _rendered((await client.get("/metrics")).text) - rendered_before == 6
+
+
+async def test_a_subscription_needs_a_purpose_and_leaves_one_audit_record(
+    database_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    camera = f"why-{uuid.uuid4().hex[:6]}"
+    name = f"watch_{uuid.uuid4().hex[:8]}"
+    named = (
+        f"subscription {name}($filter: LiveFilter) {{ plateDetected(filter: $filter) {{ id }} }}"
+    )
+    variables = {"filter": {"cameraId": camera}}
+    async with serve(settings_for(database_url, require_purpose=True)) as url:
+        await _wait_listening(url)
+        async with live_socket(url) as ws:
+            await subscribe(ws, named, variables)
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            errors = (
+                message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+            )
+            assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+        async with live_socket(url, {"purpose": "case 12"}) as ws:
+            await subscribe(ws, named, variables)
+            await asyncio.sleep(0.3)
+            batch = _events(4, [camera])
+            await _write(pool, batch)
+            assert len(await _next_events(ws, 4)) == 4
+    rows = await pool.fetch("SELECT purpose FROM audit_log WHERE operation = $1", name)
+    assert [r["purpose"] for r in rows] == ["case 12"]  # one, for the one that ran
+
+
+def _rendered(metrics: str) -> float:
+    found = re.search(r"^alpr_gateway_live_rendered_total (\S+)$", metrics, re.M)
+    return float(found[1]) if found else 0.0
+
+
+def _subscribers(metrics: str) -> float:
+    found = re.search(r"^alpr_gateway_subscribers (\S+)$", metrics, re.M)
+    assert found is not None
+    return float(found[1])
+
+
+async def test_a_client_that_leaves_is_unsubscribed(base_url: str, pool: asyncpg.Pool[Any]) -> None:
+    camera = f"gone-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        before = _subscribers((await client.get("/metrics")).text)
+        async with live_socket(base_url) as ws:
+            await subscribe(ws, LIVE, {"filter": {"cameraId": camera}})
+            await asyncio.sleep(0.3)
+            assert _subscribers((await client.get("/metrics")).text) == before + 1
+        await _write(pool, _events(5, [camera]))  # for nobody now
+        async with asyncio.timeout(10):
+            while _subscribers((await client.get("/metrics")).text) != before:
+                await asyncio.sleep(0.05)
 
 
 def _dropped(metrics: str) -> float:

@@ -56,3 +56,27 @@ def test_a_subscriber_behind_is_told_and_dropped_alone() -> None:
     assert slow.queue.get_nowait() is OVERFLOW
     assert fast.queue.qsize() == 3 and not fast.dropped
     assert feed.subscribers == {fast}
+
+
+def test_subscribers_sharing_a_renderer_get_each_read_rendered_once() -> None:
+    feed = LiveFeed("postgresql://unused", buffer=100)
+    rendered: list[str] = []
+
+    def render(event: Event) -> str:
+        rendered.append(str(event.id))
+        return f"<{event.id}>"
+
+    def other(event: Event) -> str:
+        return f"[{event.id}]"
+
+    same = [feed.subscribe(EventQuery(camera_id="c1"), render=render) for _ in range(3)]
+    differs = feed.subscribe(EventQuery(camera_id="c1"), render=other)
+    plain = feed.subscribe(EventQuery(camera_id="c1"))
+    events = _events(4) + _events(2, "c2")
+    feed.publish(events)
+    mine = [str(e.id) for e in events[:4]]
+    assert rendered == mine  # once per read, not once per subscriber
+    for subscriber in same:
+        assert [subscriber.queue.get_nowait() for _ in mine] == [f"<{i}>" for i in mine]
+    assert [differs.queue.get_nowait() for _ in mine] == [f"[{i}]" for i in mine]
+    assert [plain.queue.get_nowait() for _ in mine] == events[:4]
