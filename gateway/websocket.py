@@ -59,15 +59,16 @@ _MASK: Final = ErrorCodes()
 class SharedShape:
     """One document + variables: renders a read to the JSON of its `next` payload.
 
-    Runs graphql-core's per-event execution with no context: the fields a
-    shared subscription may select (a read's, and the scalars of its nested
-    camera/plate, loaded by the feed) are plain attributes.
+    Runs graphql-core's per-event execution, with the schema's executor class,
+    and no context: the fields a shared subscription may select (a read's, and
+    the scalars of its nested camera/plate, loaded by the feed) are plain
+    attributes.
     """
 
-    def __init__(self, schema: GraphQLSchema, key: ShapeKey) -> None:
+    def __init__(self, schema: strawberry.Schema, key: ShapeKey) -> None:
         query, operation_name, variables = key
-        executor = Executor.build(
-            schema,
+        executor = schema.execution_context_class.build(
+            schema._schema,
             parse(query),
             raw_variable_values=json.loads(variables),
             operation_name=operation_name,
@@ -91,10 +92,11 @@ _shapes: weakref.WeakValueDictionary[tuple[GraphQLSchema, ShapeKey], SharedShape
 )
 
 
-def shared_shape(schema: GraphQLSchema, key: ShapeKey) -> SharedShape:
-    shape = _shapes.get((schema, key))
+def shared_shape(schema: strawberry.Schema, key: ShapeKey) -> SharedShape:
+    # Keyed by the graphql-core schema, which the shape's executor holds.
+    shape = _shapes.get((schema._schema, key))
     if shape is None:
-        shape = _shapes[(schema, key)] = SharedShape(schema, key)
+        shape = _shapes[(schema._schema, key)] = SharedShape(schema, key)
     return shape
 
 
@@ -113,7 +115,7 @@ class LiveSink:
     """Where one operation's results go: its socket, its id, its protocol's frame."""
 
     websocket: TextWebSocketAdapter
-    schema: GraphQLSchema
+    schema: strawberry.Schema
     key: ShapeKey
     frame_start: str  # '{"id": ..., "type": "next", "payload": ' (or graphql-ws "data")
 
@@ -159,7 +161,7 @@ def _sink(
         return None
     # Variables came as JSON: they serialize back.
     canonical = json.dumps(variables or {}, sort_keys=True)
-    schema = cast(strawberry.Schema, handler.schema)._schema
+    schema = cast(strawberry.Schema, handler.schema)
     start = f'{{"id": {json.dumps(operation_id)}, "type": "{message_type}", "payload": '
     return LiveSink(handler.websocket, schema, (query, operation_name, canonical), start)
 
