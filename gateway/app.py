@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -92,7 +93,22 @@ async def _connect(settings: GatewaySettings, dsn: str) -> store.Db:
         "statement_timeout": STATEMENT_TIMEOUT_MS,
         "plan_cache_mode": "force_generic_plan",
     }
-    return await create_pool(settings, dsn=dsn, server_settings=server_settings)
+    return await create_pool(
+        settings, dsn=dsn, server_settings=server_settings, reset=_keep_session
+    )
+
+
+async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
+    """Release a connection to the pool without asyncpg's reset query.
+
+    asyncpg sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` on every release, a second round trip for every statement,
+    awaited before the caller goes on. The gateway leaves nothing to reset:
+    it takes no advisory locks, opens no holdable cursors, listens on its own
+    connection (`LiveFeed`), and sets session values only for a transaction
+    (`set_config(..., true)`). asyncpg still rolls back a transaction left
+    open before this runs.
+    """
 
 
 # Young-generation threshold of the cyclic collector: every request leaves
