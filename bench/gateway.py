@@ -11,6 +11,12 @@ Last, live fan-out: W websocket subscribers (each filtering one camera)
 while reads are stored at R per second; p50/p99 from the write to delivery.
 
     .venv/bin/python bench/gateway.py --reads 100000 --duration 3 --subscribers 100
+
+Before/after on the same data, scenario by scenario: `--baseline DIR` also
+starts the gateway of another checkout (this venv) and times it beside:
+
+    git worktree add /tmp/gw-base <commit>
+    .venv/bin/python bench/gateway.py --reads 500000 --subscribers 0 --baseline /tmp/gw-base
     .venv/bin/python bench/gateway.py --reads 10000000 --duration 20 --subscribers 1000
 
 PostgreSQL: --database-url (a superuser URL; a database is created and
@@ -213,7 +219,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_gateway(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+async def start_gateway(
+    url: str, port: int, workers: int, checkout: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m gateway` from this checkout, or from `checkout` (its code, this venv)."""
     env = {
         **os.environ,
         "ALPR_DATABASE_URL": url,
@@ -228,7 +237,9 @@ async def start_gateway(url: str, port: int, workers: int) -> subprocess.Popen[b
     log = Path(tempfile.gettempdir()) / f"alpr-bench-gateway-{port}.log"
     print(f"  gateway log: {log}")
     with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stderr=sink)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway"], env=env, stderr=sink, cwd=checkout
+        )
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         for _ in range(200):
             try:
@@ -262,7 +273,18 @@ async def compare_paging(pool: asyncpg.Pool[Any], depth: int, seconds: float) ->
     print(f"  keyset vs OFFSET at depth {depth:,} (median latency): {ratio:.1f}x")
 
 
-async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> None:
+class Target:
+    """A running gateway the queries are timed against."""
+
+    def __init__(self, label: str, base: str, process: subprocess.Popen[bytes]) -> None:
+        self.label = label
+        self.base = base
+        self.pid = process.pid
+
+
+async def query_benchmarks(url: str, targets: list[Target], args: argparse.Namespace) -> None:
+    """Each scenario alone (one request at a time) and at `--concurrency`, on
+    each target in turn (this checkout, then `--baseline`'s), same data."""
     # Plans as the gateway makes them (gateway/app.py): generic.
     pool = await asyncpg.create_pool(
         url,
@@ -293,15 +315,8 @@ async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> Non
         window = day()
         return {"start_time": window["s"], "end_time": window["u"], "limit": 20}
 
-    # Idle connections expire before uvicorn's 5 s keep-alive closes them,
-    # or a reused one fails with ReadError.
-    limits = httpx.Limits(
-        max_connections=args.concurrency,
-        max_keepalive_connections=args.concurrency,
-        keepalive_expiry=2.0,
-    )
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-        scenarios: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+    def scenarios(client: httpx.AsyncClient) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        return [
             (
                 "event",
                 graphql(client, EVENT, lambda: {"id": str(random.choice(events)["event_id"])}),
@@ -328,16 +343,39 @@ async def query_benchmarks(url: str, base: str, args: argparse.Namespace) -> Non
             ("REST /events/recent", rest(client, lambda: "/events/recent?limit=20")),
             ("REST /stats", rest(client, lambda: "/stats")),
         ]
-        print(
-            f"\nqueries, {args.duration:g} s each: alone (concurrency 1), "
-            f"then at concurrency {args.concurrency}"
-        )
-        for name, call in scenarios:
-            await call()  # warm
-            alone, alone_s = await hammer(call, 1, args.duration / 2)
-            latencies, seconds = await hammer(call, args.concurrency, args.duration)
-            print(f"  {name:34s} alone {figures(alone, alone_s)}")
-            print(f"  {'':34s} x{args.concurrency:<4d} {figures(latencies, seconds)}")
+
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them,
+    # or a reused one fails with ReadError.
+    limits = httpx.Limits(
+        max_connections=args.concurrency,
+        max_keepalive_connections=args.concurrency,
+        keepalive_expiry=2.0,
+    )
+    clients = [
+        httpx.AsyncClient(base_url=target.base, limits=limits, timeout=60) for target in targets
+    ]
+    print(
+        f"\nqueries, {args.duration:g} s each: alone (concurrency 1; the gateway's CPU per "
+        f"request beside), then at concurrency {args.concurrency}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    try:
+        per_target = [scenarios(client) for client in clients]
+        for i, (name, _) in enumerate(per_target[0]):
+            for target, calls in zip(targets, per_target, strict=True):
+                call = calls[i][1]
+                label = f"{name} [{target.label}]" if len(targets) > 1 else name
+                await call()  # warm
+                cpu = cpu_seconds(target.pid)
+                alone, alone_s = await hammer(call, 1, args.duration)
+                cpu_ms = (cpu_seconds(target.pid) - cpu) / max(1, len(alone)) * 1000
+                latencies, seconds = await hammer(call, args.concurrency, args.duration)
+                print(f"  {label:44s} alone {figures(alone, alone_s)}  CPU {cpu_ms:5.2f} ms")
+                print(f"  {'':44s} x{args.concurrency:<4d} {figures(latencies, seconds)}")
+    finally:
+        for client in clients:
+            await client.aclose()
+    print(f"  load average after the queries: {os.getloadavg()[0]:.1f}")
 
     print("\nbeside, the naive designs (SQL straight to PostgreSQL, same data)")
     naive_runs = max(1, min(5, int(args.duration)))
@@ -561,15 +599,27 @@ async def main(args: argparse.Namespace) -> None:
         )
         port = free_port()
         gateway = await start_gateway(url, port, args.workers)
+        baseline = None
         try:
             base = f"http://127.0.0.1:{port}"
             if not args.live_only:
-                await query_benchmarks(url, base, args)
+                targets = [Target("this", base, gateway)]
+                if args.baseline is not None:
+                    other = free_port()
+                    baseline = await start_gateway(url, other, args.workers, args.baseline)
+                    targets.append(Target("baseline", f"http://127.0.0.1:{other}", baseline))
+                await query_benchmarks(url, targets, args)
+            if baseline is not None:
+                baseline.terminate()
+                baseline.wait(30)
+                baseline = None
             if args.subscribers:
                 await live_benchmark(url, base, gateway.pid, args)
         finally:
-            gateway.terminate()
-            gateway.wait(30)
+            for process in (gateway, baseline):
+                if process is not None:
+                    process.terminate()
+                    process.wait(30)
     finally:
         await drop_database(admin, url)
         if tmp is not None:
@@ -594,6 +644,13 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--live-only", action="store_true", help="skip the query benchmarks")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. `git worktree add /tmp/base HEAD~3`): its gateway's "
+        "queries are timed beside this one's, scenario by scenario, on the same data",
+    )
     # Internal: a subscriber client process of the live benchmark.
     parser.add_argument("--child-ws", help=argparse.SUPPRESS)
     parser.add_argument("--child-from", type=int, default=0, help=argparse.SUPPRESS)
