@@ -22,6 +22,7 @@ from graphql import (
     Undefined,
     is_leaf_type,
 )
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
@@ -112,41 +113,113 @@ def _plain_plan(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
 _SLOW = object()
 
 
+def _plain_value(plan: _Plain, source: Any) -> Any:
+    """The completed scalar, the object to complete, None, or _SLOW."""
+    try:
+        value = plan.read(source, plan.attribute)
+        if value is None:
+            return _SLOW if plan.non_null else None
+        if isinstance(value, Exception) or value is Undefined:
+            return _SLOW
+        if plan.coerce is None:
+            return value
+        coerced = plan.coerce(value)
+    except Exception:  # the ordinary path reports it
+        return _SLOW
+    return _SLOW if coerced is None or coerced is Undefined else coerced
+
+
+class _Step(NamedTuple):
+    """One response key of a selection set, and its plain-field plan if any."""
+
+    name: str
+    field_details_list: Any
+    plan: _Plain | None
+
+
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context with a fast path for plain fields.
 
     A field with Strawberry's default resolver (an attribute set when the
     object was built) is read directly: no resolve info, no resolver
-    wrapper, no dispatch on the type; a scalar is coerced, an object's
-    sub-selection executed. Anything else goes the ordinary way, and so does
-    a plain field whose value would be an error (null for a non-null field,
-    a failed coercion), which then raises the error it always did. With
-    field middleware (an extension's `resolve` hook) every field goes the
-    ordinary way.
+    wrapper, no path, no dispatch on the type; a scalar is coerced, an
+    object's sub-selection executed. Anything else goes the ordinary way,
+    and so does a plain field whose value would be an error (null for a
+    non-null field, a failed coercion), which then raises the error it
+    always did. With field middleware (an extension's `resolve` hook) every
+    field goes the ordinary way.
+
+    `execute_fields` is graphql-core 3.3's, with the plain fields read in
+    its loop; graphql-core memoizes a selection set per execution, so its
+    plans are looked up once per selection set, not once per object.
     """
 
     _plans: ClassVar[dict[tuple[GraphQLObjectType, str], _Plain | None]] = {}
 
-    def execute_field(
+    def execute_fields(
         self,
         parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: Any,
-        path: Any,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        plan = self._plan(parent_type, field_details_list[0].node.name.value)
-        if plan is not None:
-            value = self._plain_value(plan, source)
-            if value is not _SLOW:
-                if plan.object_type is None or value is None:
-                    return value
-                return self._complete_object(
-                    plan, field_details_list, path, value, position_context
-                )
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
+        results: dict[str, Any] = {}
+        awaitable_fields: list[str] = []
+        try:
+            for name, details, plan in self._steps(parent_type, grouped_field_set):
+                value = _plain_value(plan, source_value) if plan is not None else _SLOW
+                if value is not _SLOW and (plan.object_type is None or value is None):  # type: ignore[union-attr]
+                    results[name] = value
+                    continue
+                field_path = Path(path, name, parent_type.name)
+                if value is _SLOW:
+                    result = super().execute_field(
+                        parent_type, source_value, details, field_path, position_context
+                    )
+                else:
+                    result = self._complete_object(
+                        plan,  # type: ignore[arg-type]
+                        details,
+                        field_path,
+                        value,
+                        position_context,
+                    )
+                if result is not Undefined:
+                    results[name] = result
+                    if self.is_awaitable(result):
+                        awaitable_fields.append(name)
+        except Exception:
+            if awaitable_fields:
+                # As graphql-core: settle the other fields' awaitables.
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return self._await_fields(results, awaitable_fields)
+
+    @staticmethod
+    async def _await_fields(results: dict[str, Any], names: list[str]) -> dict[str, Any]:
+        if len(names) == 1:
+            results[names[0]] = await results[names[0]]
+        else:
+            values = await gather_with_cancel(*(results[name] for name in names))
+            results.update(zip(names, values, strict=True))
+        return results
+
+    def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step]:
+        # Keyed by identity, as graphql-core memoizes sub-selections: the set
+        # is kept beside its steps, so its id cannot be reused meanwhile.
+        cache: dict[int, tuple[Any, list[_Step]]] = self.__dict__.setdefault("_lean_steps", {})
+        cached = cache.get(id(grouped_field_set))
+        if cached is not None:
+            return cached[1]
+        steps = [
+            _Step(name, details, self._plan(parent_type, details[0].node.name.value))
+            for name, details in grouped_field_set.items()
+        ]
+        cache[id(grouped_field_set)] = (grouped_field_set, steps)
+        return steps
 
     def _plan(self, parent_type: GraphQLObjectType, name: str) -> _Plain | None:
         manager = self.middleware_manager
@@ -156,24 +229,8 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plans = LeanExecutionContext._plans
         return plans[key] if key in plans else plans.setdefault(key, _plain_plan(*key))
 
-    @staticmethod
-    def _plain_value(plan: _Plain, source: Any) -> Any:
-        """The completed scalar, the object to complete, None, or _SLOW."""
-        try:
-            value = plan.read(source, plan.attribute)
-            if value is None:
-                return _SLOW if plan.non_null else None
-            if isinstance(value, Exception) or value is Undefined:
-                return _SLOW
-            if plan.coerce is None:
-                return value
-            coerced = plan.coerce(value)
-        except Exception:  # the ordinary path reports it
-            return _SLOW
-        return _SLOW if coerced is None or coerced is Undefined else coerced
-
     def _complete_object(
-        self, plan: _Plain, field_details_list: Any, path: Any, value: Any, position: Any
+        self, plan: _Plain, field_details_list: Any, path: Path, value: Any, position: Any
     ) -> Any:
         """`complete_value` of an object, with `execute_field`'s error handling."""
         assert plan.object_type is not None
@@ -189,7 +246,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return completed
 
     async def _await_object(
-        self, completed: Awaitable[Any], field_type: GraphQLOutputType, details: Any, path: Any
+        self, completed: Awaitable[Any], field_type: GraphQLOutputType, details: Any, path: Path
     ) -> Any:
         try:
             return await completed
