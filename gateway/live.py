@@ -53,6 +53,8 @@ CHANNEL: Final = "alpr_stored"
 # Names the listener in pg_stat_activity, for operators (and tests).
 APPLICATION_NAME: Final = "alpr-gateway-live"
 BATCHES_PER_ROUND: Final = 100
+# How long a batch may wait for its nested camera/plate objects.
+NESTED_TIMEOUT_S: Final = 2.0
 
 
 @translated
@@ -191,11 +193,18 @@ class LiveFeed:
 
         The reads are shared by every subscriber: a read that carries an object
         nobody of a subscription asked for is harmless, GraphQL sends only what
-        was selected.
+        was selected. When the read pool fails or is slow the reads go out
+        without them (null): the feed must not stall for everyone, most of
+        whom asked for no nested object.
         """
         nested = frozenset[str]().union(*(s.nested for s in self.subscribers))
-        if nested and self.db is not None:
-            await DbReader(self.db, cache=False).attach(events, nested)
+        if not nested or self.db is None:
+            return
+        try:
+            async with asyncio.timeout(NESTED_TIMEOUT_S):
+                await DbReader(self.db, cache=False).attach(events, nested)
+        except (StorageError, TimeoutError) as exc:
+            log.warning("live reads go out without camera/plate objects: %s", exc)
 
     def publish(self, events: list[Event]) -> None:
         """Offer one batch (in capture order) to every matching subscriber; never wait.

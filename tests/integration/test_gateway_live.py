@@ -23,9 +23,12 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from gateway.live import LiveFeed
 from ingestor.publish import encode
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
+from schema.graphql.inputs import EventQuery
+from schema.graphql.types import Event
 from tests.factories import wire_event
 from tests.integration.gateway_server import live_socket, serve, settings_for, subscribe
 
@@ -188,6 +191,30 @@ async def test_nested_objects_reach_shared_and_per_subscriber_subscriptions(
             assert camera in [c["cameraId"] for c in event["plate"]["cameras"]]
         # Both protocols' NESTED shared one rendering per read; DEEP had none.
         assert _rendered((await client.get("/metrics")).text) - rendered_before == 6
+
+
+async def test_reads_go_out_without_nested_objects_when_the_read_pool_fails(
+    database_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    broken = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    assert broken is not None
+    await broken.close()
+    feed = LiveFeed(database_url, buffer=100, db=broken)
+    await feed.start()
+    try:
+        async with asyncio.timeout(10):
+            while not feed.connected:
+                await asyncio.sleep(0.02)
+        camera = f"nopool-{uuid.uuid4().hex[:6]}"
+        subscriber = feed.subscribe(EventQuery(camera_id=camera), frozenset({"camera", "plate"}))
+        batch = _events(3, [camera])
+        await _write(pool, batch)
+        async with asyncio.timeout(10):
+            got = [await subscriber.queue.get() for _ in batch]
+        assert {str(e.id) for e in got if isinstance(e, Event)} == {str(e.event_id) for e in batch}
+        assert all(isinstance(e, Event) and e.camera is None and e.plate is None for e in got)
+    finally:
+        await feed.stop()
 
 
 async def test_a_subscription_needs_a_purpose_and_leaves_one_audit_record(
