@@ -72,6 +72,8 @@ NESTED_100 = """query($site: String) { events(filter: {siteId: $site}, first: 10
 STATS = """{ stats { totalReads uniquePlates activeCameras avgConfidence avgLatencyMs
   readsPerHour { hour reads } } }"""
 LIVE = "subscription($c: String) { plateDetected(filter: {cameraId: $c}) { id capturedAt } }"
+# Per websocket protocol: the message that subscribes, the one that carries a result.
+PROTOCOL_MESSAGES = {"graphql-transport-ws": ("subscribe", "next"), "graphql-ws": ("start", "data")}
 
 
 # ---------------------------------------------------------------- database
@@ -410,22 +412,26 @@ async def subscribers_child(args: argparse.Namespace) -> None:
     cameras = [f"live-{i:03d}" for i in range(args.cameras)]
     received: list[tuple[float, float]] = []  # (capturedAt, received at), epoch seconds
 
+    protocols = args.protocols.split(",")
+
     async def subscriber(i: int, ready: asyncio.Event) -> None:
+        protocol = protocols[i % len(protocols)]
+        start, result = PROTOCOL_MESSAGES[protocol]
         async with connect(
             args.child_ws,
-            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            subprotocols=[protocol],  # type: ignore[list-item]
             max_size=None,
         ) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
             await ws.recv()
             payload = {"query": LIVE, "variables": {"c": cameras[i % len(cameras)]}}
-            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            await ws.send(json.dumps({"id": "1", "type": start, "payload": payload}))
             ready.set()
             # Plain receives, cancelled at the end: a timeout per receive
             # (a task each) cost the clients more CPU than the gateway spent.
             async for raw in ws:
                 message = json.loads(raw)
-                if message["type"] == "next":
+                if message["type"] == result:
                     event = message["payload"]["data"]["plateDetected"]
                     at = datetime.fromisoformat(event["capturedAt"])
                     received.append((at.timestamp(), time.time()))
@@ -531,6 +537,8 @@ async def live_benchmark(url: str, base: str, gateway_pid: int, args: argparse.N
                 str(count),
                 "--child-seconds",
                 str(listen),
+                "--protocols",
+                args.protocols,
                 stdout=asyncio.subprocess.PIPE,
             )
         )
@@ -560,9 +568,9 @@ async def live_benchmark(url: str, base: str, gateway_pid: int, args: argparse.N
     fan_out = [at - committed[captured] for captured, at in received if captured in committed]
     writes = [done - captured for captured, done in committed.items()]
     print(
-        f"\nlive: {args.subscribers} subscribers (one camera each of {len(cameras)}) in "
-        f"{len(children)} client processes, {sent / elapsed:.0f} stored reads/s "
-        f"for {elapsed:.1f} s, gateway workers {args.workers}"
+        f"\nlive: {args.subscribers} subscribers (one camera each of {len(cameras)}; "
+        f"{args.protocols}) in {len(children)} client processes, "
+        f"{sent / elapsed:.0f} stored reads/s for {elapsed:.1f} s, gateway workers {args.workers}"
     )
     summary = figures(latencies, 1)[:34]
     print(
@@ -642,6 +650,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rate", type=int, default=1000, help="stored reads/s for the live run")
     parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument(
+        "--protocols",
+        default="graphql-transport-ws,graphql-ws",
+        help="websocket protocols of the live subscribers, taken in turn",
+    )
     parser.add_argument("--live-only", action="store_true", help="skip the query benchmarks")
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
