@@ -274,8 +274,10 @@ ORDER BY site_id;
 -- camera_daily, its partial days from camera_hourly ([$1, $7) at the head,
 -- [$8, $2) at the tail). The gateway splits the window; a NULL bound means
 -- unbounded for days and "no edge" for hours. $3/$4: camera, site.
--- Summed per camera first: hashing 200 cameras is cheaper than sorting
--- every row for count(DISTINCT camera_id).
+-- Distinct counts compare bytes (COLLATE "C"): the same count as the
+-- column's collation, which is deterministic, without a locale comparison
+-- per pair in the sort (4.3 -> 3.3 ms here; 16.8 -> 9.1 ms for plates over
+-- ten days).
 -- The series: reads per hour in [$9, $10) (the newest hours of the window),
 -- oldest first, as three arrays.
 -- Unique plates from the table that keeps them at this grain, named by $11
@@ -295,11 +297,6 @@ WITH parts AS (
         OR (bucket >= $8::timestamptz AND bucket < $2::timestamptz))
       AND ($3::text IS NULL OR camera_id = $3)
       AND ($4::text IS NULL OR site_id = $4)
-), per_camera AS (
-    SELECT sum(reads) AS reads, sum(confidence_sum) AS confidence_sum,
-        sum(latency_sum) AS latency_sum, sum(latency_count) AS latency_count
-    FROM parts
-    GROUP BY camera_id
 ), series AS (
     SELECT bucket, sum(reads)::bigint AS reads,
         sum(confidence_sum) / NULLIF(sum(reads), 0) AS avg_confidence
@@ -314,10 +311,10 @@ SELECT totals.*, hours.*,
         WHEN 'all' THEN (SELECT COALESCE(sum(new_plates), 0)::bigint FROM plates_hourly)
         WHEN 'camera' THEN (SELECT count(*) FROM plate_cameras WHERE camera_id = $3)
         WHEN 'site' THEN (
-            SELECT count(DISTINCT plate_normalized_text) FROM plate_cameras
+            SELECT count(DISTINCT plate_normalized_text COLLATE "C") FROM plate_cameras
             WHERE camera_id IN (SELECT camera_id FROM cameras WHERE site_id = $4))
         WHEN 'days' THEN (
-            SELECT count(DISTINCT plate_normalized_text) FROM plate_days
+            SELECT count(DISTINCT plate_normalized_text COLLATE "C") FROM plate_days
             WHERE day >= $12::date AND day < $13::date)
     END AS unique_plates,
     CASE WHEN $3::text IS NULL AND $4::text IS NULL THEN (
@@ -327,10 +324,10 @@ SELECT totals.*, hours.*,
     END AS new_plates
 FROM (
     SELECT COALESCE(sum(reads), 0)::bigint AS total_reads,
-        count(*) AS active_cameras,
+        count(DISTINCT camera_id COLLATE "C") AS active_cameras,
         sum(confidence_sum) / NULLIF(sum(reads), 0) AS avg_confidence,
         sum(latency_sum)::double precision / NULLIF(sum(latency_count), 0) AS avg_latency_ms
-    FROM per_camera
+    FROM parts
 ) AS totals, (
     SELECT array_agg(bucket ORDER BY bucket) AS series_hours,
         array_agg(reads ORDER BY bucket) AS series_reads,
