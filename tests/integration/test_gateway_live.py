@@ -270,6 +270,37 @@ async def test_a_client_that_leaves_is_unsubscribed(base_url: str, pool: asyncpg
                 await asyncio.sleep(0.05)
 
 
+async def test_a_stopped_subscription_ends_and_the_socket_stays(
+    base_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    camera = f"stop-{uuid.uuid4().hex[:6]}"
+    variables = {"filter": {"cameraId": camera}}
+    async with (
+        httpx.AsyncClient(base_url=base_url) as client,
+        live_socket(base_url) as modern,
+        live_socket(base_url, protocol="graphql-ws") as legacy,
+    ):
+        before = _subscribers((await client.get("/metrics")).text)
+        await subscribe(modern, LIVE, variables)
+        await _start_legacy(legacy, LIVE, variables)
+        await asyncio.sleep(0.3)
+        assert _subscribers((await client.get("/metrics")).text) == before + 2
+        await modern.send(json.dumps({"id": "1", "type": "complete"}))
+        await legacy.send(json.dumps({"id": "1", "type": "stop"}))
+        assert json.loads(await asyncio.wait_for(legacy.recv(), 5))["type"] == "complete"
+        async with asyncio.timeout(10):
+            while _subscribers((await client.get("/metrics")).text) != before:
+                await asyncio.sleep(0.05)
+        # The same id subscribes again on the same socket, and gets reads.
+        await subscribe(modern, LIVE, variables)
+        await asyncio.sleep(0.3)
+        batch = _events(3, [camera])
+        await _write(pool, batch)
+        got = await _next_events(modern, 3)
+        assert {e["id"] for e in got} == {str(e.event_id) for e in batch}
+        assert await _quiet(legacy)
+
+
 def _dropped(metrics: str) -> float:
     found = re.search(r"^alpr_gateway_live_dropped_subscribers_total (\S+)$", metrics, re.M)
     return float(found[1]) if found else 0.0
