@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import string
@@ -156,6 +157,8 @@ async def bench(url: str, args: argparse.Namespace) -> None:
             )
         modes = {"exact": SearchMode.EXACT, "fuzzy (misread)": SearchMode.FUZZY}
         results = {}
+        # Two shared cores: other people's jobs move the tail; say how busy.
+        load_before = os.getloadavg()[0]
         for label, queries in _queries(plates, args.queries, rng).items():
             mode = modes.get(label, SearchMode.WILDCARD)
 
@@ -171,6 +174,7 @@ async def bench(url: str, args: argparse.Namespace) -> None:
         naive_p50, _ = await timed("naive LIKE over plate_events", fragments, naive)
         ours = results["wildcard middle (frag)"][0]
         print(f"naive / indexed wildcard (p50): {naive_p50 / ours:.0f}x")
+        print(f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
     finally:
         await pool.close()
         await conn.close()
