@@ -50,7 +50,7 @@ class Subscription:
         live = ctx.state.live
         # Fields below camera/plate use this connection's reader: not shareable.
         sink = None if below_nested(info) else current_sink()
-        render = sink.shape().render if sink is not None else None
+        render = sink.shape(info.selected_fields).render if sink is not None else None
         subscriber = live.subscribe(query, nested_fields(info), render)
         try:
             if sink is None:

@@ -44,10 +44,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types.nodes import Selection
 
 from gateway.context import Context
 from gateway.errors import INTERNAL, ErrorCodes
 from gateway.live import Overflow, Subscriber
+from gateway.live_plan import SLOW, plan
 from schema.graphql.types import Event
 
 log = logging.getLogger(__name__)
@@ -65,13 +67,18 @@ _INTERNAL_ERROR: Final = orjson.dumps(
 class SharedShape:
     """One document + variables: renders a read to the JSON of its `next` payload.
 
-    Runs graphql-core's per-event execution, with the schema's executor class,
-    and no context: the fields a shared subscription may select (a read's, and
-    the scalars of its nested camera/plate, loaded by the feed) are plain
-    attributes.
+    Reads the selection's plan (`gateway.live_plan`, from the first
+    subscriber's `selected`) off the read when there is one and the read has
+    no value that would be an error; otherwise runs graphql-core's per-event
+    execution, with the schema's executor class. Both without a context: the
+    fields a shared subscription may select (a read's, and the scalars of its
+    nested camera/plate, loaded by the feed) are plain attributes.
     """
 
-    def __init__(self, schema: strawberry.Schema, key: ShapeKey) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, key: ShapeKey, selected: list[Selection] | None = None
+    ) -> None:
+        self._plan = plan(schema._schema, selected) if selected is not None else None
         query, operation_name, variables = key
         executor = schema.execution_context_class.build(
             schema._schema,
@@ -83,9 +90,18 @@ class SharedShape:
         assert isinstance(executor, Executor), executor
         self._executor = executor
 
+    @property
+    def planned(self) -> bool:
+        """Whether reads are read off a plan (else graphql-core executes each)."""
+        return self._plan is not None
+
     def render(self, event: Event) -> str:
         """The payload's JSON; never raises (it runs inside the feed, for everyone)."""
         try:
+            if self._plan is not None:
+                data = self._plan.read(event)
+                if data is not SLOW:
+                    return orjson.dumps({"data": data}).decode()
             result = execute_subscription_event(self._executor.build_per_event_executor(event))
             if not isinstance(result, ExecutionResult):
                 # A field that awaits slipped past `below_nested`: a bug of ours.
@@ -107,11 +123,14 @@ _shapes: weakref.WeakValueDictionary[tuple[GraphQLSchema, ShapeKey], SharedShape
 )
 
 
-def shared_shape(schema: strawberry.Schema, key: ShapeKey) -> SharedShape:
+def shared_shape(
+    schema: strawberry.Schema, key: ShapeKey, selected: list[Selection]
+) -> SharedShape:
+    """The shape of `key`, made from this subscriber's selection if it is the first."""
     # Keyed by the graphql-core schema, which the shape's executor holds.
     shape = _shapes.get((schema._schema, key))
     if shape is None:
-        shape = _shapes[(schema._schema, key)] = SharedShape(schema, key)
+        shape = _shapes[(schema._schema, key)] = SharedShape(schema, key, selected)
     return shape
 
 
@@ -134,8 +153,8 @@ class LiveSink:
     key: ShapeKey
     frame_start: str  # '{"id": ..., "type": "next", "payload": ' (or graphql-ws "data")
 
-    def shape(self) -> SharedShape:
-        return shared_shape(self.schema, self.key)
+    def shape(self, selected: list[Selection]) -> SharedShape:
+        return shared_shape(self.schema, self.key, selected)
 
     async def send_until_overflow(self, subscriber: Subscriber) -> bool:
         """Send the subscriber's rendered reads as they come.

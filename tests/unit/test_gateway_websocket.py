@@ -1,12 +1,18 @@
 """A shared subscription shape renders a read as GraphQL would: aliases,
-fragments, directives on the shape's variables, enums, nested scalars."""
+fragments, directives on the shape's variables, enums, nested scalars; read
+off its plan, or through graphql-core when the plan cannot say."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 import strawberry
+from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
+from strawberry.types.nodes import Selection, convert_selections
 
 from gateway.schema import build_schema
 from gateway.websocket import SharedShape, shared_shape
@@ -28,6 +34,14 @@ subscription Watch($c: String, $withPlate: Boolean!) {
 }
 fragment Where on Event { cameraId siteId capturedAt }
 """
+# Two selections of one response key: graphql-core merges them, a plan does not.
+MERGED = """
+subscription Watch($c: String, $withPlate: Boolean!) {
+  plateDetected(filter: {cameraId: $c}) {
+    readId: id camera { id } camera { siteId } plate @skip(if: $withPlate) { text }
+  }
+}
+"""
 
 
 def _event() -> Event:
@@ -48,15 +62,39 @@ def _event() -> Event:
     return event
 
 
-def _render(variables: dict[str, object], event: Event) -> dict[str, object]:
-    key = (DOCUMENT, "Watch", json.dumps(variables, sort_keys=True))
-    result: dict[str, object] = json.loads(SharedShape(SCHEMA, key).render(event))
+def _selected(document: str, variables: dict[str, Any]) -> list[Selection]:
+    """Strawberry's `info.selected_fields` of the subscription field, as its resolver sees it."""
+    parsed = parse(document)
+    operation = next(d for d in parsed.definitions if isinstance(d, OperationDefinitionNode))
+    fragments = {
+        d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    root = operation.selection_set.selections[0]
+    assert isinstance(root, FieldNode)
+    info = SimpleNamespace(variable_values=variables, fragments=fragments)
+    return convert_selections(info, [root])  # type: ignore[arg-type]
+
+
+def _shape(document: str, variables: dict[str, Any], planned: bool) -> SharedShape:
+    key = (document, "Watch", json.dumps(variables, sort_keys=True))
+    selected = _selected(document, variables) if planned else None
+    return SharedShape(SCHEMA, key, selected)
+
+
+def _rendered(shape: SharedShape, event: Event) -> list[tuple[str, Any]]:
+    """The payload with its keys' order kept."""
+    result: list[tuple[str, Any]] = json.loads(
+        shape.render(event), object_pairs_hook=lambda pairs: pairs
+    )
     return result
 
 
-def test_a_read_renders_as_its_selection() -> None:
+@pytest.mark.parametrize("planned", [True, False])
+def test_a_read_renders_as_its_selection(planned: bool) -> None:
     event = _event()
-    assert _render({"c": "cam-7", "withPlate": True}, event) == {
+    shape = _shape(DOCUMENT, {"c": "cam-7", "withPlate": True}, planned)
+    assert shape.planned is planned
+    assert json.loads(shape.render(event)) == {
         "data": {
             "plateDetected": {
                 "__typename": "Event",
@@ -72,14 +110,40 @@ def test_a_read_renders_as_its_selection() -> None:
     }
 
 
-def test_the_shape_s_variables_decide_its_directives() -> None:
-    rendered = _render({"c": "cam-7", "withPlate": False}, _event())["data"]
-    assert isinstance(rendered, dict) and "plate" not in rendered["plateDetected"]
+@pytest.mark.parametrize("with_plate", [True, False])
+def test_a_plan_renders_what_graphql_core_renders(with_plate: bool) -> None:
+    event = _event()
+    variables = {"c": "cam-7", "withPlate": with_plate}
+    planned = _shape(DOCUMENT, variables, planned=True)
+    assert planned.planned
+    assert _rendered(planned, event) == _rendered(_shape(DOCUMENT, variables, False), event)
+
+
+def test_a_value_that_is_an_error_is_rendered_by_graphql_core() -> None:
+    event = _event()
+    event.captured_at = None  # type: ignore[assignment]  # non-null in the schema
+    planned = _shape(DOCUMENT, {"c": "cam-7", "withPlate": True}, planned=True)
+    payload = json.loads(planned.render(event))
+    assert payload["data"] is None
+    assert payload["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert payload["errors"][0]["path"] == ["plateDetected", "capturedAt"]
+
+
+def test_a_selection_without_a_plan_is_rendered_by_graphql_core() -> None:
+    event = _event()
+    shape = _shape(MERGED, {"c": "cam-7", "withPlate": False}, planned=True)
+    assert not shape.planned
+    assert json.loads(shape.render(event))["data"]["plateDetected"] == {
+        "readId": str(event.id),
+        "camera": {"id": "cam-7", "siteId": "DC1"},
+        "plate": {"text": "ABC123"},
+    }
 
 
 def test_one_shape_per_document_and_variables() -> None:
     key = (DOCUMENT, "Watch", json.dumps({"c": "cam-7", "withPlate": True}))
     other = (DOCUMENT, "Watch", json.dumps({"c": "cam-8", "withPlate": True}))
-    shape = shared_shape(SCHEMA, key)
-    assert shared_shape(SCHEMA, key) is shape
-    assert shared_shape(SCHEMA, other) is not shape
+    selected = _selected(DOCUMENT, {"c": "cam-7", "withPlate": True})
+    shape = shared_shape(SCHEMA, key, selected)
+    assert shared_shape(SCHEMA, key, selected) is shape
+    assert shared_shape(SCHEMA, other, selected) is not shape
