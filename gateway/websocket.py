@@ -5,9 +5,10 @@ executes the selection set again for every event it yields, then formats,
 serializes and sends the result: about 70 us per read per subscriber, all of
 it the same for every subscriber that sent the same document with the same
 variables (same filter, same selection). Here those subscribers share a
-`SharedShape`: the live feed has it render each read once (executed by
-graphql-core, serialized to the JSON of a result), and each subscription only
-wraps that text in its own protocol frame and writes it.
+`SharedShape`: the live feed has it render each read once (read off a plan of
+the selection, `gateway.live_plan`, or executed by graphql-core; serialized
+to the JSON of a result), and each subscription only wraps that text in its
+own protocol frame and writes it.
 
 Strawberry still speaks both protocols (connection_init and the key check,
 ping, complete/stop, errors, limits): the handlers below only make the
