@@ -191,6 +191,22 @@ async def hammer(
     return latencies, time.perf_counter() - started
 
 
+async def alternate(
+    calls: list[Callable[[], Awaitable[None]]], seconds: float
+) -> list[tuple[list[float], float]]:
+    """One request at a time, taking turns between `calls` (this gateway and
+    the baseline's): both meet the same machine, whatever else runs on it.
+    Per call: its latencies and the seconds they add up to."""
+    latencies: list[list[float]] = [[] for _ in calls]
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for call, own in zip(calls, latencies, strict=True):
+            t = time.perf_counter()
+            await call()
+            own.append(time.perf_counter() - t)
+    return [(own, sum(own)) for own in latencies]
+
+
 def graphql(
     client: httpx.AsyncClient, query: str, variables: Callable[[], dict[str, Any]]
 ) -> Callable[[], Awaitable[None]]:
@@ -357,23 +373,27 @@ async def query_benchmarks(url: str, targets: list[Target], args: argparse.Names
         httpx.AsyncClient(base_url=target.base, limits=limits, timeout=60) for target in targets
     ]
     print(
-        f"\nqueries, {args.duration:g} s each: alone (concurrency 1; the gateway's CPU per "
-        f"request beside), then at concurrency {args.concurrency}; "
+        f"\nqueries, {args.duration:g} s each: alone (concurrency 1, taking turns with the "
+        f"baseline if any; the gateway's CPU per request beside), then at concurrency "
+        f"{args.concurrency}; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     try:
         per_target = [scenarios(client) for client in clients]
         for i, (name, _) in enumerate(per_target[0]):
-            for target, calls in zip(targets, per_target, strict=True):
-                call = calls[i][1]
-                label = f"{name} [{target.label}]" if len(targets) > 1 else name
+            calls = [scenario[i][1] for scenario in per_target]
+            for call in calls:
                 await call()  # warm
-                cpu = cpu_seconds(target.pid)
-                alone, alone_s = await hammer(call, 1, args.duration)
-                cpu_ms = (cpu_seconds(target.pid) - cpu) / max(1, len(alone)) * 1000
+            cpus = [cpu_seconds(target.pid) for target in targets]
+            alone = await alternate(calls, args.duration * len(calls))
+            for target, cpu, (latencies, busy) in zip(targets, cpus, alone, strict=True):
+                cpu_ms = (cpu_seconds(target.pid) - cpu) / max(1, len(latencies)) * 1000
+                label = f"{name} [{target.label}]" if len(targets) > 1 else name
+                print(f"  {label:44s} alone {figures(latencies, busy)}  CPU {cpu_ms:5.2f} ms")
+            for target, call in zip(targets, calls, strict=True):
                 latencies, seconds = await hammer(call, args.concurrency, args.duration)
-                print(f"  {label:44s} alone {figures(alone, alone_s)}  CPU {cpu_ms:5.2f} ms")
-                print(f"  {'':44s} x{args.concurrency:<4d} {figures(latencies, seconds)}")
+                label = f"[{target.label}]" if len(targets) > 1 else ""
+                print(f"  {label:>44s} x{args.concurrency:<4d} {figures(latencies, seconds)}")
     finally:
         for client in clients:
             await client.aclose()
