@@ -204,17 +204,15 @@ def _reject_nul(flat: dict[str, Any], nested: bool) -> None:
 # anything it does not accept goes to the exact path, which alone produces
 # errors, so every error stays what it was.
 
-# Fields whose Python validators `_fast_validator` replaces; any other
-# Python validator on PlateEvent makes the import fail rather than be skipped.
-_FAST_REPLACED: Final = frozenset(
-    {"captured_at", "plate_text", "plate_region", "plate_normalized_text"}
-)
-
-
-def _without_functions(schema: dict[str, Any]) -> dict[str, Any]:
-    while schema["type"] in ("function-before", "function-after"):
-        schema = schema["schema"]
-    return schema
+# The Python validators `_fast_validator` strips, by field, and repeats in
+# core checks or in `_fast_event`. Any other Python validator on PlateEvent
+# makes the import fail rather than be skipped.
+_FAST_REPLACED: Final = {
+    "captured_at": {"_timestamp_is_text", "_timestamp_has_zone"},
+    "plate_text": {"_plate_has_characters"},
+    "plate_region": {"_region_defaults"},
+    "plate_normalized_text": {"_ignore_sent_normalization"},
+}
 
 
 def _has_function(schema: Any) -> bool:
@@ -227,28 +225,42 @@ def _has_function(schema: Any) -> bool:
     return False
 
 
+def _without_functions(schema: dict[str, Any], field: str) -> dict[str, Any]:
+    stripped: set[str] = set()
+    while schema["type"] in ("function-before", "function-after"):
+        stripped.add(schema["function"]["function"].__name__)
+        schema = schema["schema"]
+    if stripped != _FAST_REPLACED[field] or _has_function(schema):
+        raise RuntimeError(f"PlateEvent.{field}'s validators changed: update the fast path")
+    return schema
+
+
 def _fast_validator() -> SchemaValidator:
     model = cast(dict[str, Any], PlateEvent.__pydantic_core_schema__)
-    if model["type"] != "model" or model["schema"]["type"] != "model-fields":
-        raise RuntimeError("PlateEvent gained a model validator the fast path does not repeat")
+    shape = (model["type"], model["schema"]["type"], model.get("post_init"))
+    if shape != ("model", "model-fields", "model_post_init"):
+        raise RuntimeError("PlateEvent's model validators changed: update the fast path")
     fields = {name: dict(field) for name, field in model["schema"]["fields"].items()}
     for name, field in fields.items():
         if name not in _FAST_REPLACED and _has_function(field["schema"]):
             raise RuntimeError(f"PlateEvent.{name} has a validator the fast path does not repeat")
     # _timestamp_is_text: a string, never a number; _timestamp_has_zone: in _fast_event.
-    timestamp = _without_functions(fields["captured_at"]["schema"])
+    timestamp = _without_functions(fields["captured_at"]["schema"], "captured_at")
     fields["captured_at"]["schema"] = core_schema.chain_schema(
         [core_schema.str_schema(strict=True), timestamp]
     )
     # _plate_has_characters: in _fast_event, which normalizes anyway.
-    fields["plate_text"]["schema"] = _without_functions(fields["plate_text"]["schema"])
+    fields["plate_text"]["schema"] = _without_functions(
+        fields["plate_text"]["schema"], "plate_text"
+    )
     # _region_defaults: None passes here, None and "" become UNKNOWN in _fast_event.
     region = fields["plate_region"]["schema"]
     fields["plate_region"]["schema"] = core_schema.with_default_schema(
-        core_schema.nullable_schema(_without_functions(region["schema"])),
+        core_schema.nullable_schema(_without_functions(region["schema"], "plate_region")),
         default=region["default"],
     )
     # _ignore_sent_normalization: anything is accepted, _fast_event overwrites it.
+    _without_functions(fields["plate_normalized_text"]["schema"]["schema"], "plate_normalized_text")
     fields["plate_normalized_text"]["schema"] = core_schema.with_default_schema(
         core_schema.any_schema(), default=""
     )

@@ -15,11 +15,12 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from pydantic_core import core_schema
 
 from ingestor.simulate import Simulation, SimulationConfig
 from schema import events
@@ -264,6 +265,15 @@ def test_decoding_names_the_field_holding_nul(changes: dict[str, Any], field: st
         with pytest.raises(InvalidEvent) as caught:
             decode_event(payload)
         assert (caught.value.field, caught.value.reason) == (field, "contains a NUL character")
+
+
+def test_a_validator_the_fast_path_does_not_know_stops_the_import() -> None:
+    text = core_schema.str_schema(max_length=20)
+    known = core_schema.no_info_after_validator_function(PlateEvent._plate_has_characters, text)
+    assert events._without_functions(cast(Any, known), "plate_text") == text
+    unknown = core_schema.no_info_after_validator_function(str.strip, known)
+    with pytest.raises(RuntimeError, match="plate_text"):
+        events._without_functions(cast(Any, unknown), "plate_text")
 
 
 def test_valid_messages_take_the_fast_path() -> None:
