@@ -227,7 +227,8 @@ async def fetch_stats(
 ) -> dict[str, Any]:
     """Totals, unique plates and an hourly series, from rollups only, in one statement.
 
-    Totals: whole days from `camera_daily`, partial days from `camera_hourly`.
+    Totals: the whole history from `cameras`; a window's whole days from
+    `camera_daily`, its partial days from `camera_hourly`.
     Unique plates: whole history from `plates_hourly` (or `plate_cameras` for
     a camera or site); for a time window from `plate_days` in whole UTC days;
     a window together with a camera or site is not kept, so it is None.
@@ -246,6 +247,7 @@ async def fetch_stats(
         series_start,
         series_end,
         *_unique_plates_source(since, until, camera_id, site_id),
+        since is None and until is None and site_id is None,
     )
     row = rows[0]
     series = zip(

@@ -107,13 +107,19 @@ ON CONFLICT (plate_normalized_text, camera_id) DO UPDATE SET
     read_count = pc.read_count + EXCLUDED.read_count;
 
 -- name: upsert_cameras
-INSERT INTO cameras AS c (camera_id, site_id, first_seen, last_seen, read_count)
+-- The sums make whole-history statistics a read of one row per camera (0043).
+INSERT INTO cameras AS c (
+    camera_id, site_id, first_seen, last_seen, read_count,
+    confidence_sum, latency_sum, latency_count)
 SELECT
     camera_id,
     (array_agg(site_id ORDER BY captured_at DESC))[1],
     min(captured_at),
     max(captured_at),
-    count(*)
+    count(*),
+    sum(plate_confidence),
+    COALESCE(sum(latency_ms), 0),
+    count(latency_ms)
 FROM alpr_inserted
 GROUP BY camera_id
 ORDER BY camera_id
@@ -122,7 +128,10 @@ ON CONFLICT (camera_id) DO UPDATE SET
         THEN EXCLUDED.site_id ELSE c.site_id END,
     first_seen = LEAST(c.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(c.last_seen, EXCLUDED.last_seen),
-    read_count = c.read_count + EXCLUDED.read_count;
+    read_count = c.read_count + EXCLUDED.read_count,
+    confidence_sum = c.confidence_sum + EXCLUDED.confidence_sum,
+    latency_sum = c.latency_sum + EXCLUDED.latency_sum,
+    latency_count = c.latency_count + EXCLUDED.latency_count;
 
 -- name: upsert_camera_hourly
 -- Buckets are UTC hours whatever the session's time zone.

@@ -61,7 +61,8 @@ def _hour_floor(at: datetime) -> datetime:
 @pytest.mark.parametrize(
     ("since_h", "until_h", "camera"),
     [
-        (None, None, None),
+        (None, None, None),  # the whole history: from `cameras`
+        (None, None, "st-cam-1"),
         (5, 80, None),  # partial first day, two whole days, partial last day
         (24, 72, None),  # whole days only
         (30, 40, None),  # inside one day

@@ -14,6 +14,7 @@ from ingestor import writer
 from ingestor.writer import NOTIFY_CHANNEL, write_batch, write_isolating
 from schema.errors import RowRejected
 from schema.events import PlateEvent, event_from_dict
+from sql import migrations
 from tests.factories import wire_event
 
 
@@ -323,3 +324,38 @@ async def test_two_writers_meeting_a_new_day_both_succeed(pool: asyncpg.Pool[Any
                 *(write_batch(conn, batch) for conn, batch in zip((a, b, c), batches, strict=False))
             )
         assert [r.stored for r in results] == [1, 1, 1]
+
+
+async def test_camera_totals_match_the_daily_rollup(pool: asyncpg.Pool[Any]) -> None:
+    """cameras' all-time sums (0043) equal camera_daily's, and 0043's backfill
+    recomputes them from camera_daily for a database that had reads before."""
+    camera = _camera()
+    events = [
+        _event(
+            camera_id=camera,
+            captured_at=f"2026-11-{10 + i % 3}T0{i % 9}:00:00Z",
+            latency_ms=None if i % 4 == 0 else i,
+        )
+        for i in range(30)
+    ]
+    async with pool.acquire() as conn:
+        for start in range(0, 30, 7):
+            await write_batch(conn, events[start : start + 7])
+    daily = """SELECT sum(reads), sum(confidence_sum), sum(latency_sum), sum(latency_count)
+               FROM camera_daily WHERE camera_id = $1"""
+    totals = """SELECT read_count, confidence_sum, latency_sum, latency_count
+                FROM cameras WHERE camera_id = $1"""
+    expected = tuple(await pool.fetchrow(daily, camera))
+    assert expected[0] == 30 and expected[3] == 22
+    assert tuple(await pool.fetchrow(totals, camera)) == pytest.approx(expected)
+
+    backfill = next(m.sql for m in migrations("postgres") if m.version == 43)
+    update = backfill[backfill.index("UPDATE cameras") :]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE cameras SET confidence_sum = 0, latency_sum = 0, latency_count = 0"
+            " WHERE camera_id = $1",
+            camera,
+        )
+        await conn.execute(update)
+        assert tuple(await conn.fetchrow(totals, camera)) == pytest.approx(expected)
