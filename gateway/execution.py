@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple
 
 from graphql import (
     DocumentNode,
@@ -73,7 +73,7 @@ def document_cache(maxsize: int) -> Callable[[], DocumentCache]:
     return lambda: DocumentCache(documents, maxsize)
 
 
-class _Plain(NamedTuple):
+class PlainField(NamedTuple):
     """How to resolve a plain field: what Strawberry's resolver for it does
     (its default resolver, `getattr`, on the attribute), then the scalar's
     output coercion or, for an object, its sub-selection."""
@@ -86,7 +86,7 @@ class _Plain(NamedTuple):
     object_type: GraphQLObjectType | None  # an object without is_type_of
 
 
-def _plain_plan(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
+def plain_plan(parent_type: GraphQLObjectType, name: str) -> PlainField | None:
     field = parent_type.fields.get(name)
     if field is None or field.args or field.resolve is None:
         return None
@@ -104,29 +104,30 @@ def _plain_plan(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
     read, attribute = definition.default_resolver, definition.python_name
     if is_leaf_type(inner):
         coerce = inner.coerce_output_value
-        return _Plain(read, attribute, field_type, non_null, coerce, None)
+        return PlainField(read, attribute, field_type, non_null, coerce, None)
     if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
-        return _Plain(read, attribute, field_type, non_null, None, inner)
+        return PlainField(read, attribute, field_type, non_null, None, inner)
     return None  # lists, interfaces, unions: the ordinary way
 
 
-_SLOW = object()
+# What `plain_value` returns for a value only graphql-core may produce (an error).
+SLOW: Final[object] = object()
 
 
-def _plain_value(plan: _Plain, source: Any) -> Any:
-    """The completed scalar, the object to complete, None, or _SLOW."""
+def plain_value(plan: PlainField, source: Any) -> Any:
+    """The completed scalar, the object to complete, None, or SLOW."""
     try:
         value = plan.read(source, plan.attribute)
         if value is None:
-            return _SLOW if plan.non_null else None
+            return SLOW if plan.non_null else None
         if isinstance(value, Exception) or value is Undefined:
-            return _SLOW
+            return SLOW
         if plan.coerce is None:
             return value
         coerced = plan.coerce(value)
     except Exception:  # the ordinary path reports it
-        return _SLOW
-    return _SLOW if coerced is None or coerced is Undefined else coerced
+        return SLOW
+    return SLOW if coerced is None or coerced is Undefined else coerced
 
 
 class _Step(NamedTuple):
@@ -134,7 +135,7 @@ class _Step(NamedTuple):
 
     name: str
     field_details_list: Any
-    plan: _Plain | None
+    plan: PlainField | None
 
 
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -154,7 +155,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
     plans are looked up once per selection set, not once per object.
     """
 
-    _plans: ClassVar[dict[tuple[GraphQLObjectType, str], _Plain | None]] = {}
+    _plans: ClassVar[dict[tuple[GraphQLObjectType, str], PlainField | None]] = {}
 
     def execute_fields(
         self,
@@ -168,12 +169,12 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         awaitable_fields: list[str] = []
         try:
             for name, details, plan in self._steps(parent_type, grouped_field_set):
-                value = _plain_value(plan, source_value) if plan is not None else _SLOW
-                if value is not _SLOW and (plan.object_type is None or value is None):  # type: ignore[union-attr]
+                value = plain_value(plan, source_value) if plan is not None else SLOW
+                if value is not SLOW and (plan.object_type is None or value is None):  # type: ignore[union-attr]
                     results[name] = value
                     continue
                 field_path = Path(path, name, parent_type.name)
-                if value is _SLOW:
+                if value is SLOW:
                     result = super().execute_field(
                         parent_type, source_value, details, field_path, position_context
                     )
@@ -221,16 +222,16 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         cache[id(grouped_field_set)] = (grouped_field_set, steps)
         return steps
 
-    def _plan(self, parent_type: GraphQLObjectType, name: str) -> _Plain | None:
+    def _plan(self, parent_type: GraphQLObjectType, name: str) -> PlainField | None:
         manager = self.middleware_manager
         if manager is not None and manager.middlewares:
             return None
         key = (parent_type, name)
         plans = LeanExecutionContext._plans
-        return plans[key] if key in plans else plans.setdefault(key, _plain_plan(*key))
+        return plans[key] if key in plans else plans.setdefault(key, plain_plan(*key))
 
     def _complete_object(
-        self, plan: _Plain, field_details_list: Any, path: Path, value: Any, position: Any
+        self, plan: PlainField, field_details_list: Any, path: Path, value: Any, position: Any
     ) -> Any:
         """`complete_value` of an object, with `execute_field`'s error handling."""
         assert plan.object_type is not None

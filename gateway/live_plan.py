@@ -18,21 +18,19 @@ graphql-core's own.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final, NamedTuple
+from typing import Any, NamedTuple
 
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from gateway.execution import _SLOW, _Plain, _plain_plan, _plain_value
-
-SLOW: Final[object] = _SLOW  # a value graphql-core must produce (an error)
+from gateway.execution import SLOW, PlainField, plain_plan, plain_value
 
 
 class _Step(NamedTuple):
     """One response key: a plain field (with its sub-plan for an object) or __typename."""
 
     key: str
-    plain: _Plain | None  # None: __typename
+    plain: PlainField | None  # None: __typename
     children: tuple[_Step, ...] | None
     typename: str
 
@@ -96,7 +94,7 @@ def _plan(parent: GraphQLObjectType, selections: Iterable[Selection]) -> tuple[_
         if field.name == "__typename":
             steps.append(_Step(key, None, None, parent.name))
             continue
-        plain = _plain_plan(parent, field.name)
+        plain = plain_plan(parent, field.name)
         if plain is None:
             return None
         children = None
@@ -132,7 +130,7 @@ def _read(steps: tuple[_Step, ...], source: Any) -> dict[str, Any] | object:
         if step.plain is None:
             result[step.key] = step.typename
             continue
-        value: object = _plain_value(step.plain, source)
+        value: object = plain_value(step.plain, source)
         if value is SLOW:
             return SLOW
         if step.children is not None and value is not None:

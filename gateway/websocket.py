@@ -49,8 +49,9 @@ from strawberry.types.nodes import Selection
 
 from gateway.context import Context
 from gateway.errors import INTERNAL, ErrorCodes
+from gateway.execution import SLOW
 from gateway.live import Overflow, Subscriber
-from gateway.live_plan import SLOW, plan
+from gateway.live_plan import plan
 from schema.graphql.types import Event
 
 log = logging.getLogger(__name__)

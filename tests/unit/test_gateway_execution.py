@@ -12,7 +12,7 @@ import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from gateway.execution import LeanExecutionContext, _plain_plan, document_cache
+from gateway.execution import LeanExecutionContext, document_cache, plain_plan
 from gateway.schema import build_schema
 
 
@@ -109,10 +109,10 @@ async def test_plain_fields_answer_as_graphql_core_does(query: str) -> None:
 def test_the_fast_path_covers_plain_fields_only() -> None:
     schema = strawberry.Schema(query=Query)._schema
     outer = schema.type_map["Outer"]
-    plain = {name for name in outer.fields if _plain_plan(outer, name) is not None}  # type: ignore[arg-type]
+    plain = {name for name in outer.fields if plain_plan(outer, name) is not None}  # type: ignore[arg-type]
     assert plain == {"at", "label", "inner", "required"}  # not `computed`
     assert schema.query_type is not None
-    assert _plain_plan(schema.query_type, "items") is None
+    assert plain_plan(schema.query_type, "items") is None
 
 
 async def test_field_middleware_turns_the_fast_path_off() -> None:
