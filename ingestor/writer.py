@@ -181,7 +181,7 @@ class _Mode:
 _mode = _Mode()
 
 
-async def _insert_fast(conn: Connection, events: Iterable[PlateEvent]) -> bool:
+async def _insert_fast(conn: Connection, events: Sequence[PlateEvent]) -> bool:
     """COPY `events` into plate_events; False if one was already stored (nothing kept)."""
     try:
         async with conn.transaction():  # a savepoint: a conflict undoes only this COPY
