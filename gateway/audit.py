@@ -18,6 +18,7 @@ from strawberry.types.graphql import OperationType
 from gateway import store
 from gateway.context import Context
 from gateway.metrics import AUDIT_RECORDS, OPERATION_SECONDS
+from gateway.reader import start_tally
 
 
 async def record(
@@ -53,9 +54,10 @@ class AuditExtension(SchemaExtension):
     """Write the audit record of a query that touched plate data."""
 
     async def on_operation(self) -> AsyncIterator[None]:
+        tally = start_tally()
         yield
         ctx = self.execution_context.context
-        if not isinstance(ctx, Context) or not ctx.reader.touched_plate_data:
+        if not isinstance(ctx, Context) or not tally.touched:
             return
         if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
             return  # recorded when the subscription starts
@@ -63,7 +65,7 @@ class AuditExtension(SchemaExtension):
             self.execution_context.operation_name, self.execution_context.graphql_document
         )
         variables = dict(self.execution_context.variables or {})
-        await record(ctx, operation, variables, ctx.reader.result_count)
+        await record(ctx, operation, variables, tally.count)
 
 
 class OperationTimer(SchemaExtension):

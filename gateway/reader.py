@@ -6,13 +6,16 @@ cache them for the request, so a page of 100 reads with their cameras and
 plates costs three statements. A page's cameras and plates are loaded once
 for the page and set on its reads (`attach`), not resolved read by read.
 It also counts the plate data it hands out, which is what the audit record
-reports.
+reports: into the `Tally` of the operation running, not into the reader, as
+a websocket connection's one reader serves all its operations, several at
+once.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -33,6 +36,35 @@ from schema.graphql.types import (
     Plate,
     PlateSighting,
 )
+
+
+class Tally:
+    """The plate data one operation handed out: whether any, and how many
+    reads and plates (the audit record's result count)."""
+
+    __slots__ = ("count", "touched")
+
+    def __init__(self) -> None:
+        self.touched = False
+        self.count = 0
+
+
+# Set per operation in the task that runs it; the tasks graphql-core starts
+# for its resolvers inherit the same (mutable) Tally.
+_tally: ContextVar[Tally | None] = ContextVar("alpr_operation_tally", default=None)
+
+
+def start_tally() -> Tally:
+    """A fresh tally for the operation starting in this task."""
+    tally = Tally()
+    _tally.set(tally)
+    return tally
+
+
+def _count(found: int) -> None:
+    tally = _tally.get()
+    if tally is not None:
+        tally.count += found
 
 
 def build_connection(rows: Sequence[store.Row], page: PageRequest, more: bool) -> EventConnection:
@@ -91,8 +123,6 @@ class DbReader:
         # `cache=False` for websocket connections: they live for hours, and a
         # cache would serve stale counts and grow with every plate seen.
         self.db = db
-        self.result_count = 0
-        self.touched_plate_data = False
         self._purpose_check = purpose_check
         self._cameras: DataLoader[str, Camera | None] = DataLoader(
             load_fn=self._load_cameras, cache=cache
@@ -106,8 +136,10 @@ class DbReader:
         # and feeds the audit record.
         if self._purpose_check is not None:
             self._purpose_check()
-        self.touched_plate_data = True
-        self.result_count += count
+        tally = _tally.get()
+        if tally is not None:
+            tally.touched = True
+            tally.count += count
 
     async def _load_cameras(self, ids: list[str]) -> list[Camera | None]:
         rows = {row["camera_id"]: row for row in await store.fetch_cameras(self.db, ids)}
@@ -125,7 +157,7 @@ class DbReader:
     async def plate(self, normalized: str) -> Plate | None:
         self.note_plate_data(0)
         plate = await self._plates.load(normalized)
-        self.result_count += plate is not None
+        _count(plate is not None)
         return plate
 
     async def _attach_cameras(self, events: Sequence[Event]) -> None:
@@ -141,7 +173,7 @@ class DbReader:
         for event in events:
             event.plate = by_text.get(event.plate_normalized)
             # Each read's plate counts, as when they were resolved one by one.
-            self.result_count += event.plate is not None
+            _count(event.plate is not None)
 
     async def attach(self, events: Sequence[Event], nested: frozenset[str]) -> None:
         """Set `camera`/`plate` (as named in `nested`) on `events`: one batch each."""
@@ -159,7 +191,7 @@ class DbReader:
     ) -> EventConnection:
         self.note_plate_data(0)
         rows, more = await store.fetch_events(self.db, query, page)
-        self.result_count += len(rows)
+        _count(len(rows))
         connection = build_connection(rows, page, more)
         await self.attach([edge.node for edge in connection.edges], nested)
         return connection
@@ -167,7 +199,7 @@ class DbReader:
     async def event(self, event_id: Any, nested: frozenset[str] = NO_NESTED) -> Event | None:
         self.note_plate_data(0)
         row = await store.fetch_event(self.db, event_id)
-        self.result_count += row is not None
+        _count(row is not None)
         if row is None:
             return None
         event = Event.from_row(row)
@@ -177,7 +209,7 @@ class DbReader:
     async def plate_sightings(self, normalized: str) -> list[PlateSighting]:
         self.note_plate_data(0)
         rows = await store.fetch_plate_sightings(self.db, normalized)
-        self.result_count += len(rows)
+        _count(len(rows))
         return [
             PlateSighting(
                 camera_id=row["camera_id"],
@@ -195,7 +227,7 @@ class DbReader:
     async def similar_plates(self, normalized: str, first: int) -> list[PlateMatchNode]:
         self.note_plate_data(0)
         matches = await similar_plates(self.db, normalized, first)
-        self.result_count += len(matches)
+        _count(len(matches))
         return [PlateMatchNode.from_match(m) for m in matches]
 
 

@@ -245,6 +245,35 @@ async def test_a_subscription_needs_a_purpose_and_leaves_one_audit_record(
     assert [r["purpose"] for r in rows] == ["case 12"]  # one, for the one that ran
 
 
+async def test_queries_on_one_socket_each_leave_their_own_result_count(
+    base_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    camera = f"tally-{uuid.uuid4().hex[:6]}"
+    await _write(pool, _events(5, [camera]))
+    name = f"count_{uuid.uuid4().hex[:8]}"
+    query = (
+        f"query {name}($c: String!, $n: Int!) "
+        "{ events(filter: {cameraId: $c}, first: $n) { edges { node { id } } } }"
+    )
+    async with live_socket(base_url, {"purpose": "tally"}) as ws:
+        # Two at once, then one more: the connection's reader serves all three.
+        for op_id, first in (("a", 3), ("b", 2)):
+            await subscribe(ws, query, {"c": camera, "n": first}, op_id)
+        done = set()
+        while len(done) < 2:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if message["type"] == "complete":
+                done.add(message["id"])
+        await subscribe(ws, query, {"c": camera, "n": 1}, "c")
+        while json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] != "complete":
+            pass
+    rows = await pool.fetch(
+        "SELECT variables, result_count FROM audit_log WHERE operation = $1", name
+    )
+    counts = {json.loads(r["variables"])["n"]: r["result_count"] for r in rows}
+    assert counts == {3: 3, 2: 2, 1: 1}
+
+
 def _rendered(metrics: str) -> float:
     found = re.search(r"^alpr_gateway_live_rendered_total (\S+)$", metrics, re.M)
     return float(found[1]) if found else 0.0
