@@ -20,7 +20,8 @@ starts the gateway of another checkout (this venv) and times it beside:
     .venv/bin/python bench/gateway.py --reads 10000000 --duration 20 --subscribers 1000
 
 PostgreSQL: --database-url (a superuser URL; a database is created and
-dropped per run) or an embedded server.
+dropped per run unless --keep) or an embedded server. `--existing URL` times
+again on a database a --keep run loaded, without loading.
 """
 
 from __future__ import annotations
@@ -615,16 +616,18 @@ async def main(args: argparse.Namespace) -> None:
         tmp = tempfile.TemporaryDirectory(prefix="alpr-bench-gw-")
         server = start_server(Path(tmp.name))
         admin = server_uri(server, "postgres")
-    url = await fresh_database(admin)
+    url = args.existing or await fresh_database(admin)
     try:
-        print(
-            f"loading {args.reads:,} reads over {args.days} days, "
-            f"{args.cameras} cameras, {args.sites} sites"
-        )
-        seconds = await load(url, args)
-        print(
-            f"  loaded in {seconds:.1f} s ({args.reads / seconds:,.0f} reads/s through the writer)"
-        )
+        if not args.existing:
+            print(
+                f"loading {args.reads:,} reads over {args.days} days, "
+                f"{args.cameras} cameras, {args.sites} sites"
+            )
+            seconds = await load(url, args)
+            print(
+                f"  loaded in {seconds:.1f} s "
+                f"({args.reads / seconds:,.0f} reads/s through the writer)"
+            )
         port = free_port()
         gateway = await start_gateway(url, port, args.workers)
         baseline = None
@@ -649,7 +652,10 @@ async def main(args: argparse.Namespace) -> None:
                     process.terminate()
                     process.wait(30)
     finally:
-        await drop_database(admin, url)
+        if args.keep or args.existing:
+            print(f"kept {url}")
+        else:
+            await drop_database(admin, url)
         if tmp is not None:
             server.cleanup()
             tmp.cleanup()
@@ -678,6 +684,17 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--live-only", action="store_true", help="skip the query benchmarks")
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the loaded database (with --database-url) for --existing runs",
+    )
+    parser.add_argument(
+        "--existing",
+        default=None,
+        help="URL of a database a --keep run loaded, with the same --reads/--days/--cameras/"
+        "--sites/--plates: no loading (10 M reads take ~30 min to load)",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         default=None,
@@ -691,6 +708,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--child-seconds", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.plates = args.plates or max(10, args.reads // 8)
+    if args.keep and args.database_url is None:
+        parser.error("--keep needs --database-url: the embedded server is removed at exit")
     return args
 
 
