@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
+from gateway.app import _connect
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
 from tests.factories import wire_event
@@ -269,6 +270,20 @@ def _sql_count(metrics: str) -> float:
         for name, v in found
         if name not in ("batches_after", "latest_batch", "events_by_keys")
     )
+
+
+async def test_gateway_sessions_plan_generically_and_never_jit(database_url: str) -> None:
+    # JIT once cost `stats` 30 ms of compiling per call at 10 M reads (its
+    # generic plan is costed with every branch); see gateway.app._connect.
+    pool = await _connect(settings_for(database_url), database_url)
+    try:
+        settings = await pool.fetchrow(
+            "SELECT current_setting('jit') AS jit, current_setting('plan_cache_mode') AS plans"
+        )
+        assert settings is not None
+        assert (settings["jit"], settings["plans"]) == ("off", "force_generic_plan")
+    finally:
+        await pool.close()
 
 
 async def test_a_page_of_100_with_nested_objects_costs_constant_queries(
