@@ -224,6 +224,7 @@ async def fetch_stats(
     camera_id: str | None,
     site_id: str | None,
     series_hours: int = 24,
+    count_unique: bool = True,
 ) -> dict[str, Any]:
     """Totals, unique plates and an hourly series, from rollups only, in one statement.
 
@@ -233,7 +234,9 @@ async def fetch_stats(
     a camera or site); for a time window from `plate_days` in whole UTC days;
     a window together with a camera or site is not kept, so it is None.
     The series covers the newest `series_hours` hours of the window, as
-    (hour, reads, average confidence) oldest first.
+    (hour, reads, average confidence) oldest first (none for 0).
+    `count_unique=False` leaves unique plates out (None): over a window or a
+    site they are the one part whose cost grows with the data.
     """
     start = floor_hour(since) if since else None
     end = ceil_hour(until) if until else None
@@ -246,7 +249,11 @@ async def fetch_stats(
         *window.params(camera_id, site_id),
         series_start,
         series_end,
-        *_unique_plates_source(since, until, camera_id, site_id),
+        *(
+            _unique_plates_source(since, until, camera_id, site_id)
+            if count_unique
+            else (None, None, None)
+        ),
         since is None and until is None and site_id is None,
     )
     row = rows[0]

@@ -41,6 +41,13 @@ def nested_fields(info: strawberry.Info[Any, Any], path: Sequence[str] = ()) -> 
     return NESTED.intersection(field.name for field in level)
 
 
+def selected_names(info: strawberry.Info[Any, Any]) -> frozenset[str]:
+    """The names of the fields selected on this field's result (fragments opened)."""
+    return frozenset(
+        field.name for top in _fields(info.selected_fields) for field in _fields(top.selections)
+    )
+
+
 def below_nested(info: strawberry.Info[Any, Any]) -> bool:
     """Whether a read's `camera`/`plate` (this field being a read) selects an object
     of its own (`plate { reads }`, `camera { reads }`): those go through the

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from gateway.app import _connect
+from gateway.store import fetch_stats
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
 from tests.factories import wire_event
@@ -259,6 +260,20 @@ async def test_stats_from_rollups(client: httpx.AsyncClient, stored: list[PlateE
     )
     both = (await gql(client, query, {**window, "siteId": "S1"}))["data"]["stats"]
     assert both["uniquePlates"] is None  # not kept at that grain: said, not guessed
+
+
+async def test_stats_counts_unique_plates_only_when_asked(
+    client: httpx.AsyncClient, pool: asyncpg.Pool[Any], stored: list[PlateEvent]
+) -> None:
+    fragment = """query { stats(siteId: "S1", hours: 72) { ...Unique totalReads } }
+      fragment Unique on Stats { uniquePlates readsPerHour { reads } }"""
+    asked = (await gql(client, fragment))["data"]["stats"]
+    site = [e for e in stored if e.site_id == "S1"]
+    assert asked["uniquePlates"] == len({e.plate_normalized_text for e in site})
+    assert asked["totalReads"] == len(site) == 40
+    assert sum(hour["reads"] for hour in asked["readsPerHour"]) == 40
+    skipped = await fetch_stats(pool, None, None, None, "S1", 0, count_unique=False)
+    assert (skipped["unique_plates"], skipped["total_reads"], skipped["series"]) == (None, 40, [])
 
 
 def _sql_count(metrics: str) -> float:
