@@ -72,6 +72,14 @@ NESTED_100 = """query($site: String) { events(filter: {siteId: $site}, first: 10
   plate { text readCount lastSeen } } } } }"""
 STATS = """{ stats { totalReads uniquePlates activeCameras avgConfidence avgLatencyMs
   readsPerHour { hour reads } } }"""
+# The same over the last 24 hours (unique plates: a distinct count over the
+# plate-days of two UTC days), without unique plates, and for one site.
+STATS_DAY = """query($since: DateTime) { stats(since: $since) { totalReads uniquePlates
+  activeCameras avgConfidence avgLatencyMs readsPerHour { hour reads } } }"""
+STATS_DAY_TOTALS = """query($since: DateTime) { stats(since: $since) { totalReads
+  activeCameras avgConfidence avgLatencyMs readsPerHour { hour reads } } }"""
+STATS_SITE = """query($site: String) { stats(siteId: $site) { totalReads uniquePlates
+  activeCameras avgConfidence avgLatencyMs readsPerHour { hour reads } } }"""
 LIVE = "subscription($c: String) { plateDetected(filter: {cameraId: $c}) { id capturedAt } }"
 # Per websocket protocol: the message that subscribes, the one that carries a result.
 PROTOCOL_MESSAGES = {"graphql-transport-ws": ("subscribe", "next"), "graphql-ws": ("start", "data")}
@@ -327,6 +335,9 @@ async def query_benchmarks(url: str, targets: list[Target], args: argparse.Names
             "u": (start + timedelta(days=1)).isoformat(),
         }
 
+    def last_day() -> dict[str, Any]:
+        return {"since": (now - timedelta(hours=24)).isoformat()}
+
     def camera_path() -> str:
         return f"/events/camera/{random.choice(cameras)}"
 
@@ -350,6 +361,12 @@ async def query_benchmarks(url: str, targets: list[Target], args: argparse.Names
                 graphql(client, NESTED_100, lambda: {"site": random.choice(sites)}),
             ),
             ("stats", graphql(client, STATS, dict)),
+            ("stats, last 24 h", graphql(client, STATS_DAY, last_day)),
+            ("stats, last 24 h, no uniquePlates", graphql(client, STATS_DAY_TOTALS, last_day)),
+            (
+                "stats, one site",
+                graphql(client, STATS_SITE, lambda: {"site": random.choice(sites)}),
+            ),
             (
                 "REST /events/{id}",
                 rest(client, lambda: f"/events/{random.choice(events)['event_id']}"),
