@@ -203,7 +203,7 @@ def _unique_plates_source(
     site_id: str | None,
 ) -> tuple[str | None, date | None, date | None]:
     """The table that keeps distinct plates at this grain (`stats` $11), and
-    the days for `plate_days` ($12, $13); None when no table does."""
+    the days for `plate_day_bits` ($12, $13); None when no table does."""
     windowed = since is not None or until is not None
     if not windowed and camera_id is None and site_id is None:
         return "all", None, None
@@ -231,7 +231,7 @@ async def fetch_stats(
     Totals: the whole history from `cameras`; a window's whole days from
     `camera_daily`, its partial days from `camera_hourly`.
     Unique plates: whole history from `plates_hourly` (or `plate_cameras` for
-    a camera or site); for a time window from `plate_days` in whole UTC days;
+    a camera or site); for a time window from `plate_day_bits` in whole UTC days;
     a window together with a camera or site is not kept, so it is None.
     The series covers the newest `series_hours` hours of the window, as
     (hour, reads, average confidence) oldest first (none for 0).

@@ -183,6 +183,7 @@ async def _purge_plates(conn: Conn, run_id: int, cutoff: datetime, report: Reten
         gone = int(await conn.fetchval(q["purge_plate_cameras"], cutoff))
         gone += int(await conn.fetchval(q["purge_plates"], cutoff))
         gone += int(await conn.fetchval(q["purge_plate_days"], cutoff))
+        await conn.execute(q["rebuild_plate_day_bits"], cutoff)
         if gone:
             await _record(conn, run_id, Deletion(None, cutoff, None, "purge_plates", gone), report)
 

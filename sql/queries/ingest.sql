@@ -51,6 +51,7 @@ INSERT INTO alpr_inserted SELECT * FROM ins;
 -- last_region / last_camera_id follow the newest read, whichever side has it.
 -- A plate this upsert inserted (xmax = 0) counts once in plates_hourly, in
 -- the hour it was first seen: summed, plates_hourly is the number of plates.
+-- It also gets its number for plate_day_bits (plate_numbers, 0044).
 WITH batch AS (
     SELECT
         plate_normalized_text,
@@ -76,7 +77,12 @@ upserted AS (
             THEN EXCLUDED.last_region ELSE p.last_region END,
         last_camera_id = CASE WHEN EXCLUDED.last_seen >= p.last_seen
             THEN EXCLUDED.last_camera_id ELSE p.last_camera_id END
-    RETURNING p.first_seen, (p.xmax = 0) AS is_new
+    RETURNING p.plate_normalized_text, p.first_seen, (p.xmax = 0) AS is_new
+),
+numbered AS (
+    INSERT INTO plate_numbers (plate_normalized_text)
+    SELECT plate_normalized_text FROM upserted WHERE is_new ORDER BY 1
+    ON CONFLICT DO NOTHING
 )
 INSERT INTO plates_hourly AS h (bucket, new_plates)
 SELECT date_trunc('hour', first_seen, 'UTC') AS bucket, count(*)
@@ -179,13 +185,29 @@ ON CONFLICT (day, camera_id) DO UPDATE SET
     latency_count = cd.latency_count + EXCLUDED.latency_count;
 
 -- name: upsert_plate_days
--- Which plates were read on which UTC day (migration 0010): the gateway
--- counts distinct plates in a time window from here, never from plate_events.
-INSERT INTO plate_days (day, plate_normalized_text)
-SELECT DISTINCT (captured_at AT TIME ZONE 'UTC')::date, plate_normalized_text
-FROM alpr_inserted
+-- Which plates were read on which UTC day (migration 0010), and the same as
+-- bits of plate numbers (0044), which the gateway ORs to count the distinct
+-- plates of a time window. Only pairs new to plate_days set bits; chunks are
+-- taken in key order, like every other upsert here.
+WITH added AS (
+    INSERT INTO plate_days (day, plate_normalized_text)
+    SELECT DISTINCT (captured_at AT TIME ZONE 'UTC')::date, plate_normalized_text
+    FROM alpr_inserted
+    ORDER BY 1, 2
+    ON CONFLICT DO NOTHING
+    RETURNING day, plate_normalized_text
+), numbered AS (
+    -- A probe per pair: a join was planned as a scan of every number.
+    SELECT a.day, (SELECT n.plate_id FROM plate_numbers AS n
+                   WHERE n.plate_normalized_text = a.plate_normalized_text) AS plate_id
+    FROM added AS a
+)
+INSERT INTO plate_day_bits AS b (day, chunk, bits)
+SELECT day, plate_id >> 14, alpr_plate_bits(array_agg(plate_id & 16383))
+FROM numbered
+GROUP BY 1, 2
 ORDER BY 1, 2
-ON CONFLICT DO NOTHING;
+ON CONFLICT (day, chunk) DO UPDATE SET bits = b.bits | EXCLUDED.bits;
 
 -- name: announce
 -- One row and one NOTIFY per batch: PostgreSQL delivers the NOTIFY at

@@ -101,6 +101,9 @@ WITH gone AS (
 SELECT count(*) FROM gone;
 
 -- name: purge_plates
+-- With a plate go its number (0044) and its plate-days (those left are of
+-- the cutoff's own day: its reads, all before the cutoff, are gone), which
+-- the plate_day_bits rebuilt after purge_plate_days then no longer hold.
 WITH gone AS (
     DELETE FROM plates p
     WHERE p.last_seen < $1
@@ -109,7 +112,15 @@ WITH gone AS (
                         AND h.plate_normalized_text = p.plate_normalized_text)
       AND NOT EXISTS (SELECT 1 FROM plate_events e
                       WHERE e.plate_normalized_text = p.plate_normalized_text)
-    RETURNING 1
+    RETURNING p.plate_normalized_text
+), numbers AS (
+    DELETE FROM plate_numbers n
+    USING gone g
+    WHERE n.plate_normalized_text = g.plate_normalized_text
+), days AS (
+    DELETE FROM plate_days d
+    USING gone g
+    WHERE d.plate_normalized_text = g.plate_normalized_text
 )
 SELECT count(*) FROM gone;
 
@@ -127,6 +138,11 @@ WITH gone AS (
     RETURNING 1
 )
 SELECT count(*) FROM gone;
+
+-- name: rebuild_plate_day_bits
+-- The bitmaps of the days purge_plates and purge_plate_days changed (every
+-- day up to the cutoff's), from the plate-days left (0044).
+SELECT alpr_rebuild_plate_day_bits(($1::timestamptz AT TIME ZONE 'UTC')::date);
 
 -- name: runs
 SELECT run_id, started_at, finished_at, default_days, site_days, deleted_rows,

@@ -28,6 +28,7 @@ from schema.events import PlateEvent, event_from_dict
 from schema.holds import HoldRequest
 from tests.conftest import create_database, drop_database
 from tests.factories import wire_event
+from tests.integration.plate_bits import mismatched_days
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
@@ -111,6 +112,9 @@ async def test_held_reads_survive_and_the_others_go(db: tuple[str, asyncpg.Pool[
     )
     assert sum(r["row_count"] for r in recorded if r["method"] != "purge_plates") == 4
     assert all(r["range_end"] <= NOW - timedelta(days=30) for r in recorded)
+    # The plate bitmaps follow the plate-days that are left.
+    assert await pool.fetchval("SELECT count(*) FROM plate_days") > 0
+    assert await mismatched_days(pool) == []
 
 
 async def test_a_released_hold_lets_its_reads_go(db: tuple[str, asyncpg.Pool[Any]]) -> None:
@@ -140,6 +144,7 @@ async def test_a_released_hold_lets_its_reads_go(db: tuple[str, asyncpg.Pool[Any
     assert await pool.fetchval("SELECT count(*) FROM plates") == 0
     assert await pool.fetchval("SELECT count(*) FROM plate_cameras") == 0
     assert await pool.fetchval("SELECT count(*) FROM plate_days") == 0
+    assert await pool.fetchval("SELECT count(*) FROM plate_day_bits") == 0
 
 
 async def test_plate_hold_window_and_site_overrides(db: tuple[str, asyncpg.Pool[Any]]) -> None:
