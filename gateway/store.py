@@ -230,13 +230,14 @@ async def fetch_stats(
 
     Totals: the whole history from `cameras`; a window's whole days from
     `camera_daily`, its partial days from `camera_hourly`.
-    Unique plates: whole history from `plates_hourly` (or `plate_cameras` for
-    a camera or site); for a time window from `plate_day_bits` in whole UTC days;
-    a window together with a camera or site is not kept, so it is None.
+    Unique plates: whole history from `plates_hourly` (`plate_cameras` for a
+    camera, `site_plate_counts` for a site); for a time window from
+    `plate_day_bits` in whole UTC days; a window together with a camera or
+    site is not kept, so it is None.
     The series covers the newest `series_hours` hours of the window, as
     (hour, reads, average confidence) oldest first (none for 0).
-    `count_unique=False` leaves unique plates out (None): over a window or a
-    site they are the one part whose cost grows with the data.
+    `count_unique=False` leaves unique plates out (None): the part whose cost
+    grows with the plates (days x plates / 16,384 chunks over a window).
     """
     start = floor_hour(since) if since else None
     end = ceil_hour(until) if until else None

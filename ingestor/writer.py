@@ -152,6 +152,7 @@ async def _update_rollups(conn: Connection) -> int | None:
     for name in (
         "upsert_plates",
         "upsert_plate_cameras",
+        "upsert_plate_sites",
         "upsert_cameras",
         "upsert_camera_hourly",
         "upsert_camera_daily",

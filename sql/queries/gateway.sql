@@ -284,8 +284,8 @@ ORDER BY site_id;
 -- The series: reads per hour in [$9, $10) (the newest hours of the window),
 -- oldest first, as three arrays.
 -- Unique plates from the table that keeps them at this grain, named by $11
--- ('all', 'camera', 'site', or 'days' [$12, $13): the OR of the days' plate
--- bitmaps, 0044; NULL: none does); new
+-- ('all', 'camera', 'site': site_plate_counts, 0045, or 'days' [$12, $13):
+-- the OR of the days' plate bitmaps, 0044; NULL: none does); new
 -- plates (first seen in the window) only without a camera or site. Scalar
 -- subqueries under CASE run only when their branch is taken.
 WITH parts AS (
@@ -320,9 +320,8 @@ SELECT totals.*, hours.*,
     CASE $11::text
         WHEN 'all' THEN (SELECT COALESCE(sum(new_plates), 0)::bigint FROM plates_hourly)
         WHEN 'camera' THEN (SELECT count(*) FROM plate_cameras WHERE camera_id = $3)
-        WHEN 'site' THEN (
-            SELECT count(DISTINCT plate_normalized_text COLLATE "C") FROM plate_cameras
-            WHERE camera_id IN (SELECT camera_id FROM cameras WHERE site_id = $4))
+        WHEN 'site' THEN COALESCE(
+            (SELECT plates FROM site_plate_counts WHERE site_id = $4), 0)
         WHEN 'days' THEN (
             SELECT COALESCE(sum(bit_count(bits)), 0)::bigint FROM (
                 SELECT bit_or(bits) AS bits FROM plate_day_bits

@@ -112,6 +112,22 @@ ON CONFLICT (plate_normalized_text, camera_id) DO UPDATE SET
     last_seen = GREATEST(pc.last_seen, EXCLUDED.last_seen),
     read_count = pc.read_count + EXCLUDED.read_count;
 
+-- name: upsert_plate_sites
+-- Which plates were read at which site, and how many per site (0045): the
+-- gateway's unique plates of a site. A pair counts once, when it is new.
+WITH added AS (
+    INSERT INTO plate_sites (site_id, plate_normalized_text)
+    SELECT DISTINCT site_id, plate_normalized_text
+    FROM alpr_inserted
+    WHERE site_id IS NOT NULL
+    ORDER BY 1, 2
+    ON CONFLICT DO NOTHING
+    RETURNING site_id
+)
+INSERT INTO site_plate_counts AS c (site_id, plates)
+SELECT site_id, count(*) FROM added GROUP BY site_id ORDER BY site_id
+ON CONFLICT (site_id) DO UPDATE SET plates = c.plates + EXCLUDED.plates;
+
 -- name: upsert_cameras
 -- The sums make whole-history statistics a read of one row per camera (0043).
 INSERT INTO cameras AS c (

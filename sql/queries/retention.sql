@@ -101,9 +101,10 @@ WITH gone AS (
 SELECT count(*) FROM gone;
 
 -- name: purge_plates
--- With a plate go its number (0044) and its plate-days (those left are of
--- the cutoff's own day: its reads, all before the cutoff, are gone), which
--- the plate_day_bits rebuilt after purge_plate_days then no longer hold.
+-- With a plate go its number (0044), its sites (0045, counted down) and its
+-- plate-days (those left are of the cutoff's own day: its reads, all before
+-- the cutoff, are gone), which the plate_day_bits rebuilt after
+-- purge_plate_days then no longer hold.
 WITH gone AS (
     DELETE FROM plates p
     WHERE p.last_seen < $1
@@ -117,6 +118,16 @@ WITH gone AS (
     DELETE FROM plate_numbers n
     USING gone g
     WHERE n.plate_normalized_text = g.plate_normalized_text
+), sites AS (
+    DELETE FROM plate_sites s
+    USING gone g
+    WHERE s.plate_normalized_text = g.plate_normalized_text
+    RETURNING s.site_id
+), counted AS (
+    UPDATE site_plate_counts c
+    SET plates = c.plates - n.plates
+    FROM (SELECT site_id, count(*) AS plates FROM sites GROUP BY site_id) AS n
+    WHERE c.site_id = n.site_id
 ), days AS (
     DELETE FROM plate_days d
     USING gone g

@@ -17,7 +17,7 @@ from schema.errors import RowRejected
 from schema.events import PlateEvent, event_from_dict
 from sql import migrations
 from tests.factories import wire_event
-from tests.integration.plate_bits import mismatched_days, window_counts
+from tests.integration.rollup_checks import miscounted_sites, mismatched_days, window_counts
 
 
 def _event(**changes: Any) -> PlateEvent:
@@ -326,6 +326,38 @@ async def test_plate_day_bits_count_what_plate_days_list(pool: asyncpg.Pool[Any]
     kept = await pool.fetch(mine, first_day)
     await pool.execute("SELECT alpr_rebuild_plate_day_bits(NULL)")
     assert await pool.fetch(mine, first_day) == kept
+
+
+async def test_site_plate_counts_count_each_plate_once_per_site(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    # Two writers at once, shared plates on three sites, then a replay: each
+    # site counts the distinct plates of its reads, once.
+    rng = random.Random(45)
+    sites = [f"site-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    plates = [f"S{uuid.uuid4().hex[:6].upper()}" for _ in range(40)]
+
+    def batch() -> list[PlateEvent]:
+        return [
+            _event(node__site=rng.choice(sites), plate__text=rng.choice(plates)) for _ in range(60)
+        ]
+
+    async def write(events: list[PlateEvent]) -> None:
+        async with pool.acquire() as conn:
+            await write_batch(conn, events)
+
+    batches = [batch() for _ in range(4)]
+    await asyncio.gather(*(write(b) for b in batches))
+    await write(batches[0])  # a replay stores nothing and counts nothing
+    expected = {
+        site: len({e.plate_normalized_text for b in batches for e in b if e.site_id == site})
+        for site in sites
+    }
+    counts = await pool.fetch(
+        "SELECT site_id, plates FROM site_plate_counts WHERE site_id = ANY($1)", sites
+    )
+    assert {row["site_id"]: row["plates"] for row in counts} == expected
+    assert await miscounted_sites(pool) == []
 
 
 async def test_old_announcements_are_pruned(pool: asyncpg.Pool[Any]) -> None:

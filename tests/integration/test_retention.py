@@ -28,7 +28,7 @@ from schema.events import PlateEvent, event_from_dict
 from schema.holds import HoldRequest
 from tests.conftest import create_database, drop_database
 from tests.factories import wire_event
-from tests.integration.plate_bits import mismatched_days
+from tests.integration.rollup_checks import miscounted_sites, mismatched_days
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
@@ -115,6 +115,12 @@ async def test_held_reads_survive_and_the_others_go(db: tuple[str, asyncpg.Pool[
     # The plate bitmaps follow the plate-days that are left.
     assert await pool.fetchval("SELECT count(*) FROM plate_days") > 0
     assert await mismatched_days(pool) == []
+    assert await miscounted_sites(pool) == []
+    gone = await pool.fetchval(
+        "SELECT count(*) FROM plate_sites WHERE plate_normalized_text = ANY($1)",
+        ["ZZZ999", "OLDBOUND"],
+    )
+    assert gone == 0
 
 
 async def test_a_released_hold_lets_its_reads_go(db: tuple[str, asyncpg.Pool[Any]]) -> None:
@@ -145,6 +151,8 @@ async def test_a_released_hold_lets_its_reads_go(db: tuple[str, asyncpg.Pool[Any
     assert await pool.fetchval("SELECT count(*) FROM plate_cameras") == 0
     assert await pool.fetchval("SELECT count(*) FROM plate_days") == 0
     assert await pool.fetchval("SELECT count(*) FROM plate_day_bits") == 0
+    assert await pool.fetchval("SELECT count(*) FROM plate_sites") == 0
+    assert await pool.fetchval("SELECT sum(plates) FROM site_plate_counts") == 0
 
 
 async def test_plate_hold_window_and_site_overrides(db: tuple[str, asyncpg.Pool[Any]]) -> None:

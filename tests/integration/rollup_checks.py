@@ -1,4 +1,5 @@
-"""Checks of plate_day_bits (0044) against plate_days, the list it is built from."""
+"""Checks of derived rollups against what they are derived from: plate_day_bits
+(0044) against plate_days, site_plate_counts (0045) against plate_sites."""
 
 from __future__ import annotations
 
@@ -37,3 +38,17 @@ async def window_counts(pool: asyncpg.Pool[Any], start: date, end: date) -> tupl
         int(await pool.fetchval(WINDOW_FROM_BITS, start, end)),
         int(await pool.fetchval(WINDOW_FROM_DAYS, start, end)),
     )
+
+
+# Sites whose count is not the number of their plate_sites rows.
+_MISCOUNTED_SITES = """
+SELECT COALESCE(p.site_id, c.site_id) AS site_id
+FROM (SELECT site_id, count(*) AS plates FROM plate_sites GROUP BY site_id) AS p
+FULL JOIN site_plate_counts AS c USING (site_id)
+WHERE COALESCE(p.plates, 0) <> COALESCE(c.plates, 0)
+ORDER BY 1
+"""
+
+
+async def miscounted_sites(pool: asyncpg.Pool[Any]) -> list[str]:
+    return [row["site_id"] for row in await pool.fetch(_MISCOUNTED_SITES)]
