@@ -230,8 +230,8 @@ async def fetch_stats(
 
     Totals: the whole history from `cameras`; a window's whole days from
     `camera_daily`, its partial days from `camera_hourly`.
-    Unique plates: whole history from `plates_hourly` (`plate_cameras` for a
-    camera, `site_plate_counts` for a site); for a time window from
+    Unique plates: whole history from `plates_hourly` (`camera_plate_counts`
+    for a camera, `site_plate_counts` for a site); for a time window from
     `plate_day_bits` in whole UTC days; a window together with a camera or
     site is not kept, so it is None.
     The series covers the newest `series_hours` hours of the window, as

@@ -284,7 +284,8 @@ ORDER BY site_id;
 -- The series: reads per hour in [$9, $10) (the newest hours of the window),
 -- oldest first, as three arrays.
 -- Unique plates from the table that keeps them at this grain, named by $11
--- ('all', 'camera', 'site': site_plate_counts, 0045, or 'days' [$12, $13):
+-- ('all', 'camera': camera_plate_counts, 0046, 'site': site_plate_counts,
+-- 0045, or 'days' [$12, $13):
 -- the OR of the days' plate bitmaps, 0044; NULL: none does); new
 -- plates (first seen in the window) only without a camera or site. Scalar
 -- subqueries under CASE run only when their branch is taken.
@@ -319,7 +320,8 @@ WITH parts AS (
 SELECT totals.*, hours.*,
     CASE $11::text
         WHEN 'all' THEN (SELECT COALESCE(sum(new_plates), 0)::bigint FROM plates_hourly)
-        WHEN 'camera' THEN (SELECT count(*) FROM plate_cameras WHERE camera_id = $3)
+        WHEN 'camera' THEN COALESCE(
+            (SELECT plates FROM camera_plate_counts WHERE camera_id = $3), 0)
         WHEN 'site' THEN COALESCE(
             (SELECT plates FROM site_plate_counts WHERE site_id = $4), 0)
         WHEN 'days' THEN (

@@ -93,24 +93,31 @@ ORDER BY 1
 ON CONFLICT (bucket) DO UPDATE SET new_plates = h.new_plates + EXCLUDED.new_plates;
 
 -- name: upsert_plate_cameras
-INSERT INTO plate_cameras AS pc (
-    plate_normalized_text, camera_id, site_id, first_seen, last_seen, read_count)
-SELECT
-    plate_normalized_text,
-    camera_id,
-    (array_agg(site_id ORDER BY captured_at DESC))[1],
-    min(captured_at),
-    max(captured_at),
-    count(*)
-FROM alpr_inserted
-GROUP BY plate_normalized_text, camera_id
-ORDER BY plate_normalized_text, camera_id
-ON CONFLICT (plate_normalized_text, camera_id) DO UPDATE SET
-    site_id = CASE WHEN EXCLUDED.last_seen >= pc.last_seen
-        THEN EXCLUDED.site_id ELSE pc.site_id END,
-    first_seen = LEAST(pc.first_seen, EXCLUDED.first_seen),
-    last_seen = GREATEST(pc.last_seen, EXCLUDED.last_seen),
-    read_count = pc.read_count + EXCLUDED.read_count;
+-- A pair this upsert inserted (xmax = 0) counts for its camera (0046).
+WITH upserted AS (
+    INSERT INTO plate_cameras AS pc (
+        plate_normalized_text, camera_id, site_id, first_seen, last_seen, read_count)
+    SELECT
+        plate_normalized_text,
+        camera_id,
+        (array_agg(site_id ORDER BY captured_at DESC))[1],
+        min(captured_at),
+        max(captured_at),
+        count(*)
+    FROM alpr_inserted
+    GROUP BY plate_normalized_text, camera_id
+    ORDER BY plate_normalized_text, camera_id
+    ON CONFLICT (plate_normalized_text, camera_id) DO UPDATE SET
+        site_id = CASE WHEN EXCLUDED.last_seen >= pc.last_seen
+            THEN EXCLUDED.site_id ELSE pc.site_id END,
+        first_seen = LEAST(pc.first_seen, EXCLUDED.first_seen),
+        last_seen = GREATEST(pc.last_seen, EXCLUDED.last_seen),
+        read_count = pc.read_count + EXCLUDED.read_count
+    RETURNING pc.camera_id, (pc.xmax = 0) AS is_new
+)
+INSERT INTO camera_plate_counts AS c (camera_id, plates)
+SELECT camera_id, count(*) FROM upserted WHERE is_new GROUP BY camera_id ORDER BY camera_id
+ON CONFLICT (camera_id) DO UPDATE SET plates = c.plates + EXCLUDED.plates;
 
 -- name: upsert_plate_sites
 -- Which plates were read at which site, and how many per site (0045): the

@@ -86,7 +86,8 @@ SELECT min(captured_at) FROM plate_events WHERE $1::timestamptz IS NULL OR captu
 
 -- name: purge_plate_cameras
 -- Where-seen rows of plates not seen since the cutoff, unless a read of the
--- plate is still stored (held) or the plate itself is held.
+-- plate is still stored (held) or the plate itself is held; counted down
+-- for their cameras (0046).
 WITH gone AS (
     DELETE FROM plate_cameras pc
     WHERE pc.last_seen < $1
@@ -96,7 +97,12 @@ WITH gone AS (
       AND NOT EXISTS (SELECT 1 FROM plate_events e
                       WHERE e.plate_normalized_text = pc.plate_normalized_text
                         AND e.camera_id = pc.camera_id)
-    RETURNING 1
+    RETURNING pc.camera_id
+), counted AS (
+    UPDATE camera_plate_counts c
+    SET plates = c.plates - n.plates
+    FROM (SELECT camera_id, count(*) AS plates FROM gone GROUP BY camera_id) AS n
+    WHERE c.camera_id = n.camera_id
 )
 SELECT count(*) FROM gone;
 

@@ -1,5 +1,6 @@
 """Checks of derived rollups against what they are derived from: plate_day_bits
-(0044) against plate_days, site_plate_counts (0045) against plate_sites."""
+(0044) against plate_days, site_plate_counts (0045) against plate_sites,
+camera_plate_counts (0046) against plate_cameras."""
 
 from __future__ import annotations
 
@@ -52,3 +53,16 @@ ORDER BY 1
 
 async def miscounted_sites(pool: asyncpg.Pool[Any]) -> list[str]:
     return [row["site_id"] for row in await pool.fetch(_MISCOUNTED_SITES)]
+
+
+_MISCOUNTED_CAMERAS = """
+SELECT COALESCE(p.camera_id, c.camera_id) AS camera_id
+FROM (SELECT camera_id, count(*) AS plates FROM plate_cameras GROUP BY camera_id) AS p
+FULL JOIN camera_plate_counts AS c USING (camera_id)
+WHERE COALESCE(p.plates, 0) <> COALESCE(c.plates, 0)
+ORDER BY 1
+"""
+
+
+async def miscounted_cameras(pool: asyncpg.Pool[Any]) -> list[str]:
+    return [row["camera_id"] for row in await pool.fetch(_MISCOUNTED_CAMERAS)]

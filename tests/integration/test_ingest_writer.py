@@ -17,7 +17,12 @@ from schema.errors import RowRejected
 from schema.events import PlateEvent, event_from_dict
 from sql import migrations
 from tests.factories import wire_event
-from tests.integration.rollup_checks import miscounted_sites, mismatched_days, window_counts
+from tests.integration.rollup_checks import (
+    miscounted_cameras,
+    miscounted_sites,
+    mismatched_days,
+    window_counts,
+)
 
 
 def _event(**changes: Any) -> PlateEvent:
@@ -272,6 +277,8 @@ async def test_concurrent_writers_share_plates(pool: asyncpg.Pool[Any]) -> None:
 
     stored = await asyncio.gather(*(write(b) for b in batches))
     assert sum(stored) == 240
+    plates_seen = "SELECT plates FROM camera_plate_counts WHERE camera_id = $1"
+    assert await _scalar(pool, plates_seen, camera) == 30  # each pair counted once
     assert await _scalar(pool, "SELECT read_count FROM cameras WHERE camera_id = $1", camera) == 240
     assert (
         await _scalar(
@@ -358,6 +365,7 @@ async def test_site_plate_counts_count_each_plate_once_per_site(
     )
     assert {row["site_id"]: row["plates"] for row in counts} == expected
     assert await miscounted_sites(pool) == []
+    assert await miscounted_cameras(pool) == []
 
 
 async def test_old_announcements_are_pruned(pool: asyncpg.Pool[Any]) -> None:

@@ -28,7 +28,7 @@ from schema.events import PlateEvent, event_from_dict
 from schema.holds import HoldRequest
 from tests.conftest import create_database, drop_database
 from tests.factories import wire_event
-from tests.integration.rollup_checks import miscounted_sites, mismatched_days
+from tests.integration.rollup_checks import miscounted_cameras, miscounted_sites, mismatched_days
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
@@ -116,6 +116,7 @@ async def test_held_reads_survive_and_the_others_go(db: tuple[str, asyncpg.Pool[
     assert await pool.fetchval("SELECT count(*) FROM plate_days") > 0
     assert await mismatched_days(pool) == []
     assert await miscounted_sites(pool) == []
+    assert await miscounted_cameras(pool) == []
     gone = await pool.fetchval(
         "SELECT count(*) FROM plate_sites WHERE plate_normalized_text = ANY($1)",
         ["ZZZ999", "OLDBOUND"],
@@ -153,6 +154,7 @@ async def test_a_released_hold_lets_its_reads_go(db: tuple[str, asyncpg.Pool[Any
     assert await pool.fetchval("SELECT count(*) FROM plate_day_bits") == 0
     assert await pool.fetchval("SELECT count(*) FROM plate_sites") == 0
     assert await pool.fetchval("SELECT sum(plates) FROM site_plate_counts") == 0
+    assert await pool.fetchval("SELECT sum(plates) FROM camera_plate_counts") == 0
 
 
 async def test_plate_hold_window_and_site_overrides(db: tuple[str, asyncpg.Pool[Any]]) -> None:
@@ -177,6 +179,10 @@ async def test_plate_hold_window_and_site_overrides(db: tuple[str, asyncpg.Pool[
     assert await _ids(pool) == {in_window.event_id, long_site_old.event_id, default_site.event_id}
     sites = {d.site_id for d in report.deletions if d.method == "delete_rows"}
     assert "DC2" in sites
+    # Counts follow what purging left, at each grain.
+    assert await miscounted_cameras(pool) == []
+    assert await miscounted_sites(pool) == []
+    assert await mismatched_days(pool) == []
 
 
 async def test_only_one_run_at_a_time(db: tuple[str, asyncpg.Pool[Any]]) -> None:
