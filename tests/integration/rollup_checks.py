@@ -41,28 +41,21 @@ async def window_counts(pool: asyncpg.Pool[Any], start: date, end: date) -> tupl
     )
 
 
-# Sites whose count is not the number of their plate_sites rows.
-_MISCOUNTED_SITES = """
-SELECT COALESCE(p.site_id, c.site_id) AS site_id
-FROM (SELECT site_id, count(*) AS plates FROM plate_sites GROUP BY site_id) AS p
-FULL JOIN site_plate_counts AS c USING (site_id)
-WHERE COALESCE(p.plates, 0) <> COALESCE(c.plates, 0)
-ORDER BY 1
-"""
+async def _miscounted(pool: asyncpg.Pool[Any], pairs: str, counts: str, key: str) -> list[str]:
+    """The keys whose row in `counts` does not hold their number of `pairs` rows."""
+    query = f"""
+        SELECT COALESCE(p.{key}, c.{key}) AS key
+        FROM (SELECT {key}, count(*) AS plates FROM {pairs} GROUP BY {key}) AS p
+        FULL JOIN {counts} AS c USING ({key})
+        WHERE COALESCE(p.plates, 0) <> COALESCE(c.plates, 0)
+        ORDER BY 1
+    """
+    return [row["key"] for row in await pool.fetch(query)]
 
 
 async def miscounted_sites(pool: asyncpg.Pool[Any]) -> list[str]:
-    return [row["site_id"] for row in await pool.fetch(_MISCOUNTED_SITES)]
-
-
-_MISCOUNTED_CAMERAS = """
-SELECT COALESCE(p.camera_id, c.camera_id) AS camera_id
-FROM (SELECT camera_id, count(*) AS plates FROM plate_cameras GROUP BY camera_id) AS p
-FULL JOIN camera_plate_counts AS c USING (camera_id)
-WHERE COALESCE(p.plates, 0) <> COALESCE(c.plates, 0)
-ORDER BY 1
-"""
+    return await _miscounted(pool, "plate_sites", "site_plate_counts", "site_id")
 
 
 async def miscounted_cameras(pool: asyncpg.Pool[Any]) -> list[str]:
-    return [row["camera_id"] for row in await pool.fetch(_MISCOUNTED_CAMERAS)]
+    return await _miscounted(pool, "plate_cameras", "camera_plate_counts", "camera_id")
