@@ -90,9 +90,10 @@ async def _connect(settings: GatewaySettings, dsn: str) -> store.Db:
     # every partition on each call: 4 ms instead of 0.6 ms for a keyset page
     # over 30 daily partitions.
     # No JIT: a generic plan is costed with every branch it might take (the
-    # `stats` statement's site branch scans plate_cameras), so at 10 M reads
-    # its estimate passed jit_above_cost and each call spent 30 ms compiling
-    # for a 3 ms run. No gateway statement runs long enough to repay it.
+    # `stats` statement's site branch then scanned plate_cameras), so at 10 M
+    # reads its estimate passed jit_above_cost and each call spent 30 ms
+    # compiling for a 3 ms run. No gateway statement runs long enough to
+    # repay compiling.
     server_settings = {
         "statement_timeout": STATEMENT_TIMEOUT_MS,
         "plan_cache_mode": "force_generic_plan",

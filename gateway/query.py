@@ -121,8 +121,9 @@ class StatsQueries:
         since, until = check_window(since, until)
         if not 1 <= hours <= store.MAX_SERIES_HOURS:
             raise InvalidRequest("hours", f"must be between 1 and {store.MAX_SERIES_HOURS}")
-        # Unique plates over a window or a site cost far more than the rest
-        # (a distinct count over plate-days): counted only when asked for.
+        # Unique plates over a window are the dearest part (an OR of day
+        # bitmaps, growing with days x plates), the series the next: each
+        # only when asked for.
         wanted = selected_names(info)
         figures = await store.fetch_stats(
             info.context.state.read_pool,
