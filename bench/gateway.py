@@ -72,8 +72,8 @@ NESTED_100 = """query($site: String) { events(filter: {siteId: $site}, first: 10
   plate { text readCount lastSeen } } } } }"""
 STATS = """{ stats { totalReads uniquePlates activeCameras avgConfidence avgLatencyMs
   readsPerHour { hour reads } } }"""
-# The same over the last 24 hours (unique plates: a distinct count over the
-# plate-days of two UTC days), without unique plates, and for one site.
+# The same over a window (unique plates: the OR of the window's day bitmaps),
+# without unique plates, and for one site.
 STATS_DAY = """query($since: DateTime) { stats(since: $since) { totalReads uniquePlates
   activeCameras avgConfidence avgLatencyMs readsPerHour { hour reads } } }"""
 STATS_DAY_TOTALS = """query($since: DateTime) { stats(since: $since) { totalReads
@@ -338,6 +338,9 @@ async def query_benchmarks(url: str, targets: list[Target], args: argparse.Names
     def last_day() -> dict[str, Any]:
         return {"since": (now - timedelta(hours=24)).isoformat()}
 
+    def last_month() -> dict[str, Any]:
+        return {"since": (now - timedelta(days=30)).isoformat()}
+
     def camera_path() -> str:
         return f"/events/camera/{random.choice(cameras)}"
 
@@ -363,6 +366,7 @@ async def query_benchmarks(url: str, targets: list[Target], args: argparse.Names
             ("stats", graphql(client, STATS, dict)),
             ("stats, last 24 h", graphql(client, STATS_DAY, last_day)),
             ("stats, last 24 h, no uniquePlates", graphql(client, STATS_DAY_TOTALS, last_day)),
+            ("stats, last 30 days", graphql(client, STATS_DAY, last_month)),
             (
                 "stats, one site",
                 graphql(client, STATS_SITE, lambda: {"site": random.choice(sites)}),

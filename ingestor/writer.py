@@ -155,6 +155,7 @@ async def _update_rollups(conn: Connection) -> int | None:
         "upsert_plate_sites",
         "upsert_cameras",
         "upsert_camera_hourly",
+        "upsert_reads_hourly",
         "upsert_camera_daily",
         "upsert_plate_days",
     ):

@@ -20,15 +20,17 @@ CREATE TABLE plate_numbers (
 INSERT INTO plate_numbers (plate_normalized_text)
 SELECT plate_normalized_text FROM plates ORDER BY first_seen, plate_normalized_text;
 
+-- Keyed by chunk first: a window is counted chunk by chunk, each an index
+-- range over its days, with no sort of 2 KiB rows (30 days: 6.7 -> 3.3 ms).
 CREATE TABLE plate_day_bits (
-    day DATE NOT NULL,
     chunk INTEGER NOT NULL,          -- plate_id >> 14
+    day DATE NOT NULL,
     bits BIT VARYING(16384) NOT NULL, -- bit (plate_id & 16383), numbered from the left
-    PRIMARY KEY (day, chunk)
+    PRIMARY KEY (chunk, day)
 );
 -- Kept in the row, uncompressed: a 2 KiB chunk fits a page, and a window's
 -- OR then reads plain pages instead of fetching and inflating each chunk
--- from TOAST (30 days at 10 M reads: 11 -> 7 ms).
+-- from TOAST (30 days at 10 M reads: 11 -> 7 ms, before the chunk-first key).
 ALTER TABLE plate_day_bits ALTER COLUMN bits SET STORAGE PLAIN;
 
 -- A chunk with the given bits set. Writer, retention and backfill build
@@ -51,8 +53,8 @@ $$;
 CREATE FUNCTION alpr_rebuild_plate_day_bits(through DATE) RETURNS VOID
 LANGUAGE sql AS $$
     DELETE FROM plate_day_bits WHERE through IS NULL OR day <= through;
-    INSERT INTO plate_day_bits (day, chunk, bits)
-    SELECT d.day, p.plate_id >> 14, alpr_plate_bits(array_agg(p.plate_id & 16383))
+    INSERT INTO plate_day_bits (chunk, day, bits)
+    SELECT p.plate_id >> 14, d.day, alpr_plate_bits(array_agg(p.plate_id & 16383))
     FROM plate_days AS d
     JOIN plate_numbers AS p USING (plate_normalized_text)
     WHERE through IS NULL OR d.day <= through

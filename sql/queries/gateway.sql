@@ -282,7 +282,7 @@ ORDER BY site_id;
 -- column's collation, which is deterministic, without a locale comparison
 -- per pair in the sort (4.3 -> 3.3 ms here).
 -- The series: reads per hour in [$9, $10) (the newest hours of the window),
--- oldest first, as three arrays.
+-- oldest first, as three arrays; from reads_hourly without a camera or site.
 -- Unique plates from the table that keeps them at this grain, named by $11
 -- ('all', 'camera': camera_plate_counts, 0046, 'site': site_plate_counts,
 -- 0045, or 'days' [$12, $13):
@@ -294,27 +294,62 @@ WITH parts AS (
     FROM cameras
     WHERE $14::boolean AND ($3::text IS NULL OR camera_id = $3)
     UNION ALL
+    -- A window for a camera or site: its rows of the per-camera rollups.
     SELECT camera_id, reads, confidence_sum, latency_sum, latency_count
     FROM camera_daily
-    WHERE NOT $14::boolean
+    WHERE NOT $14::boolean AND ($3::text IS NOT NULL OR $4::text IS NOT NULL)
       AND day >= COALESCE($5::date, '-infinity') AND day < COALESCE($6::date, 'infinity')
       AND ($3::text IS NULL OR camera_id = $3)
       AND ($4::text IS NULL OR site_id = $4)
     UNION ALL
     SELECT camera_id, reads, confidence_sum, latency_sum, latency_count
     FROM camera_hourly
-    WHERE NOT $14::boolean
+    WHERE NOT $14::boolean AND ($3::text IS NOT NULL OR $4::text IS NOT NULL)
       AND ((bucket >= $1::timestamptz AND bucket < $7::timestamptz)
         OR (bucket >= $8::timestamptz AND bucket < $2::timestamptz))
+      AND ($3::text IS NULL OR camera_id = $3)
+      AND ($4::text IS NULL OR site_id = $4)
+    UNION ALL
+    -- A window over all cameras: the sums from reads_hourly (0047), a row an
+    -- hour; the active cameras are the cameras with a rollup row in the
+    -- window, one index probe or two each (not a distinct count over every
+    -- camera-day).
+    SELECT NULL, reads, confidence_sum, latency_sum, latency_count
+    FROM reads_hourly
+    WHERE NOT $14::boolean AND $3::text IS NULL AND $4::text IS NULL
+      AND bucket >= COALESCE($1::timestamptz, '-infinity')
+      AND bucket < COALESCE($2::timestamptz, 'infinity')
+    UNION ALL
+    SELECT c.camera_id, 0, 0, 0, 0
+    FROM cameras AS c
+    WHERE NOT $14::boolean AND $3::text IS NULL AND $4::text IS NULL
+      AND (EXISTS (SELECT 1 FROM camera_daily AS d
+                   WHERE d.camera_id = c.camera_id
+                     AND d.day >= COALESCE($5::date, '-infinity')
+                     AND d.day < COALESCE($6::date, 'infinity'))
+        -- Head and tail apart: each a range of the (camera_id, bucket) index.
+        OR EXISTS (SELECT 1 FROM camera_hourly AS h
+                   WHERE h.camera_id = c.camera_id
+                     AND h.bucket >= $1::timestamptz AND h.bucket < $7::timestamptz)
+        OR EXISTS (SELECT 1 FROM camera_hourly AS h
+                   WHERE h.camera_id = c.camera_id
+                     AND h.bucket >= $8::timestamptz AND h.bucket < $2::timestamptz))
+), series_parts AS (
+    SELECT bucket, reads, confidence_sum
+    FROM reads_hourly
+    WHERE $3::text IS NULL AND $4::text IS NULL
+      AND bucket >= $9::timestamptz AND bucket < $10::timestamptz
+    UNION ALL
+    SELECT bucket, reads, confidence_sum
+    FROM camera_hourly
+    WHERE ($3::text IS NOT NULL OR $4::text IS NOT NULL)
+      AND bucket >= $9::timestamptz AND bucket < $10::timestamptz
       AND ($3::text IS NULL OR camera_id = $3)
       AND ($4::text IS NULL OR site_id = $4)
 ), series AS (
     SELECT bucket, sum(reads)::bigint AS reads,
         sum(confidence_sum) / NULLIF(sum(reads), 0) AS avg_confidence
-    FROM camera_hourly
-    WHERE bucket >= $9::timestamptz AND bucket < $10::timestamptz
-      AND ($3::text IS NULL OR camera_id = $3)
-      AND ($4::text IS NULL OR site_id = $4)
+    FROM series_parts
     GROUP BY bucket
 )
 SELECT totals.*, hours.*,
@@ -325,10 +360,12 @@ SELECT totals.*, hours.*,
         WHEN 'site' THEN COALESCE(
             (SELECT plates FROM site_plate_counts WHERE site_id = $4), 0)
         WHEN 'days' THEN (
-            SELECT COALESCE(sum(bit_count(bits)), 0)::bigint FROM (
-                SELECT bit_or(bits) AS bits FROM plate_day_bits
-                WHERE day >= $12::date AND day < $13::date
-                GROUP BY chunk) AS plates_of_window)
+            -- Chunk by chunk, each an index range over the window's days.
+            SELECT COALESCE(sum(bit_count((
+                SELECT bit_or(b.bits) FROM plate_day_bits AS b
+                WHERE b.chunk = c.chunk AND b.day >= $12::date AND b.day < $13::date
+            ))), 0)::bigint
+            FROM generate_series(0, (SELECT max(chunk) FROM plate_day_bits)) AS c (chunk))
     END AS unique_plates,
     CASE WHEN $3::text IS NULL AND $4::text IS NULL THEN (
         SELECT COALESCE(sum(new_plates), 0)::bigint FROM plates_hourly

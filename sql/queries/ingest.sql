@@ -184,6 +184,24 @@ ON CONFLICT (bucket, camera_id) DO UPDATE SET
     latency_sum = ch.latency_sum + EXCLUDED.latency_sum,
     latency_count = ch.latency_count + EXCLUDED.latency_count;
 
+-- name: upsert_reads_hourly
+-- camera_hourly summed over cameras (0047), for stats without a camera or site.
+INSERT INTO reads_hourly AS r (bucket, reads, confidence_sum, latency_sum, latency_count)
+SELECT
+    date_trunc('hour', captured_at, 'UTC') AS bucket,
+    count(*),
+    sum(plate_confidence),
+    COALESCE(sum(latency_ms), 0),
+    count(latency_ms)
+FROM alpr_inserted
+GROUP BY 1
+ORDER BY 1
+ON CONFLICT (bucket) DO UPDATE SET
+    reads = r.reads + EXCLUDED.reads,
+    confidence_sum = r.confidence_sum + EXCLUDED.confidence_sum,
+    latency_sum = r.latency_sum + EXCLUDED.latency_sum,
+    latency_count = r.latency_count + EXCLUDED.latency_count;
+
 -- name: upsert_camera_daily
 -- The day-sized twin of camera_hourly (migration 0011), for statistics over
 -- long windows. Days are UTC days.
@@ -225,12 +243,12 @@ WITH added AS (
                    WHERE n.plate_normalized_text = a.plate_normalized_text) AS plate_id
     FROM added AS a
 )
-INSERT INTO plate_day_bits AS b (day, chunk, bits)
-SELECT day, plate_id >> 14, alpr_plate_bits(array_agg(plate_id & 16383))
+INSERT INTO plate_day_bits AS b (chunk, day, bits)
+SELECT plate_id >> 14, day, alpr_plate_bits(array_agg(plate_id & 16383))
 FROM numbered
 GROUP BY 1, 2
 ORDER BY 1, 2
-ON CONFLICT (day, chunk) DO UPDATE SET bits = b.bits | EXCLUDED.bits;
+ON CONFLICT (chunk, day) DO UPDATE SET bits = b.bits | EXCLUDED.bits;
 
 -- name: announce
 -- One row and one NOTIFY per batch: PostgreSQL delivers the NOTIFY at

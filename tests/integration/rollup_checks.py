@@ -1,6 +1,7 @@
 """Checks of derived rollups against what they are derived from: plate_day_bits
 (0044) against plate_days, site_plate_counts (0045) against plate_sites,
-camera_plate_counts (0046) against plate_cameras."""
+camera_plate_counts (0046) against plate_cameras, reads_hourly (0047) against
+camera_hourly."""
 
 from __future__ import annotations
 
@@ -59,3 +60,23 @@ async def miscounted_sites(pool: asyncpg.Pool[Any]) -> list[str]:
 
 async def miscounted_cameras(pool: asyncpg.Pool[Any]) -> list[str]:
     return await _miscounted(pool, "plate_cameras", "camera_plate_counts", "camera_id")
+
+
+# Hours whose all-camera row is not the sum of the per-camera rows.
+_MISMATCHED_HOURS = """
+SELECT COALESCE(c.bucket, r.bucket) AS bucket
+FROM (
+    SELECT bucket, sum(reads) AS reads, sum(confidence_sum) AS confidence_sum,
+        sum(latency_sum) AS latency_sum, sum(latency_count) AS latency_count
+    FROM camera_hourly GROUP BY bucket
+) AS c
+FULL JOIN reads_hourly AS r USING (bucket)
+WHERE (c.reads, c.latency_sum, c.latency_count)
+      IS DISTINCT FROM (r.reads, r.latency_sum, r.latency_count)
+   OR abs(c.confidence_sum - r.confidence_sum) > 1e-6
+ORDER BY 1
+"""
+
+
+async def mismatched_hours(pool: asyncpg.Pool[Any]) -> list[Any]:
+    return [row["bucket"] for row in await pool.fetch(_MISMATCHED_HOURS)]

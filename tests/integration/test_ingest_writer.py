@@ -21,6 +21,7 @@ from tests.integration.rollup_checks import (
     miscounted_cameras,
     miscounted_sites,
     mismatched_days,
+    mismatched_hours,
     window_counts,
 )
 
@@ -279,6 +280,7 @@ async def test_concurrent_writers_share_plates(pool: asyncpg.Pool[Any]) -> None:
     assert sum(stored) == 240
     plates_seen = "SELECT plates FROM camera_plate_counts WHERE camera_id = $1"
     assert await _scalar(pool, plates_seen, camera) == 30  # each pair counted once
+    assert await mismatched_hours(pool) == []
     assert await _scalar(pool, "SELECT read_count FROM cameras WHERE camera_id = $1", camera) == 240
     assert (
         await _scalar(
@@ -366,6 +368,7 @@ async def test_site_plate_counts_count_each_plate_once_per_site(
     assert {row["site_id"]: row["plates"] for row in counts} == expected
     assert await miscounted_sites(pool) == []
     assert await miscounted_cameras(pool) == []
+    assert await mismatched_hours(pool) == []
 
 
 async def test_old_announcements_are_pruned(pool: asyncpg.Pool[Any]) -> None:
