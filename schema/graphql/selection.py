@@ -29,13 +29,18 @@ def _fields(selections: Iterable[Any]) -> list[Any]:
     return found
 
 
+def _result_fields(info: strawberry.Info[Any, Any]) -> list[Any]:
+    """The fields selected on this field's result, fragments opened."""
+    return _fields(s for field in _fields(info.selected_fields) for s in field.selections)
+
+
 def nested_fields(info: strawberry.Info[Any, Any], path: Sequence[str] = ()) -> frozenset[str]:
     """Which of `camera`/`plate` are selected on the nodes at `path` below this field.
 
     `path` is `("edges", "node")` for a connection, `()` for a field that is
     itself a read. Over-asking (a field under `@skip`) only costs a query.
     """
-    level = _fields(s for field in _fields(info.selected_fields) for s in field.selections)
+    level = _result_fields(info)
     for name in path:
         level = _fields(s for field in level if field.name == name for s in field.selections)
     return NESTED.intersection(field.name for field in level)
@@ -43,17 +48,14 @@ def nested_fields(info: strawberry.Info[Any, Any], path: Sequence[str] = ()) -> 
 
 def selected_names(info: strawberry.Info[Any, Any]) -> frozenset[str]:
     """The names of the fields selected on this field's result (fragments opened)."""
-    return frozenset(
-        field.name for top in _fields(info.selected_fields) for field in _fields(top.selections)
-    )
+    return frozenset(field.name for field in _result_fields(info))
 
 
 def below_nested(info: strawberry.Info[Any, Any]) -> bool:
     """Whether a read's `camera`/`plate` (this field being a read) selects an object
     of its own (`plate { reads }`, `camera { reads }`): those go through the
     request's reader, while the objects' scalars are plain attributes."""
-    reads = _fields(s for field in _fields(info.selected_fields) for s in field.selections)
-    nested = _fields(s for field in reads for s in field.selections)
+    nested = _fields(s for field in _result_fields(info) for s in field.selections)
     return any(field.selections for field in nested)
 
 
