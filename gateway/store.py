@@ -228,8 +228,10 @@ async def fetch_stats(
 ) -> dict[str, Any]:
     """Totals, unique plates and an hourly series, from rollups only, in one statement.
 
-    Totals: the whole history from `cameras`; a window's whole days from
-    `camera_daily`, its partial days from `camera_hourly`.
+    Totals: the whole history from `cameras`; a window over all cameras from
+    `reads_hourly` (active cameras probed in `camera_daily`/`camera_hourly`);
+    a window for a camera or site from its whole days in `camera_daily` and
+    its partial days in `camera_hourly`.
     Unique plates: whole history from `plates_hourly` (`camera_plate_counts`
     for a camera, `site_plate_counts` for a site); for a time window from
     `plate_day_bits` in whole UTC days; a window together with a camera or
