@@ -181,9 +181,11 @@ async def _purge_plates(conn: Conn, run_id: int, cutoff: datetime, report: Reten
     q = _queries()
     async with conn.transaction():
         gone = int(await conn.fetchval(q["purge_plate_cameras"], cutoff))
-        gone += int(await conn.fetchval(q["purge_plates"], cutoff))
-        gone += int(await conn.fetchval(q["purge_plate_days"], cutoff))
-        await conn.execute(q["rebuild_plate_day_bits"], cutoff)
+        days_gone = int(await conn.fetchval(q["purge_plates"], cutoff))
+        days_gone += int(await conn.fetchval(q["purge_plate_days"], cutoff))
+        if days_gone:  # only these two change what the day bitmaps hold
+            await conn.execute(q["rebuild_plate_day_bits"], cutoff)
+        gone += days_gone
         if gone:
             await _record(conn, run_id, Deletion(None, cutoff, None, "purge_plates", gone), report)
 
