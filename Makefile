@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test check lint typecheck install
+.PHONY: up test check lint typecheck layers install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,4 +35,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-check: lint typecheck
+# The floors of docs/architecture.md, as import-linter contracts in pyproject.toml.
+layers: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+check: lint typecheck layers

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from alpr.db import connect
+from core.db import connect
 from schema.errors import BackupError
 from sql import load_queries
 
@@ -132,7 +132,7 @@ def verify(archive: Path) -> str:
 async def _server_major(dsn: str) -> int:
     conn = await connect(dsn)
     try:
-        return int(await conn.fetchval(load_queries("backup")["server_version"])) // 10000
+        return int(await conn.fetchval(*load_queries("backup")["server_version"].bind())) // 10000
     finally:
         await conn.close()
 
@@ -140,7 +140,7 @@ async def _server_major(dsn: str) -> int:
 async def _table_count(dsn: str) -> int:
     conn = await connect(dsn)
     try:
-        return int(await conn.fetchval(load_queries("backup")["table_count"]))
+        return int(await conn.fetchval(*load_queries("backup")["table_count"].bind()))
     finally:
         await conn.close()
 
@@ -203,11 +203,11 @@ async def _prepare_target(dsn: str, timescale: bool) -> None:
     q = load_queries("backup")
     conn = await connect(dsn)
     try:
-        if int(await conn.fetchval(q["user_table_count"])):
+        if int(await conn.fetchval(*q["user_table_count"].bind())):
             raise BackupError("the target database is not empty; restore into a new database")
         if timescale:
-            await conn.execute(q["create_timescaledb"])
-            await conn.execute(q["timescaledb_pre_restore"])
+            await conn.execute(*q["create_timescaledb"].bind())
+            await conn.execute(*q["timescaledb_pre_restore"].bind())
     finally:
         await conn.close()
 
@@ -217,7 +217,7 @@ async def _finish_target(dsn: str, timescale: bool) -> None:
         return
     conn = await connect(dsn)
     try:
-        await conn.execute(load_queries("backup")["timescaledb_post_restore"])
+        await conn.execute(*load_queries("backup")["timescaledb_post_restore"].bind())
     finally:
         await conn.close()
 

@@ -13,9 +13,11 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from alpr import logs, ops
-from alpr.migrate import EnginePreference, migrate
-from alpr.settings import DatabaseSettings
+from alpr import ops
+from core import logs
+from core.migrate import EnginePreference, migrate
+from core.settings import DatabaseSettings
+from schema.errors import AlprError, InvalidRequest
 
 app = typer.Typer(
     help="ALPR plate reads: ingest them from Kafka, query them over GraphQL.",
@@ -113,7 +115,7 @@ async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> in
     env = dict(os.environ)
     server = None
     if "ALPR_DATABASE_URL" not in env and "ALPR_DB_HOST" not in env:
-        from alpr.embedded import embedded_database
+        from core.embedded import embedded_database
 
         server, url = await embedded_database(data_dir, DatabaseSettings().db_name)
         env["ALPR_DATABASE_URL"] = url
@@ -171,15 +173,15 @@ keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=T
 app.add_typer(keys_app, name="keys")
 
 # The ingestor's own commands (`alpr ingest`, `alpr simulate`) live with it.
-if importlib.util.find_spec("ingestor.commands"):
-    from ingestor.commands import register as _register_ingestor
+if importlib.util.find_spec("alpr.ingest_commands"):
+    from alpr.ingest_commands import register as _register_ingestor
 
     _register_ingestor(app)
 ops.register(app)
 
 
 async def _with_pool(work: Any) -> Any:
-    from alpr.db import pool_for
+    from core.db import pool_for
 
     settings = DatabaseSettings()
     async with pool_for(settings) as pool:
@@ -192,7 +194,7 @@ def keys_create(
     scope: Annotated[list[str], typer.Option(help="read, ingest or admin; repeatable")],
 ) -> None:
     """Create a key and print it once; only its digest is stored."""
-    from alpr.keys import SCOPES, Scope, create_key
+    from core.keys import SCOPES, Scope, create_key
 
     bad = [s for s in scope if s not in SCOPES]
     if bad:
@@ -206,7 +208,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (never their secrets)."""
-    from alpr.keys import list_keys
+    from core.keys import list_keys
 
     for key in asyncio.run(_with_pool(list_keys)):
         state = "revoked" if key.revoked_at else "active"
@@ -217,7 +219,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key at once."""
-    from alpr.keys import revoke_key
+    from core.keys import revoke_key
 
     if not asyncio.run(_with_pool(lambda pool: revoke_key(pool, key_id))):
         typer.echo(f"no active key {key_id}", err=True)
@@ -239,9 +241,8 @@ def search_command(
     purpose: Annotated[str | None, typer.Option(help="why; kept in the audit log")] = None,
 ) -> None:
     """Search plates (exact, wildcard or OCR-tolerant fuzzy); the search is audited."""
-    from gateway.search import SearchLimits, audit_search, search_plates
-    from schema.errors import InvalidRequest
-    from schema.search import SearchFilter, SearchMode
+    from gateway.plate_search import SearchLimits, audit_search, search_plates
+    from schema.plate_match import SearchFilter, SearchMode
 
     def utc(moment: datetime | None) -> datetime | None:
         return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
@@ -270,11 +271,7 @@ def search_command(
 
     if mode not in ("exact", "wildcard", "fuzzy"):
         raise typer.BadParameter("must be exact, wildcard or fuzzy", param_hint="--mode")
-    try:
-        page = asyncio.run(_with_pool(work))
-    except InvalidRequest as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    page = asyncio.run(_with_pool(work))
     typer.echo("plate\tscore\treads\tfirst_seen\tlast_seen\tregion\tcameras")
     for m in page.matches:
         typer.echo(
@@ -297,4 +294,9 @@ def gateway_command(
 
 
 def main() -> None:
-    app()
+    """Run the command line; the project's own errors end it with one line, not a traceback."""
+    try:
+        app()
+    except AlprError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2 if isinstance(exc, InvalidRequest) else 1)

@@ -2,7 +2,7 @@
 
 Each command builds its settings here, at the entry point, and passes them
 down; the work itself lives in its room (`ingestor.retention`,
-`ingestor.holds`, `ingestor.files` write; `gateway.export` reads;
+`core.holds`, `ingestor.files` write; `gateway.export` reads;
 `alpr.backup` and `alpr.status` are neither). Imports are lazy so that
 `alpr --help` stays fast.
 """
@@ -24,7 +24,7 @@ from uuid import UUID
 import asyncpg
 import typer
 
-from alpr.settings import DatabaseSettings, IngestorSettings, parse_site_days
+from core.settings import DatabaseSettings, IngestorSettings, parse_site_days
 
 T = TypeVar("T")
 log = logging.getLogger("alpr.ops")
@@ -44,7 +44,7 @@ def _default_user() -> str:
 
 def _with_pool(settings: DatabaseSettings, work: Callable[[asyncpg.Pool[Any]], Awaitable[T]]) -> T:
     async def run() -> T:
-        from alpr.db import pool_for
+        from core.db import pool_for
 
         async with pool_for(settings) as pool:
             return await work(pool)
@@ -112,8 +112,7 @@ def hold_add(
     """Place a legal hold on one read (--event-id) or a plate (--plate)."""
     from pydantic import ValidationError
 
-    from ingestor.holds import add_hold
-    from schema.holds import HoldRequest
+    from core.holds import HoldRequest, add_hold
 
     try:
         request = HoldRequest(
@@ -145,7 +144,7 @@ def hold_list(
     case: Annotated[str | None, typer.Option(help="only this case")] = None,
 ) -> None:
     """List holds (active ones unless --all)."""
-    from ingestor.holds import list_holds
+    from core.holds import list_holds
 
     holds = _with_pool(
         DatabaseSettings(), lambda pool: list_holds(pool, active_only=not all_, case_number=case)
@@ -170,7 +169,7 @@ def hold_release(
     by: WHO = "",
 ) -> None:
     """Release one hold, or every hold of a case; the record stays."""
-    from ingestor.holds import release_holds
+    from core.holds import release_holds
 
     if (hold_id is None) == (case is None):
         raise typer.BadParameter("give a hold id or --case, not both")
@@ -188,18 +187,6 @@ def hold_release(
         typer.echo("no active hold matched", err=True)
         raise typer.Exit(1)
     typer.echo(f"released {', '.join(map(str, released))}")
-
-
-@contextlib.contextmanager
-def _fails_cleanly() -> Iterator[None]:
-    """Our own errors end the command with their message and exit code 1."""
-    from schema.errors import AlprError
-
-    try:
-        yield
-    except AlprError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _rate_column() -> Any:
@@ -264,7 +251,7 @@ def backup_command(
     from alpr.backup import backup
 
     settings = DatabaseSettings()
-    with _fails_cleanly(), progress_reporter("backup", "tables") as progress:
+    with progress_reporter("backup", "tables") as progress:
         result = asyncio.run(backup(settings.dsn(), archive, progress))
     typer.echo(
         f"{result.archive} {result.size_bytes} bytes sha256={result.sha256} "
@@ -280,7 +267,7 @@ def restore_command(
     from alpr.backup import restore
 
     settings = DatabaseSettings()
-    with _fails_cleanly(), progress_reporter("restore", "tables") as progress:
+    with progress_reporter("restore", "tables") as progress:
         seconds = asyncio.run(restore(settings.dsn(), archive, progress, jobs))
     typer.echo(f"restored {archive} in {seconds:.1f}s; run `alpr migrate` if the code is newer")
 
@@ -322,8 +309,7 @@ def import_command(
                 )
         return reports
 
-    with _fails_cleanly():
-        reports = _with_pool(settings, work)
+    reports = _with_pool(settings, work)
     for r in reports:
         where = f" rejects={r.rejects_path}" if r.rejected else ""
         typer.echo(
@@ -350,7 +336,7 @@ def export_command(
     import gzip
 
     from gateway.export import Format, export_events
-    from schema.graphql.inputs import EventQuery
+    from schema.filters import EventQuery
 
     if fmt not in ("csv", "ndjson"):
         raise typer.BadParameter("must be csv or ndjson", param_hint="--format")
@@ -383,8 +369,7 @@ def export_command(
                     lambda n: log.info("export: %d reads written", n),
                 )
 
-    with _fails_cleanly():
-        count = _with_pool(settings, work)
+    count = _with_pool(settings, work)
     typer.echo(f"exported {count} reads", err=True)
 
 
@@ -400,8 +385,7 @@ def status_command(
     from alpr.status import collect, render
 
     endpoints = {"ingestor": ingestor_metrics, "gateway": gateway_metrics}
-    with _fails_cleanly():
-        status = _with_pool(DatabaseSettings(), lambda pool: collect(pool, endpoints))
+    status = _with_pool(DatabaseSettings(), lambda pool: collect(pool, endpoints))
     for line in render(status):
         typer.echo(line)
 

@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from alpr.db import translated
+from core.db import translated
 from sql import load_queries
 
 RATE_WINDOW_S = 300.0
@@ -36,12 +36,12 @@ class Status:
 async def database_status(conn: Any) -> dict[str, Any]:
     """Facts from the database; cheap queries only."""
     q = load_queries("status")
-    facts: dict[str, Any] = dict(await conn.fetchrow(q["database"]))
-    facts.update(dict(await conn.fetchrow(q["totals"])))
-    stored = int(await conn.fetchval(q["stored_since"], RATE_WINDOW_S))
+    facts: dict[str, Any] = dict(await conn.fetchrow(*q["database"].bind()))
+    facts.update(dict(await conn.fetchrow(*q["totals"].bind())))
+    stored = int(await conn.fetchval(*q["stored_since"].bind(seconds=RATE_WINDOW_S)))
     facts["ingest_rate_per_s"] = stored / RATE_WINDOW_S
-    facts["last_stored_at"] = await conn.fetchval(q["last_stored_at"])
-    retention = await conn.fetchrow(q["retention"])
+    facts["last_stored_at"] = await conn.fetchval(*q["last_stored_at"].bind())
+    retention = await conn.fetchrow(*q["retention"].bind())
     facts["active_holds"] = retention["active_holds"]
     facts["last_retention_run"] = retention["finished_at"]
     facts["last_retention_deleted"] = retention["deleted_rows"]

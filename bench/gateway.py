@@ -50,13 +50,13 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alpr.migrate import migrate
+from core.migrate import migrate
 from ingestor.writer import write_batch
 from schema.events import PlateEvent
 from sql import load_queries
 
-Q = load_queries("gateway_bench")
-G = load_queries("gateway")
+Q = {name: q.text for name, q in load_queries("gateway_bench").items()}  # positional
+G = {name: q.text for name, q in load_queries("gateway").items()}  # positional
 TYPES = ["car", "truck", "van", "suv", "bus", "motorcycle"]
 COLORS = ["silver", "black", "white", "red", "blue", "grey"]
 MAKES = ["Toyota", "Ford", "VW", "Honda", "BMW", "Tesla"]
@@ -632,7 +632,7 @@ async def main(args: argparse.Namespace) -> None:
     tmp = None
     admin = args.database_url
     if admin is None:
-        from alpr.embedded import server_uri, start_server
+        from core.embedded import server_uri, start_server
 
         tmp = tempfile.TemporaryDirectory(prefix="alpr-bench-gw-")
         server = start_server(Path(tmp.name))

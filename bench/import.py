@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from alpr.backup import _server_major, _split_password, backup, find_tool, restore  # noqa: E402
-from alpr.settings import IngestorSettings  # noqa: E402
+from core.settings import IngestorSettings  # noqa: E402
 from ingestor.files import import_file  # noqa: E402
 from ingestor.simulate import Simulation, SimulationConfig  # noqa: E402
 from ingestor.writer import write_batch  # noqa: E402
@@ -182,7 +182,7 @@ async def main(args: argparse.Namespace) -> None:
     if args.database_url:
         admin = args.database_url
     else:
-        from alpr.embedded import server_uri, start_server
+        from core.embedded import server_uri, start_server
 
         server = start_server(Path(tempfile.mkdtemp(prefix="alpr-bench-pg-")))
         admin = server_uri(server, "postgres")

@@ -39,8 +39,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alpr.migrate import migrate
-from alpr.settings import IngestorSettings
+from core.migrate import migrate
+from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.kafka_source import KafkaSource
 from ingestor.simulate import Simulation, SimulationConfig
@@ -253,7 +253,7 @@ async def main(args: argparse.Namespace) -> None:
     if args.database_url:
         admin = args.database_url
     else:
-        from alpr.embedded import server_uri, start_server
+        from core.embedded import server_uri, start_server
 
         tmp = tempfile.mkdtemp(prefix="alpr-bench-pg-")
         server = start_server(Path(tmp))

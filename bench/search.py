@@ -35,10 +35,10 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alpr.migrate import migrate
-from gateway.search import search_plates
+from core.migrate import migrate
+from gateway.plate_search import search_plates
+from schema.plate_match import SearchMode
 from schema.plates import OCR_CONFUSION_CLASSES
-from schema.search import SearchMode
 
 FORMATS = ("LLLDDDD", "DLLLDDD", "LLDDLLL", "DDDLLL", "LLLDDD", "LDDDLL", "DDLLDD")
 _CLASS = {c: sorted(group - {c}) for group in OCR_CONFUSION_CLASSES for c in group}

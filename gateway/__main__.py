@@ -11,8 +11,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from alpr import logs
-from alpr.settings import GatewaySettings
+from core import logs
+from core.settings import GatewaySettings
 from gateway.app import create_app
 
 

@@ -25,16 +25,16 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET, UnsetType
 
-from alpr.db import create_pool
-from alpr.settings import GatewaySettings, is_loopback
-from gateway import holds_api, rest, search_api, store
+from core.db import create_pool
+from core.settings import GatewaySettings, is_loopback
+from gateway import queries, rest, rest_holds, rest_plates
 from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
 from gateway.auth import identify, token_from_headers, token_from_params
 from gateway.context import Context, GatewayState, clean_purpose
 from gateway.errors import code_and_status, error_body, public_message
+from gateway.graphql_schema import build_schema
 from gateway.live import LiveFeed
 from gateway.metrics import REGISTRY, REQUEST_SECONDS
-from gateway.schema import build_schema
 from gateway.websocket import LegacyWSHandler, TextWebSocketAdapter, TransportWSHandler
 from schema.errors import AlprError, AuthError, InvalidRequest, StorageError
 
@@ -84,7 +84,7 @@ async def graphql_context(connection: HTTPConnection) -> Context:
     return Context(state, key, clean_purpose(request.headers.get("x-purpose")), client)
 
 
-async def _connect(settings: GatewaySettings, dsn: str) -> store.Db:
+async def _connect(settings: GatewaySettings, dsn: str) -> queries.Db:
     # Generic plans: every gateway query is written for its parameters (the
     # partition bounds prune at run time), while custom plans re-plan over
     # every partition on each call: 4 ms instead of 0.6 ms for a keyset page
@@ -164,9 +164,9 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
     return lifespan
 
 
-async def _database_status(db: store.Db) -> str:
+async def _database_status(db: queries.Db) -> str:
     try:
-        await store.ping(db)
+        await queries.ping(db)
     except StorageError:
         return "unavailable"
     return "ok"
@@ -286,8 +286,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.mount(ASSET_PATH, StaticFiles(directory=ASSET_DIR, check_dir=False), name="ide-assets")
     app.include_router(rest.events)
     app.include_router(rest.service)
-    app.include_router(search_api.router)
-    app.include_router(holds_api.router)
+    app.include_router(rest_plates.router)
+    app.include_router(rest_holds.router)
     _add_service_routes(app)
     _add_error_handlers(app)
     app.add_middleware(RequestTimer)

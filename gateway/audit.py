@@ -15,7 +15,7 @@ from graphql import OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from gateway import store
+from gateway import queries
 from gateway.context import Context
 from gateway.metrics import AUDIT_RECORDS, OPERATION_SECONDS
 from gateway.reader import start_tally
@@ -24,7 +24,7 @@ from gateway.reader import start_tally
 async def record(
     ctx: Context, operation: str, variables: dict[str, Any], result_count: int | None
 ) -> None:
-    await store.insert_audit(
+    await queries.insert_audit(
         ctx.state.pool,
         ctx.key.key_id if ctx.key else None,
         ctx.client,

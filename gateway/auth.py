@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from alpr.keys import ApiKey, authenticate, bearer_token
+from core.keys import ApiKey, authenticate, bearer_token
 from gateway.context import GatewayState
 
 

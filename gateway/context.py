@@ -7,9 +7,9 @@ from typing import Any
 
 from strawberry.fastapi import BaseContext
 
-from alpr.keys import ApiKey
-from alpr.settings import GatewaySettings
-from gateway import store
+from core.keys import ApiKey
+from core.settings import GatewaySettings
+from gateway import queries
 from gateway.live import LiveFeed
 from gateway.reader import DbReader, forbid_without_purpose
 from schema.errors import Forbidden
@@ -22,8 +22,8 @@ class GatewayState:
     """Pools, the live feed and the settings, built once at start."""
 
     settings: GatewaySettings
-    pool: store.Db  # the primary: keys, audit records
-    read_pool: store.Db  # the replica when configured, else the primary
+    pool: queries.Db  # the primary: keys, audit records
+    read_pool: queries.Db  # the replica when configured, else the primary
     live: LiveFeed
     keys_required: bool
 

@@ -20,9 +20,9 @@ from typing import IO, Any, Final, Literal
 import asyncpg
 import orjson
 
-from alpr.db import translated
+from core.db import translated
 from schema.events import COLUMNS
-from schema.graphql.inputs import EventQuery
+from schema.filters import EventQuery
 from schema.plates import normalize_plate
 from sql import load_queries
 
@@ -78,7 +78,7 @@ async def export_events(
 ) -> int:
     """Write every read matching `query` to `out`; return how many, audited."""
     write = _csv_writer(out) if fmt == "csv" else _ndjson_writer(out)
-    q = load_queries("export")
+    q = {name: query.text for name, query in load_queries("export").items()}  # positional
     count = 0
     async with conn.transaction(readonly=True):
         async for row in conn.cursor(q["export_events"], *_args(query), prefetch=_PREFETCH):

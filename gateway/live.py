@@ -32,8 +32,8 @@ from typing import Any, Final
 
 import asyncpg
 
-from alpr.db import translated
-from gateway import store
+from core.db import translated
+from gateway import queries
 from gateway.metrics import (
     LIVE_BATCHES,
     LIVE_DELIVERED,
@@ -43,7 +43,7 @@ from gateway.metrics import (
 )
 from gateway.reader import DbReader
 from schema.errors import StorageError
-from schema.graphql.inputs import EventQuery
+from schema.filters import EventQuery
 from schema.graphql.selection import NO_NESTED
 from schema.graphql.types import Event
 
@@ -107,7 +107,7 @@ class LiveFeed:
     dsn: str
     buffer: int = 1000
     # Where nested camera/plate objects are loaded from (the read pool).
-    db: store.Db | None = None
+    db: queries.Db | None = None
     poll_interval_s: float = 2.0
     reconnect_delay_s: float = 0.5
     subscribers: set[Subscriber] = field(default_factory=set)
@@ -152,7 +152,7 @@ class LiveFeed:
         try:
             if self.last_batch is None:
                 # Live means from now on: history is what queries are for.
-                self.last_batch = await store.latest_batch(conn)
+                self.last_batch = await queries.latest_batch(conn)
             await conn.add_listener(CHANNEL, self._notified)
             self.connected = True
             while True:
@@ -173,10 +173,10 @@ class LiveFeed:
         """Handle every batch after the last one, in batch order."""
         while True:
             assert self.last_batch is not None
-            batches = await store.batches_after(conn, self.last_batch, BATCHES_PER_ROUND)
+            batches = await queries.batches_after(conn, self.last_batch, BATCHES_PER_ROUND)
             for batch in batches:
                 if self.subscribers:
-                    rows = await store.fetch_events_by_keys(
+                    rows = await queries.fetch_events_by_keys(
                         conn, batch["event_ids"], batch["captured_ats"]
                     )
                     events = [Event.from_row(row) for row in rows]

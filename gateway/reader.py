@@ -20,12 +20,11 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from gateway import store
-from gateway.search import similar_plates
+from gateway import queries
+from gateway.plate_search import similar_plates
 from schema.errors import Forbidden
-from schema.graphql.inputs import EventQuery
-from schema.graphql.paging import PageRequest, encode_cursor
-from schema.graphql.search import PlateMatchNode
+from schema.filters import EventQuery
+from schema.graphql.matches import PlateMatchNode
 from schema.graphql.selection import NO_NESTED
 from schema.graphql.types import (
     Camera,
@@ -36,6 +35,7 @@ from schema.graphql.types import (
     Plate,
     PlateSighting,
 )
+from schema.paging import PageRequest, encode_cursor
 
 
 class Tally:
@@ -67,7 +67,7 @@ def _count(found: int) -> None:
         tally.count += found
 
 
-def build_connection(rows: Sequence[store.Row], page: PageRequest, more: bool) -> EventConnection:
+def build_connection(rows: Sequence[queries.Row], page: PageRequest, more: bool) -> EventConnection:
     """Edges and page info for rows already in newest-first order."""
     edges = [
         EventEdge(
@@ -116,7 +116,7 @@ class DbReader:
 
     def __init__(
         self,
-        db: store.Db,
+        db: queries.Db,
         purpose_check: Callable[[], None] | None = None,
         cache: bool = True,
     ) -> None:
@@ -142,12 +142,12 @@ class DbReader:
             tally.count += count
 
     async def _load_cameras(self, ids: list[str]) -> list[Camera | None]:
-        rows = {row["camera_id"]: row for row in await store.fetch_cameras(self.db, ids)}
+        rows = {row["camera_id"]: row for row in await queries.fetch_cameras(self.db, ids)}
         return [Camera.from_row(rows[i]) if i in rows else None for i in ids]
 
     async def _load_plates(self, texts: list[str]) -> list[Plate | None]:
         rows = {
-            row["plate_normalized_text"]: row for row in await store.fetch_plates(self.db, texts)
+            row["plate_normalized_text"]: row for row in await queries.fetch_plates(self.db, texts)
         }
         return [Plate.from_row(rows[t]) if t in rows else None for t in texts]
 
@@ -190,7 +190,7 @@ class DbReader:
         self, query: EventQuery, page: PageRequest, nested: frozenset[str] = NO_NESTED
     ) -> EventConnection:
         self.note_plate_data(0)
-        rows, more = await store.fetch_events(self.db, query, page)
+        rows, more = await queries.fetch_events(self.db, query, page)
         _count(len(rows))
         connection = build_connection(rows, page, more)
         await self.attach([edge.node for edge in connection.edges], nested)
@@ -198,7 +198,7 @@ class DbReader:
 
     async def event(self, event_id: Any, nested: frozenset[str] = NO_NESTED) -> Event | None:
         self.note_plate_data(0)
-        row = await store.fetch_event(self.db, event_id)
+        row = await queries.fetch_event(self.db, event_id)
         _count(row is not None)
         if row is None:
             return None
@@ -208,7 +208,7 @@ class DbReader:
 
     async def plate_sightings(self, normalized: str) -> list[PlateSighting]:
         self.note_plate_data(0)
-        rows = await store.fetch_plate_sightings(self.db, normalized)
+        rows = await queries.fetch_plate_sightings(self.db, normalized)
         _count(len(rows))
         return [
             PlateSighting(
@@ -222,7 +222,7 @@ class DbReader:
         ]
 
     async def cameras(self, site_id: str | None) -> list[Camera]:
-        return [Camera.from_row(row) for row in await store.list_cameras(self.db, site_id)]
+        return [Camera.from_row(row) for row in await queries.list_cameras(self.db, site_id)]
 
     async def similar_plates(self, normalized: str, first: int) -> list[PlateMatchNode]:
         self.note_plate_data(0)

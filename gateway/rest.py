@@ -14,13 +14,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
-from gateway import store
+from gateway import queries
 from gateway.audit import record
 from gateway.auth import identify, token_from_headers
 from gateway.context import Context, GatewayState, clean_purpose
 from schema.errors import InvalidRequest, NotFound
-from schema.graphql.inputs import EventQuery, check_id, check_plate, check_window
-from schema.graphql.paging import MAX_PAGE, PageRequest, encode_cursor
+from schema.filters import EventQuery, check_id, check_plate, check_window
+from schema.paging import MAX_PAGE, PageRequest, encode_cursor
 
 MAX_OFFSET = 10_000
 
@@ -90,12 +90,12 @@ class AuditPublic(BaseModel):
     purpose: str | None
 
 
-def _public(rows: list[store.Row]) -> list[EventPublic]:
+def _public(rows: list[queries.Row]) -> list[EventPublic]:
     return [EventPublic.model_validate(dict(row)) for row in rows]
 
 
 async def _audited(
-    ctx: Context, operation: str, variables: dict[str, Any], rows: list[store.Row]
+    ctx: Context, operation: str, variables: dict[str, Any], rows: list[queries.Row]
 ) -> list[EventPublic]:
     ctx.reader.note_plate_data(len(rows))
     await record(ctx, operation, variables, len(rows))
@@ -109,7 +109,7 @@ events = APIRouter(prefix="/events", tags=["events"])
 async def read_recent_events(ctx: Ctx, limit: Limit = 100) -> list[EventPublic]:
     """The newest reads."""
     ctx.reader.note_plate_data(0)
-    rows, _ = await store.fetch_events(ctx.state.read_pool, EventQuery(), PageRequest(limit))
+    rows, _ = await queries.fetch_events(ctx.state.read_pool, EventQuery(), PageRequest(limit))
     return await _audited(ctx, "GET /events/recent", {"limit": limit}, rows)
 
 
@@ -129,9 +129,9 @@ async def read_events_by_plate(
         if offset:
             raise InvalidRequest("offset", "give either offset or cursor, not both")
         page = PageRequest.from_args(first=limit, after=cursor)
-        rows, more = await store.fetch_events(ctx.state.read_pool, EventQuery(plate=plate), page)
+        rows, more = await queries.fetch_events(ctx.state.read_pool, EventQuery(plate=plate), page)
     else:
-        rows = await store.fetch_events_by_offset(ctx.state.read_pool, plate, limit + 1, offset)
+        rows = await queries.fetch_events_by_offset(ctx.state.read_pool, plate, limit + 1, offset)
         more = len(rows) > limit
         rows = rows[:limit]
     if more and rows:
@@ -155,7 +155,7 @@ async def read_events_by_camera(
     since, until = check_window(start_time, end_time, ("start_time", "end_time"))
     ctx.reader.note_plate_data(0)
     query = EventQuery(camera_id=camera_id, since=since, until=until)
-    rows, _ = await store.fetch_events(ctx.state.read_pool, query, PageRequest(limit))
+    rows, _ = await queries.fetch_events(ctx.state.read_pool, query, PageRequest(limit))
     variables = {"camera_id": camera_id, "start_time": start_time, "end_time": end_time}
     return await _audited(
         ctx, "GET /events/camera/{camera_id}", {**variables, "limit": limit}, rows
@@ -170,7 +170,7 @@ async def read_event(ctx: Ctx, event_id: str) -> EventPublic:
     except ValueError:
         raise InvalidRequest("event_id", "is not a UUID") from None
     ctx.reader.note_plate_data(0)
-    row = await store.fetch_event(ctx.state.read_pool, key)
+    row = await queries.fetch_event(ctx.state.read_pool, key)
     rows = [row] if row is not None else []
     public = await _audited(ctx, "GET /events/{event_id}", {"event_id": event_id}, rows)
     if not public:
@@ -184,7 +184,7 @@ service = APIRouter(tags=["service"])
 @service.get("/stats", response_model=StatsPublic)
 async def read_stats(ctx: Ctx) -> StatsPublic:
     """Totals over all reads, from the rollups."""
-    row = await store.fetch_storage_stats(ctx.state.read_pool)
+    row = await queries.fetch_storage_stats(ctx.state.read_pool)
     return StatsPublic(is_connected=True, **dict(row))
 
 
@@ -197,5 +197,5 @@ async def read_audit(
 ) -> list[AuditPublic]:
     """Audit records, newest first (admin scope)."""
     ctx.require_admin()
-    rows = await store.fetch_audit(ctx.state.pool, before_id, key_id, limit)
+    rows = await queries.fetch_audit(ctx.state.pool, before_id, key_id, limit)
     return [AuditPublic.model_validate(dict(row)) for row in rows]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from alpr import logs
-from alpr.settings import IngestorSettings
+from core import logs
+from core.settings import IngestorSettings
 from ingestor.service import run
 
 

@@ -27,8 +27,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from alpr.keys import authenticate, bearer_token
-from alpr.settings import IngestorSettings, is_loopback
+from core.keys import authenticate, bearer_token
+from core.settings import IngestorSettings, is_loopback
 from ingestor import metrics
 from ingestor.batch import Batch
 from ingestor.messages import INVALID_EVENT, DeadLetter, Message, decode

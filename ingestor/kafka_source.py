@@ -43,7 +43,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from alpr.settings import IngestorSettings
+from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.batch import Batch
 from ingestor.deadletter import send_dead_letters

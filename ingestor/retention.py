@@ -31,10 +31,10 @@ from typing import Any, Final, TypeAlias
 
 import asyncpg
 
-from alpr.db import translated
-from alpr.settings import RetentionSettings
+from core.db import translated
+from core.settings import RetentionSettings
 from schema.errors import StorageError
-from sql import load_queries
+from sql import Query, load_queries
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ _DAY: Final = timedelta(days=1)
 Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
 
 
-def _queries() -> dict[str, str]:
+def _queries() -> dict[str, Query]:
     return load_queries("retention")
 
 
@@ -108,20 +108,26 @@ class _Scope:
     site_id: str | None = None
     except_sites: Sequence[str] | None = None
 
-    def args(self) -> tuple[str | None, list[str] | None]:
-        return self.site_id, None if self.except_sites is None else list(self.except_sites)
+    def params(self) -> dict[str, str | list[str] | None]:
+        """The `site_id` and `except_sites` parameters of the row-wise queries."""
+        others = None if self.except_sites is None else list(self.except_sites)
+        return {"site_id": self.site_id, "except_sites": others}
+
+
+_ANY_SITE: Final = _Scope()
 
 
 async def _record(conn: Conn, run_id: int, deletion: Deletion, report: RetentionReport) -> None:
     await conn.execute(
-        _queries()["record_deletion"],
-        run_id,
-        deletion.range_start,
-        deletion.range_end,
-        deletion.site_id,
-        deletion.method,
-        deletion.row_count,
-        deletion.held_rows_kept,
+        *_queries()["record_deletion"].bind(
+            run_id=run_id,
+            range_start=deletion.range_start,
+            range_end=deletion.range_end,
+            site_id=deletion.site_id,
+            method=deletion.method,
+            row_count=deletion.row_count,
+            held_rows_kept=deletion.held_rows_kept,
+        )
     )
     report.deletions.append(deletion)
 
@@ -132,15 +138,17 @@ async def _expire_partition(
     """Drop one expired partition, or empty it row-wise if held reads are inside."""
     q = _queries()
     start, end = part["range_start"], part["range_end"]
+    bounds = {"range_start": start, "range_end": end}
     async with conn.transaction():
-        await conn.execute(q["lock_holds"])
-        total = int(await conn.fetchval(q["count_range"], start, end))
-        held = int(await conn.fetchval(q["count_held"], start, end, None, None))
+        await conn.execute(*q["lock_holds"].bind())
+        total = int(await conn.fetchval(*q["count_range"].bind(**bounds)))
+        held = int(await conn.fetchval(*q["count_held"].bind(**bounds, **_ANY_SITE.params())))
         if held == 0:
-            await conn.execute(q["drop_partition"], part["name"], start, end)
+            await conn.execute(*q["drop_partition"].bind(name=part["name"], **bounds))
             deletion = Deletion(start, end, None, "drop_partition", total)
         else:
-            gone = int(await conn.fetchval(q["delete_range"], start, end, None, None))
+            deleting = q["delete_range"].bind(**bounds, **_ANY_SITE.params())
+            gone = int(await conn.fetchval(*deleting))
             deletion = Deletion(start, end, None, "delete_rows", gone, held)
         await _record(conn, run_id, deletion, report)
 
@@ -158,8 +166,9 @@ async def _delete_before(
     while day is not None and day < cutoff:
         end = min(day + _DAY, cutoff)
         async with conn.transaction():
-            gone = int(await conn.fetchval(q["delete_range"], day, end, *scope.args()))
-            held = int(await conn.fetchval(q["count_held"], day, end, *scope.args()))
+            bounds = {"range_start": day, "range_end": end, **scope.params()}
+            gone = int(await conn.fetchval(*q["delete_range"].bind(**bounds)))
+            held = int(await conn.fetchval(*q["count_held"].bind(**bounds)))
             if gone:
                 deletion = Deletion(day, end, scope.site_id, "delete_rows", gone, held)
                 await _record(conn, run_id, deletion, report)
@@ -171,7 +180,7 @@ async def _delete_before(
 
 async def _day_of_next_read(conn: Conn, after: datetime | None) -> datetime | None:
     """The UTC midnight before the first read at or after `after` (None: the oldest read)."""
-    found = await conn.fetchval(_queries()["next_read"], after)
+    found = await conn.fetchval(*_queries()["next_read"].bind(after=after))
     if found is None:
         return None
     return found.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)  # type: ignore[no-any-return]
@@ -180,11 +189,11 @@ async def _day_of_next_read(conn: Conn, after: datetime | None) -> datetime | No
 async def _purge_plates(conn: Conn, run_id: int, cutoff: datetime, report: RetentionReport) -> None:
     q = _queries()
     async with conn.transaction():
-        gone = int(await conn.fetchval(q["purge_plate_cameras"], cutoff))
-        days_gone = int(await conn.fetchval(q["purge_plates"], cutoff))
-        days_gone += int(await conn.fetchval(q["purge_plate_days"], cutoff))
+        gone = int(await conn.fetchval(*q["purge_plate_cameras"].bind(cutoff=cutoff)))
+        days_gone = int(await conn.fetchval(*q["purge_plates"].bind(cutoff=cutoff)))
+        days_gone += int(await conn.fetchval(*q["purge_plate_days"].bind(cutoff=cutoff)))
         if days_gone:  # only these two change what the day bitmaps hold
-            await conn.execute(q["rebuild_plate_day_bits"], cutoff)
+            await conn.execute(*q["rebuild_plate_day_bits"].bind(cutoff=cutoff))
         gone += days_gone
         if gone:
             await _record(conn, run_id, Deletion(None, cutoff, None, "purge_plates", gone), report)
@@ -199,7 +208,8 @@ async def _apply(
 ) -> None:
     oldest_cutoff = policy.oldest_cutoff(now)
     if oldest_cutoff is not None:
-        for part in await conn.fetch(_queries()["expired_partitions"], oldest_cutoff):
+        expired = _queries()["expired_partitions"].bind(cutoff=oldest_cutoff)
+        for part in await conn.fetch(*expired):
             await _expire_partition(conn, run_id, part, report)
     for site, days in sorted(policy.site_days.items()):
         await _delete_before(conn, run_id, now - timedelta(days=days), _Scope(site), report)
@@ -225,12 +235,13 @@ async def run_retention(
         return report
     q = _queries()
     now = now or datetime.now(UTC)
-    if not await conn.fetchval(q["try_lock"], LOCK_KEY):
+    if not await conn.fetchval(*q["try_lock"].bind(lock_key=LOCK_KEY)):
         log.info("retention: another run is in progress; skipped")
         return report
     try:
         site_json = json.dumps(dict(policy.site_days))
-        report.run_id = int(await conn.fetchval(q["start_run"], policy.default_days, site_json))
+        starting = q["start_run"].bind(default_days=policy.default_days, site_days=site_json)
+        report.run_id = int(await conn.fetchval(*starting))
         error: str | None = None
         try:
             await _apply(conn, report.run_id, policy, now, report)
@@ -239,10 +250,15 @@ async def run_retention(
             raise
         finally:
             await conn.execute(
-                q["finish_run"], report.run_id, report.deleted_rows, report.held_rows_kept, error
+                *q["finish_run"].bind(
+                    run_id=report.run_id,
+                    deleted_rows=report.deleted_rows,
+                    held_rows_kept=report.held_rows_kept,
+                    error=error,
+                )
             )
     finally:
-        await conn.fetchval(q["unlock"], LOCK_KEY)
+        await conn.fetchval(*q["unlock"].bind(lock_key=LOCK_KEY))
     log.info(
         "retention run %s: %d reads deleted, %d held reads kept, %d deletions recorded",
         report.run_id,

@@ -18,8 +18,8 @@ from typing import Any
 import asyncpg
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from alpr.db import create_pool
-from alpr.settings import IngestorSettings
+from core.db import create_pool
+from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.retention import RetentionPolicy, retention_loop
 from ingestor.store import connection

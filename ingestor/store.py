@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from alpr.db import translate
+from core.db import translate
 from ingestor.batch import Batch
 from ingestor.messages import ROW_REJECTED, DeadLetter
 from ingestor.writer import Connection, WriteResult, write_isolating

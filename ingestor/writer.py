@@ -39,7 +39,7 @@ from uuid import UUID
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from alpr.db import translate
+from core.db import translate
 from schema.errors import RowRejected, StorageError
 from schema.events import COLUMNS, PlateEvent
 from sql import load_queries
@@ -71,7 +71,8 @@ Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 
 def _queries() -> dict[str, str]:
-    return load_queries("ingest")
+    # positional until converted
+    return {name: query.text for name, query in load_queries("ingest").items()}
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 PostgreSQL: `ALPR_TEST_DATABASE_URL` names a server to use (a superuser URL;
 point it at a TimescaleDB server to exercise that engine), otherwise an
-embedded server is started in a temporary directory for the session. Each
-test module gets a fresh, migrated database that is dropped afterwards.
+embedded server is started in a temporary directory for the session. The
+migrations run once per session, into a template database; each test module
+gets a fresh copy of it (`CREATE DATABASE … TEMPLATE`), dropped afterwards.
 
 Kafka: `ALPR_TEST_KAFKA_BOOTSTRAP` names a broker, otherwise
 `scripts/kafka.sh` starts one (KRaft, loopback) for the session.
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from alpr.migrate import migrate, timescaledb_loadable
+from core.migrate import migrate, timescaledb_loadable
 
 
 def _with_database(url: str, database: str) -> str:
@@ -37,7 +38,7 @@ def pg_admin_url() -> Iterator[str]:
     if configured:
         yield configured
         return
-    from alpr.embedded import server_uri, start_server
+    from core.embedded import server_uri, start_server
 
     with tempfile.TemporaryDirectory(prefix="alpr-test-pg-") as tmp:
         server = start_server(Path(tmp))
@@ -54,12 +55,13 @@ async def timescaledb_available(pg_admin_url: str) -> bool:
         await conn.close()
 
 
-async def create_database(admin_url: str) -> str:
-    """A new empty database on the test server; returns its URL."""
+async def create_database(admin_url: str, template: str | None = None) -> str:
+    """A new database on the test server, empty or a copy of `template`; returns its URL."""
     name = f"alpr_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
     return _with_database(admin_url, name)
@@ -74,11 +76,34 @@ async def drop_database(admin_url: str, url: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="module")
-async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
-    """A fresh database migrated with the default engine choice, for one test module."""
+@pytest.fixture(scope="session")
+async def migrated_template(pg_admin_url: str) -> AsyncIterator[str]:
+    """The name of a database migrated once for the session, to copy from.
+
+    It takes no connections once migrated: a copy needs its template idle,
+    and TimescaleDB's background workers would otherwise connect to it.
+    """
     url = await create_database(pg_admin_url)
     await migrate(url, os.environ.get("ALPR_TEST_DB_ENGINE", "auto"))  # type: ignore[arg-type]
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(pg_admin_url)
+    try:
+        await conn.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+    finally:
+        await conn.close()
+    yield name
+    conn = await asyncpg.connect(pg_admin_url)
+    try:
+        await conn.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE false')
+    finally:
+        await conn.close()
+    await drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="module")
+async def database_url(pg_admin_url: str, migrated_template: str) -> AsyncIterator[str]:
+    """A fresh migrated database (a copy of the session's template) for one test module."""
+    url = await create_database(pg_admin_url, template=migrated_template)
     yield url
     await drop_database(pg_admin_url, url)
 

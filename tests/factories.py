@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from alpr.settings import IngestorSettings
+from core.settings import IngestorSettings
 
 
 def wire_event(**changes: Any) -> dict[str, Any]:

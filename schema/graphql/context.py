@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from schema.graphql.inputs import EventQuery
-    from schema.graphql.paging import PageRequest
-    from schema.graphql.search import PlateMatchNode
+    from schema.filters import EventQuery
+    from schema.graphql.matches import PlateMatchNode
     from schema.graphql.types import Camera, EventConnection, Plate, PlateSighting
+    from schema.paging import PageRequest
 
 
 class Reader(Protocol):

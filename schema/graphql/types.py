@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.filters import EventQuery, check_window
 from schema.graphql.context import HasReader
 from schema.graphql.enums import Direction, VehicleType
-from schema.graphql.inputs import EventQuery, check_window
-from schema.graphql.paging import PageRequest
 from schema.graphql.selection import connection_nested
+from schema.paging import PageRequest
 
 if TYPE_CHECKING:
-    from schema.graphql.search import PlateMatchNode
+    from schema.graphql.matches import PlateMatchNode
 
 Info = strawberry.Info[HasReader, None]
 
@@ -219,7 +219,7 @@ class Plate:
     @strawberry.field
     async def similar(
         self, info: Info, first: int = 10
-    ) -> list[Annotated[PlateMatchNode, strawberry.lazy("schema.graphql.search")]]:
+    ) -> list[Annotated[PlateMatchNode, strawberry.lazy("schema.graphql.matches")]]:
         """Fuzzy neighbours (likely misreads of the same vehicle), best first."""
         return await info.context.reader.similar_plates(self.text, first)
 

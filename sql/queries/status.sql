@@ -11,9 +11,9 @@ SELECT (SELECT engine FROM alpr_engine) AS engine,
 SELECT total_events, unique_plates, active_cameras, last_event FROM plate_events_stats;
 
 -- name: stored_since
--- Reads stored in the last $1 seconds, from the writer's announcements.
+-- Reads stored in the last few seconds, from the writer's announcements.
 SELECT COALESCE(sum(cardinality(event_ids)), 0)::bigint
-FROM stored_batches WHERE stored_at > now() - make_interval(secs => $1);
+FROM stored_batches WHERE stored_at > now() - make_interval(secs => :seconds);
 
 -- name: last_stored_at
 SELECT max(stored_at) FROM stored_batches;

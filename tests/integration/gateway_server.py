@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
-from alpr.settings import GatewaySettings
+from core.settings import GatewaySettings
 from gateway.app import create_app
 
 

@@ -15,12 +15,11 @@ import asyncpg
 import pytest
 
 from alpr.backup import backup, checksum_path, restore, verify
-from alpr.keys import create_key
-from ingestor.holds import add_hold
+from core.holds import HoldRequest, add_hold
+from core.keys import create_key
 from ingestor.writer import write_batch
 from schema.errors import BackupError
 from schema.events import event_from_dict
-from schema.holds import HoldRequest
 from tests.conftest import create_database, drop_database
 from tests.factories import wire_event
 

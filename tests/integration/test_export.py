@@ -20,7 +20,7 @@ from gateway.export import export_events
 from ingestor.files import import_file
 from ingestor.writer import write_batch
 from schema.events import COLUMNS, event_from_dict
-from schema.graphql.inputs import EventQuery
+from schema.filters import EventQuery
 from tests.conftest import create_database, drop_database
 from tests.factories import wire_event
 
@@ -75,15 +75,12 @@ async def test_filters_narrow_the_export(pool: asyncpg.Pool[Any]) -> None:
 
 
 async def test_export_then_import_round_trip(
-    pool: asyncpg.Pool[Any], pg_admin_url: str, tmp_path: Path
+    pool: asyncpg.Pool[Any], pg_admin_url: str, migrated_template: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "site.csv"
     path.write_text(await _export(pool, EventQuery(site_id="EX1")))
-    target_url = await create_database(pg_admin_url)
+    target_url = await create_database(pg_admin_url, template=migrated_template)
     try:
-        from alpr.migrate import migrate
-
-        await migrate(target_url)
         target = await asyncpg.create_pool(target_url, min_size=1, max_size=2)
         assert target is not None
         try:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gateway.app import _connect
-from gateway.store import fetch_stats
+from gateway.queries import fetch_stats
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
 from tests.factories import wire_event

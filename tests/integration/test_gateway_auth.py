@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from alpr.keys import create_key, revoke_key
+from core.keys import create_key, revoke_key
 from gateway.app import create_app
 from tests.integration.gateway_server import error_codes, gql, live_socket, serve, settings_for
 

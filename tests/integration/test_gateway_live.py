@@ -27,7 +27,7 @@ from gateway.live import LiveFeed
 from ingestor.publish import encode
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
-from schema.graphql.inputs import EventQuery
+from schema.filters import EventQuery
 from schema.graphql.types import Event
 from tests.factories import wire_event
 from tests.integration.gateway_server import live_socket, serve, settings_for, subscribe

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from alpr.migrate import migrate
+from core.migrate import migrate
 from ingestor.writer import write_batch
 from schema.events import event_from_dict
 from tests.conftest import create_database, drop_database

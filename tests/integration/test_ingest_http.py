@@ -12,8 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from alpr.keys import create_key
-from alpr.settings import IngestorSettings
+from core.keys import create_key
+from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.http_source import make_server, serve_http
 from tests.factories import DELETE, wire_event

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from alpr.settings import IngestorSettings
+from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode

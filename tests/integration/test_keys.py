@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from alpr.keys import authenticate, bearer_token, create_key, list_keys, revoke_key
+from core.keys import authenticate, bearer_token, create_key, list_keys, revoke_key
 from schema.errors import Forbidden, Unauthenticated
 
 

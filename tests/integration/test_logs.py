@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from alpr import logs
+from core import logs
 from ingestor import metrics
 from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode

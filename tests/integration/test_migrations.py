@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 import sql
-from alpr.migrate import migrate
+from core.migrate import migrate
 from schema.errors import MigrationChanged, MigrationError
 from tests.conftest import create_database, drop_database
 

@@ -20,12 +20,11 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from alpr.migrate import migrate
-from ingestor.holds import add_hold, list_holds, release_holds
+from core.holds import HoldRequest, add_hold, list_holds, release_holds
+from core.migrate import migrate
 from ingestor.retention import LOCK_KEY, RetentionPolicy, retention_loop, run_retention
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
-from schema.holds import HoldRequest
 from tests.conftest import create_database, drop_database
 from tests.factories import wire_event
 from tests.integration.rollup_checks import miscounted_cameras, miscounted_sites, mismatched_days

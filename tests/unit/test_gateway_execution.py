@@ -13,7 +13,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from gateway.execution import LeanExecutionContext, document_cache, plain_plan
-from gateway.schema import build_schema
+from gateway.graphql_schema import build_schema
 
 
 @strawberry.enum

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.live import OVERFLOW, LiveFeed
 from schema.events import event_from_dict
-from schema.graphql.inputs import EventQuery
+from schema.filters import EventQuery
 from schema.graphql.types import Event
 from tests.factories import wire_event
 

@@ -8,10 +8,11 @@ from uuid import uuid4
 
 import pytest
 
-from gateway.schema import sdl
+from gateway.graphql_schema import sdl
 from schema.errors import InvalidRequest
-from schema.graphql.inputs import EventFilter, LiveFilter, check_window
-from schema.graphql.paging import MAX_PAGE, PageRequest, decode_cursor, encode_cursor
+from schema.filters import check_window
+from schema.graphql.inputs import EventFilter, LiveFilter
+from schema.paging import MAX_PAGE, PageRequest, decode_cursor, encode_cursor
 
 SDL_FILE = Path(__file__).parents[2] / "schema" / "schema.graphql"
 
@@ -19,7 +20,8 @@ SDL_FILE = Path(__file__).parents[2] / "schema" / "schema.graphql"
 def test_exported_sdl_is_current() -> None:
     expected = sdl()
     assert SDL_FILE.read_text() == expected, (
-        "schema/schema.graphql is stale: run `python -m gateway.schema > schema/schema.graphql`"
+        "schema/schema.graphql is stale: run "
+        "`python -m gateway.graphql_schema > schema/schema.graphql`"
     )
 
 

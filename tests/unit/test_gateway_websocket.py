@@ -14,7 +14,7 @@ import strawberry
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 from strawberry.types.nodes import Selection, convert_selections
 
-from gateway.schema import build_schema
+from gateway.graphql_schema import build_schema
 from gateway.websocket import SharedShape, shared_shape
 from schema.events import event_from_dict
 from schema.graphql.types import Camera, Event, Plate

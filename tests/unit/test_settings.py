@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from alpr.settings import DatabaseSettings, IngestorSettings, KafkaSettings, is_loopback
+from core.settings import DatabaseSettings, IngestorSettings, KafkaSettings, is_loopback
 
 
 def test_defaults_follow_the_storage_layer_document(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,3 +52,20 @@ def test_checksum_changes_with_content() -> None:
     first = sql.migrations("postgres")[0]
     changed = sql.Migration(first.version, first.name, first.engine, first.sql + "\n")
     assert changed.checksum != first.checksum
+
+
+def test_named_parameters_become_positional_once() -> None:
+    query = sql.Query.parse(
+        "SELECT :plate::text, ':kept', \"col:x\" -- :comment\nWHERE a = :since AND b = :plate"
+    )
+    assert query.text == (
+        "SELECT $1::text, ':kept', \"col:x\" -- :comment\nWHERE a = $2 AND b = $1"
+    )
+    assert query.params == ("plate", "since")
+    assert query.bind(since=2, plate="ABC") == (query.text, "ABC", 2)
+
+
+@pytest.mark.parametrize("values", [{"plate": 1}, {"plate": 1, "since": 2, "other": 3}])
+def test_bind_refuses_a_missing_or_unknown_parameter(values: dict[str, int]) -> None:
+    with pytest.raises(TypeError, match="query parameters"):
+        sql.Query.parse("SELECT :plate, :since").bind(**values)

@@ -1,7 +1,7 @@
 """Plate search against the database: exact, wildcard and OCR-tolerant fuzzy.
 
-The logic (parsing, distance, ranking) is `schema.search`; this module runs
-the named queries of `sql/queries/search.sql` and turns rows into ranked
+The logic (parsing, distance, ranking) is `schema.plate_match`; this module runs
+the named queries of `sql/queries/plate_search.sql` and turns rows into ranked
 `PlateMatch`es. Every function takes a pool or connection and returns data;
 auditing is the caller's job (the GraphQL/REST layer, or `alpr search`).
 """
@@ -17,10 +17,9 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from alpr.db import translated
+from core.db import translated
 from schema.errors import InvalidRequest
-from schema.plates import normalize_plate
-from schema.search import (
+from schema.plate_match import (
     DEFAULT_MAX_DISTANCE,
     EDIT_COST,
     MIN_FUZZY_LENGTH,
@@ -36,6 +35,7 @@ from schema.search import (
     rank,
     verify,
 )
+from schema.plates import normalize_plate
 from sql import load_queries
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class SearchLimits:
 
 
 def _q(name: str) -> str:
-    return load_queries("search")[name]
+    return load_queries("plate_search")[name].text  # positional until converted
 
 
 def _filter_args(f: SearchFilter) -> tuple[Any, ...]:

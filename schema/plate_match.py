@@ -1,5 +1,5 @@
 """Plate search as pure logic: query parsing, the OCR-weighted distance,
-candidate keys and ranking. No I/O; `gateway.search` runs it against SQL.
+candidate keys and ranking. No I/O; `gateway.plate_search` runs it against SQL.
 
 Three modes:
 

@@ -1,5 +1,5 @@
 """GraphQL shapes of plate search: the mode enum, the filter input, ranked
-matches and their connection. No I/O; `gateway.search_api` resolves them.
+matches and their connection. No I/O; `gateway.rest_plates` resolves them.
 
 Search results are ranked, not ordered by time, so the connection's cursor
 is a position in the ranking (opaque, base64 of a versioned text), valid
@@ -16,9 +16,9 @@ from typing import Final
 import strawberry
 
 from schema.errors import InvalidRequest
-from schema.graphql.inputs import check_id, check_window
+from schema.filters import check_id, check_window
 from schema.graphql.types import PageInfo
-from schema.search import PlateMatch, SearchFilter, SearchMode
+from schema.plate_match import PlateMatch, SearchFilter, SearchMode
 
 _VERSION: Final = "s1"
 

@@ -15,10 +15,10 @@ from uuid import UUID
 
 import asyncpg
 
-from alpr.db import translated
+from core.db import translated
 from gateway.metrics import SQL_QUERIES
-from schema.graphql.inputs import EventQuery
-from schema.graphql.paging import PageRequest
+from schema.filters import EventQuery
+from schema.paging import PageRequest
 from sql import load_queries
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 else:
     Db = asyncpg.Pool
 Row = asyncpg.Record
-QUERIES = load_queries("gateway")
+QUERIES = {name: q.text for name, q in load_queries("gateway").items()}  # positional
 MAX_SERIES_HOURS = 31 * 24
 
 

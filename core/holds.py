@@ -1,22 +1,28 @@
-"""Legal holds: what a hold names, and a placed hold as stored.
+"""Legal holds: what a hold names, and placing, listing and releasing them.
 
-A hold keeps reads from retention until it is released. It names one read
-(`event_id`) or a plate (its normalized text, optionally within a time
-window); a case number groups the holds of one investigation. Who placed it
-and why are required. Shared by the CLI (through the ingestor) and the admin
-REST API (in the gateway); no I/O here.
+A hold keeps reads from retention (`ingestor.retention`) until it is
+released. It names one read (`event_id`) or a plate (its normalized text,
+optionally within a time window); a case number groups the holds of one
+investigation; who placed it and why are required. A release keeps the row
+with who released it and why, so the history of every hold stays. `alpr
+hold` and the gateway's `/admin/holds` both call these functions.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
+from core.db import translated
+from schema.errors import InvalidRequest
 from schema.plates import normalize_plate
+from sql import Query, load_queries
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -92,3 +98,70 @@ class Hold(BaseModel):
             end = self.held_until.isoformat() if self.held_until else "…"
             window = f" [{start}, {end})"
         return f"plate {self.plate_normalized_text}{window}"
+
+
+log = logging.getLogger(__name__)
+
+
+def _queries() -> dict[str, Query]:
+    return load_queries("holds")
+
+
+@translated
+async def add_hold(pool: asyncpg.Pool[Any], request: HoldRequest) -> Hold:
+    """Place a hold; effective for the next retention run at once."""
+    row = await pool.fetchrow(
+        *_queries()["add_hold"].bind(
+            event_id=request.event_id,
+            plate=request.normalized_plate(),
+            held_from=request.held_from,
+            held_until=request.held_until,
+            case_number=request.case_number,
+            reason=request.reason,
+            created_by=request.created_by,
+        )
+    )
+    assert row is not None
+    hold = Hold.from_row(row)
+    # The plate is personal data: the id and case suffice at INFO.
+    log.info(
+        "legal hold %s placed by %s (case %s)", hold.hold_id, hold.created_by, hold.case_number
+    )
+    return hold
+
+
+@translated
+async def list_holds(
+    pool: asyncpg.Pool[Any], *, active_only: bool = True, case_number: str | None = None
+) -> list[Hold]:
+    """Holds in the order placed; released ones too unless `active_only`."""
+    rows = await pool.fetch(
+        *_queries()["list_holds"].bind(active_only=active_only, case_number=case_number)
+    )
+    return [Hold.from_row(row) for row in rows]
+
+
+@translated
+async def release_holds(
+    pool: asyncpg.Pool[Any],
+    *,
+    released_by: str,
+    reason: str,
+    hold_id: int | None = None,
+    case_number: str | None = None,
+) -> list[int]:
+    """Release hold `hold_id`, or every active hold of `case_number`; return their ids."""
+    if (hold_id is None) == (case_number is None):
+        raise InvalidRequest("hold_id", "name exactly one of hold_id or case_number")
+    if not released_by.strip():
+        raise InvalidRequest("released_by", "who releases the hold is required")
+    if not reason.strip():
+        raise InvalidRequest("reason", "why the hold is released is required")
+    rows = await pool.fetch(
+        *_queries()["release_holds"].bind(
+            hold_id=hold_id, case_number=case_number, released_by=released_by, reason=reason
+        )
+    )
+    released = [int(row["hold_id"]) for row in rows]
+    log.info("legal holds %s released by %s", released, released_by)
+    return released

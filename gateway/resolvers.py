@@ -1,4 +1,4 @@
-"""The root Query, in parts merged by `gateway.schema`.
+"""The root Query, in parts merged by `gateway.graphql_schema`.
 
 Each part is a small class of root fields; to add a field, write a part (or
 a method on one) and list it in `QUERY_PARTS` in gateway/schema.py.
@@ -12,11 +12,11 @@ from uuid import UUID
 
 import strawberry
 
-from gateway import store
+from gateway import queries
 from gateway.context import Context
 from schema.errors import InvalidRequest, NotFound
-from schema.graphql.inputs import EventFilter, check_id, check_plate, check_window
-from schema.graphql.paging import MAX_PAGE, PageRequest
+from schema.filters import check_id, check_plate, check_window
+from schema.graphql.inputs import EventFilter
 from schema.graphql.selection import connection_nested, nested_fields, selected_names
 from schema.graphql.types import (
     AuditRecord,
@@ -28,6 +28,7 @@ from schema.graphql.types import (
     Site,
     Stats,
 )
+from schema.paging import MAX_PAGE, PageRequest
 
 Info = strawberry.Info[Context, None]
 
@@ -91,7 +92,7 @@ class PlaceQueries:
     @strawberry.field
     async def sites(self, info: Info) -> list[Site]:
         """Every site, with its camera and read counts."""
-        rows = await store.list_sites(info.context.state.read_pool)
+        rows = await queries.list_sites(info.context.state.read_pool)
         return [
             Site(
                 id=strawberry.ID(row["site_id"]),
@@ -119,13 +120,13 @@ class StatsQueries:
         """Totals over the window, and reads per hour over its newest `hours` (1-744);
         from the rollups, never a scan of reads."""
         since, until = check_window(since, until)
-        if not 1 <= hours <= store.MAX_SERIES_HOURS:
-            raise InvalidRequest("hours", f"must be between 1 and {store.MAX_SERIES_HOURS}")
+        if not 1 <= hours <= queries.MAX_SERIES_HOURS:
+            raise InvalidRequest("hours", f"must be between 1 and {queries.MAX_SERIES_HOURS}")
         # Unique plates over a window are the dearest part (an OR of day
         # bitmaps, growing with days x plates), the series the next: each
         # only when asked for.
         wanted = selected_names(info)
-        figures = await store.fetch_stats(
+        figures = await queries.fetch_stats(
             info.context.state.read_pool,
             since,
             until,
@@ -160,7 +161,7 @@ class AuditQueries:
             if not str(before_id).isdigit():
                 raise InvalidRequest("beforeId", "is not an audit record id")
             before = int(before_id)
-        rows = await store.fetch_audit(info.context.state.pool, before, key_id, first)
+        rows = await queries.fetch_audit(info.context.state.pool, before, key_id, first)
         return [
             AuditRecord(
                 id=strawberry.ID(str(row["audit_id"])),

@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 import asyncpg
 
-from alpr.db import translated
+from core.db import translated
 from schema.errors import Forbidden, Unauthenticated
-from sql import load_queries
+from sql import Query, load_queries
 
 Scope = Literal["read", "ingest", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "ingest", "admin")
@@ -48,6 +48,10 @@ class KeyInfo:
     revoked_at: datetime | None
 
 
+def _queries() -> dict[str, Query]:
+    return load_queries("keys")
+
+
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -60,7 +64,11 @@ async def create_key(db: asyncpg.Pool[Any], name: str, scopes: list[Scope]) -> t
         raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")
     key_id = secrets.token_hex(4)
     token = f"{_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-    await db.execute(load_queries("keys")["insert_key"], key_id, name, _digest(token), scopes)
+    await db.execute(
+        *_queries()["insert_key"].bind(
+            key_id=key_id, name=name, key_hash=_digest(token), scopes=scopes
+        )
+    )
     return key_id, token
 
 
@@ -69,7 +77,7 @@ async def authenticate(db: asyncpg.Pool[Any], token: str | None, scope: Scope) -
     """The key behind `token`, if it is valid and allows `scope`."""
     if not token:
         raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
-    row = await db.fetchrow(load_queries("keys")["key_by_hash"], _digest(token))
+    row = await db.fetchrow(*_queries()["key_by_hash"].bind(key_hash=_digest(token)))
     if row is None:
         raise Unauthenticated("unknown or revoked API key")
     key = ApiKey(row["key_id"], row["name"], frozenset(row["scopes"]))
@@ -80,14 +88,14 @@ async def authenticate(db: asyncpg.Pool[Any], token: str | None, scope: Scope) -
 
 @translated
 async def list_keys(db: asyncpg.Pool[Any]) -> list[KeyInfo]:
-    rows = await db.fetch(load_queries("keys")["list_keys"])
+    rows = await db.fetch(*_queries()["list_keys"].bind())
     return [KeyInfo(**dict(row)) for row in rows]
 
 
 @translated
 async def revoke_key(db: asyncpg.Pool[Any], key_id: str) -> bool:
     """Revoke a key; False when no such live key exists."""
-    return await db.fetchval(load_queries("keys")["revoke_key"], key_id) is not None
+    return await db.fetchval(*_queries()["revoke_key"].bind(key_id=key_id)) is not None
 
 
 def bearer_token(header: str | None) -> str | None:

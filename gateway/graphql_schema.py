@@ -26,12 +26,12 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from alpr.settings import GatewaySettings
+from core.settings import GatewaySettings
 from gateway.audit import AuditExtension, OperationTimer
 from gateway.errors import ErrorCodes
 from gateway.execution import LeanExecutionContext, document_cache
-from gateway.query import AuditQueries, EventQueries, PlaceQueries, StatsQueries
-from gateway.search_api import SearchQueries
+from gateway.resolvers import AuditQueries, EventQueries, PlaceQueries, StatsQueries
+from gateway.rest_plates import SearchQueries
 from gateway.subscription import Subscription
 from schema.errors import AlprError
 
@@ -102,5 +102,5 @@ def sdl() -> str:
 
 
 if __name__ == "__main__":
-    # python -m gateway.schema > schema/schema.graphql
+    # python -m gateway.graphql_schema > schema/schema.graphql
     print(sdl(), end="")

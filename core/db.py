@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
-from alpr.settings import DatabaseSettings
+from core.settings import DatabaseSettings
 from schema.errors import RowRejected, StorageError, StorageUnavailable
 
 P = ParamSpec("P")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from alpr.settings import IngestorSettings
+from core.settings import IngestorSettings
 
 
 class Target(StrEnum):

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import asyncpg
 
 import sql
-from alpr.db import connect, translated
+from core.db import connect, translated
 from schema.errors import MigrationChanged, MigrationError
 
 log = logging.getLogger(__name__)

@@ -22,11 +22,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.search import search_plates
+from gateway.plate_search import search_plates
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
+from schema.plate_match import SearchMode, parse_wildcard
 from schema.plates import OCR_CONFUSION_CLASSES
-from schema.search import SearchMode, parse_wildcard
 from tests.factories import wire_event
 
 pytestmark = pytest.mark.slow

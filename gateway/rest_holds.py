@@ -2,14 +2,12 @@
 
 `/admin/holds` needs a key with the `admin` scope (with keys off, allowed
 on loopback only, a request without a key acts as "local"). Who placed or
-released a hold is the key's name, recorded with the hold. These run the
-same named queries as `alpr hold` (`sql/queries/holds.sql`); the holds
-themselves are honoured by the ingestor's retention.
+released a hold is the key's name, recorded with the hold. The work is
+`core.holds`, as for `alpr hold`; the ingestor's retention honours the holds.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -17,15 +15,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alpr.db import translated
-from alpr.keys import authenticate
+from core import holds
+from core.holds import Hold, HoldRequest
+from core.keys import authenticate
 from gateway.auth import token_from_headers
 from gateway.context import GatewayState
 from schema.errors import InvalidRequest, NotFound
-from schema.holds import Hold, HoldRequest
-from sql import load_queries
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/admin/holds", tags=["legal holds"])
 
@@ -100,15 +95,6 @@ class ReleasedPublic(BaseModel):
     released: list[int]
 
 
-def _queries() -> dict[str, str]:
-    return load_queries("holds")
-
-
-@translated
-async def _fetch(state: GatewayState, name: str, *args: Any) -> list[Any]:
-    return list(await state.pool.fetch(_queries()[name], *args))
-
-
 @router.post("", status_code=201)
 async def create_hold(caller: AdminDep, body: HoldCreate) -> HoldPublic:
     """Place a legal hold; its reads survive retention until it is released."""
@@ -116,20 +102,7 @@ async def create_hold(caller: AdminDep, body: HoldCreate) -> HoldPublic:
         request = HoldRequest(**body.model_dump(), created_by=caller.name)
     except ValidationError as exc:
         raise InvalidRequest("body", exc.errors()[0]["msg"]) from None
-    (row,) = await _fetch(
-        caller.state,
-        "add_hold",
-        request.event_id,
-        request.normalized_plate(),
-        request.held_from,
-        request.held_until,
-        request.case_number,
-        request.reason,
-        request.created_by,
-    )
-    hold = Hold.from_row(row)
-    log.info("legal hold %s placed by %s (case %s)", hold.hold_id, caller.name, hold.case_number)
-    return HoldPublic.from_hold(hold)
+    return HoldPublic.from_hold(await holds.add_hold(caller.state.pool, request))
 
 
 @router.get("")
@@ -139,18 +112,24 @@ async def list_holds(
     case_number: Annotated[str | None, Query(alias="case")] = None,
 ) -> list[HoldPublic]:
     """Holds in the order placed; released ones too with `all=true`."""
-    rows = await _fetch(caller.state, "list_holds", not include_released, case_number)
-    return [HoldPublic.from_hold(Hold.from_row(row)) for row in rows]
+    found = await holds.list_holds(
+        caller.state.pool, active_only=not include_released, case_number=case_number
+    )
+    return [HoldPublic.from_hold(hold) for hold in found]
 
 
 async def _release(
     caller: Admin, hold_id: int | None, case_number: str | None, reason: str
 ) -> ReleasedPublic:
-    rows = await _fetch(caller.state, "release_holds", hold_id, case_number, caller.name, reason)
-    if not rows:
+    released = await holds.release_holds(
+        caller.state.pool,
+        released_by=caller.name,
+        reason=reason,
+        hold_id=hold_id,
+        case_number=case_number,
+    )
+    if not released:
         raise NotFound("no active hold matched")
-    released = [int(row["hold_id"]) for row in rows]
-    log.info("legal holds %s released by %s", released, caller.name)
     return ReleasedPublic(released=released)
 
 

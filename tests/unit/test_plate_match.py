@@ -12,8 +12,7 @@ import pytest
 
 import sql
 from schema.errors import InvalidRequest
-from schema.plates import OCR_SKELETON, plate_skeleton
-from schema.search import (
+from schema.plate_match import (
     CONFUSION_COST,
     EDIT_COST,
     PlateMatch,
@@ -29,6 +28,7 @@ from schema.search import (
     substitution_cost,
     verify,
 )
+from schema.plates import OCR_SKELETON, plate_skeleton
 
 # --- wildcard ---------------------------------------------------------------
 
@@ -251,21 +251,21 @@ def test_query_checks() -> None:
 
 
 def test_rank_cursors_round_trip_and_refuse_forgeries() -> None:
-    from schema.graphql.search import decode_rank, encode_rank
+    from schema.graphql.matches import decode_rank, encode_rank
 
     assert decode_rank(encode_rank(0)) == 0
     assert decode_rank(encode_rank(37)) == 37
     for forged in ["garbage", "", encode_rank(3)[:-2] + "!!"]:
         with pytest.raises(InvalidRequest, match="cursor"):
             decode_rank(forged)
-    from schema.graphql.paging import encode_cursor
+    from schema.paging import encode_cursor
 
     with pytest.raises(InvalidRequest):  # a reads cursor is not a search cursor
         decode_rank(encode_cursor(datetime(2026, 1, 1, tzinfo=UTC), uuid.uuid4()))
 
 
 def test_match_connection_page_info() -> None:
-    from schema.graphql.search import build_match_connection, decode_rank
+    from schema.graphql.matches import build_match_connection, decode_rank
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     matches = [PlateMatch(p, 0.0, now, now, 1, "US-FL", ("c",)) for p in ("A", "B")]
@@ -277,7 +277,7 @@ def test_match_connection_page_info() -> None:
 
 
 def test_search_filter_input_is_checked() -> None:
-    from schema.graphql.search import PlateSearchFilter
+    from schema.graphql.matches import PlateSearchFilter
 
     with pytest.raises(InvalidRequest, match="UTC offset"):
         PlateSearchFilter(since=datetime(2026, 1, 1)).to_filter()

@@ -1,6 +1,6 @@
 """Plate search in the API: the `plateSearch` query and `GET /search/plates`.
 
-Both run `gateway.search` on the read pool and are audited like every read
+Both run `gateway.plate_search` on the read pool and are audited like every read
 of plate data: GraphQL through the reader's count (the audit extension
 writes the record after the operation), REST with its own record.
 """
@@ -16,16 +16,16 @@ from pydantic import BaseModel
 
 from gateway.audit import record
 from gateway.context import Context
+from gateway.plate_search import MAX_PAGE, SearchLimits, search_plates
 from gateway.rest import Ctx
-from gateway.search import MAX_PAGE, SearchLimits, search_plates
-from schema.graphql.inputs import check_id, check_window
-from schema.graphql.search import (
+from schema.filters import check_id, check_window
+from schema.graphql.matches import (
     PlateMatchConnection,
     PlateSearchFilter,
     build_match_connection,
     decode_rank,
 )
-from schema.search import DEFAULT_MAX_DISTANCE, PlateMatch, SearchFilter, SearchMode
+from schema.plate_match import DEFAULT_MAX_DISTANCE, PlateMatch, SearchFilter, SearchMode
 
 Info = strawberry.Info[Context, None]
 

@@ -12,12 +12,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.search import SearchLimits, audit_search, search_plates, similar_plates
+from gateway.plate_search import SearchLimits, audit_search, search_plates, similar_plates
 from ingestor.writer import write_batch
 from schema.errors import InvalidRequest
 from schema.events import event_from_dict
+from schema.plate_match import SearchFilter, SearchMode, deletions, parse_wildcard
 from schema.plates import plate_skeleton
-from schema.search import SearchFilter, SearchMode, deletions, parse_wildcard
 from sql import load_queries
 from tests.factories import wire_event
 
@@ -229,7 +229,7 @@ async def test_index_keys_are_the_python_deletions(loaded: asyncpg.Pool[Any]) ->
 
 
 async def test_candidate_query_uses_the_index(loaded: asyncpg.Pool[Any]) -> None:
-    query = load_queries("search")["fuzzy_candidates_by_keys"]
+    query = load_queries("plate_search")["fuzzy_candidates_by_keys"].text
     async with loaded.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {query}", ["LO57353"], 10))
