@@ -86,14 +86,11 @@ async def graphql_context(connection: HTTPConnection) -> Context:
 
 async def _connect(settings: GatewaySettings, dsn: str) -> queries.Db:
     # Generic plans: every gateway query is written for its parameters (the
-    # partition bounds prune at run time), while custom plans re-plan over
-    # every partition on each call: 4 ms instead of 0.6 ms for a keyset page
-    # over 30 daily partitions.
-    # No JIT: a generic plan is costed with every branch it might take (the
-    # `stats` statement's site branch then scanned plate_cameras), so at 10 M
-    # reads its estimate passed jit_above_cost and each call spent 30 ms
-    # compiling for a 3 ms run. No gateway statement runs long enough to
-    # repay compiling.
+    # partition bounds prune at run time), while a custom plan re-plans over
+    # every partition on each call, which costs several times the keyset page
+    # itself. No JIT: a generic plan is costed with every branch it might take,
+    # so large tables push its estimate past jit_above_cost, and compiling
+    # then costs more than any gateway statement runs.
     server_settings = {
         "statement_timeout": STATEMENT_TIMEOUT_MS,
         "plan_cache_mode": "force_generic_plan",
@@ -127,9 +124,9 @@ def settle_heap() -> None:
     """Freeze what start-up built and collect less often.
 
     The schema, the pools and the imported modules are about 100,000 objects
-    that live as long as the process; a full collection walked them all, a
-    40-110 ms pause (the p99 of a page of 100 reads). Frozen, they are never
-    walked again; with the higher threshold older collections become rare.
+    that live as long as the process; a full collection would walk them all,
+    a pause as long as a large page's request. Frozen, they are never walked
+    again; with the higher threshold older collections become rare.
     """
     gc.collect()
     gc.freeze()
@@ -225,9 +222,9 @@ _PROBE_ROUTES = frozenset({"/health", "/ready", "/metrics"})
 class RequestTimer:
     """Time and log every HTTP request by its route template.
 
-    Plain ASGI: Starlette's `BaseHTTPMiddleware` (`@app.middleware`) runs each
-    request in an extra task with memory streams, which cost 0.7-1.3 ms of
-    CPU a request (half of a whole `event` query's).
+    Plain ASGI: Starlette's `BaseHTTPMiddleware` (`@app.middleware`) would run
+    each request in an extra task with memory streams, as much CPU as half a
+    small query.
     """
 
     def __init__(self, app: ASGIApp) -> None:

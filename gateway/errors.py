@@ -68,8 +68,8 @@ class ErrorCodes(MaskErrors):
         super().__init__(should_mask_error=lambda _: True)
 
     def _process_result(self, result: object) -> None:
-        # MaskErrors checks a runtime Protocol with isinstance, about 10 us a
-        # time; subscriptions run this for every event sent to every client.
+        # MaskErrors checks a runtime Protocol with isinstance, which is slow,
+        # and subscriptions run this for every event sent to every client.
         errors = getattr(result, "errors", None)
         if errors:
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]

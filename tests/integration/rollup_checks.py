@@ -1,7 +1,6 @@
 """Checks of derived rollups against what they are derived from: plate_day_bits
-(0044) against plate_days, site_plate_counts (0045) against plate_sites,
-camera_plate_counts (0046) against plate_cameras, reads_hourly (0047) against
-camera_hourly."""
+against plate_days, site_plate_counts against plate_sites, camera_plate_counts
+against plate_cameras, reads_hourly against camera_hourly."""
 
 from __future__ import annotations
 

@@ -288,8 +288,8 @@ def _sql_count(metrics: str) -> float:
 
 
 async def test_gateway_sessions_plan_generically_and_never_jit(database_url: str) -> None:
-    # JIT once cost `stats` 30 ms of compiling per call at 10 M reads (its
-    # generic plan is costed with every branch); see gateway.app._connect.
+    # A generic plan is costed with every branch, so JIT would compile
+    # statements that run for a few milliseconds; see gateway.app._connect.
     pool = await _connect(settings_for(database_url), database_url)
     try:
         settings = await pool.fetchrow(
