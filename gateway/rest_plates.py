@@ -19,12 +19,8 @@ from gateway.context import Context
 from gateway.plate_search import MAX_PAGE, SearchLimits, search_plates
 from gateway.rest import Ctx
 from schema.filters import check_id, check_window
-from schema.graphql.matches import (
-    PlateMatchConnection,
-    PlateSearchFilter,
-    build_match_connection,
-    decode_rank,
-)
+from schema.graphql.matches import PlateMatchConnection, PlateSearchFilter, build_match_connection
+from schema.paging import decode_rank
 from schema.plate_match import DEFAULT_MAX_DISTANCE, PlateMatch, SearchFilter, SearchMode
 
 Info = strawberry.Info[Context, None]
@@ -45,7 +41,7 @@ class SearchQueries:
     ) -> PlateMatchConnection:
         """Plates matching `query`, best first: exact, wildcard, or fuzzy the way OCR
         fails (ranked by cost, then most recently seen, then most read)."""
-        offset = decode_rank(after) if after else 0
+        offset = decode_rank(after, "after") if after else 0
         search_filter = (filter or PlateSearchFilter()).to_filter()
         info.context.reader.note_plate_data(0)  # the purpose rule, before any read
         page = await search_plates(

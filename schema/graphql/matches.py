@@ -2,25 +2,20 @@
 matches and their connection. No I/O; `gateway.rest_plates` resolves them.
 
 Search results are ranked, not ordered by time, so the connection's cursor
-is a position in the ranking (opaque, base64 of a versioned text), valid
-for the same query and filter.
+is a position in the ranking (`schema.paging.encode_rank`), valid for the
+same query and filter.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
-from typing import Final
 
 import strawberry
 
-from schema.errors import InvalidRequest
 from schema.filters import check_id, check_window
 from schema.graphql.types import PageInfo
+from schema.paging import encode_rank
 from schema.plate_match import PlateMatch, SearchFilter, SearchMode
-
-_VERSION: Final = "s1"
 
 SearchModeType = strawberry.enum(
     SearchMode,
@@ -98,23 +93,6 @@ class PlateMatchConnection:
             "without three literal characters in a row scans the most recently seen ones)."
         )
     )
-
-
-def encode_rank(position: int) -> str:
-    return base64.urlsafe_b64encode(f"{_VERSION}|{position}".encode()).decode().rstrip("=")
-
-
-def decode_rank(value: str, argument: str = "after") -> int:
-    """The ranking position a cursor stands for; refuses cursors we did not issue."""
-    try:
-        text = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
-        version, position = text.split("|")
-        number = int(position)
-    except (ValueError, UnicodeError, binascii.Error):
-        raise InvalidRequest(argument, "is not a cursor issued by this search") from None
-    if version != _VERSION or number < 0:
-        raise InvalidRequest(argument, "is not a cursor issued by this search")
-    return number
 
 
 def build_match_connection(
