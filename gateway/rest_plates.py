@@ -19,7 +19,7 @@ from gateway.context import Context
 from gateway.plate_search import MAX_PAGE, SearchLimits, search_plates
 from gateway.rest import Ctx
 from schema.filters import check_id, check_window
-from schema.graphql.matches import PlateMatchConnection, PlateSearchFilter, build_match_connection
+from schema.graphql.matches import PlateMatchConnection, PlateSearchFilter
 from schema.paging import decode_rank
 from schema.plate_match import DEFAULT_MAX_DISTANCE, PlateMatch, SearchFilter, SearchMode
 
@@ -54,7 +54,7 @@ class SearchQueries:
             limits=SearchLimits(max_distance=max_distance),
         )
         info.context.reader.note_plate_data(len(page.matches))
-        return build_match_connection(page.matches, offset, page.has_more, page.complete)
+        return PlateMatchConnection.from_matches(page.matches, offset, page.has_more, page.complete)
 
 
 class PlateMatchPublic(BaseModel):

@@ -13,7 +13,7 @@ from datetime import datetime
 import strawberry
 
 from schema.filters import check_id, check_window
-from schema.graphql.types import PageInfo
+from schema.graphql.types import Connection, Edge, PageInfo
 from schema.paging import encode_rank
 from schema.plate_match import PlateMatch, SearchFilter, SearchMode
 
@@ -77,16 +77,8 @@ class PlateMatchNode:
         )
 
 
-@strawberry.type
-class PlateMatchEdge:
-    cursor: str
-    node: PlateMatchNode
-
-
 @strawberry.type(description="Ranked plate matches, best first.")
-class PlateMatchConnection:
-    edges: list[PlateMatchEdge]
-    page_info: PageInfo
+class PlateMatchConnection(Connection[PlateMatchNode]):
     complete: bool = strawberry.field(
         description=(
             "False when the search looked at a bounded part of the plates (a wildcard "
@@ -94,19 +86,15 @@ class PlateMatchConnection:
         )
     )
 
-
-def build_match_connection(
-    matches: list[PlateMatch], offset: int, has_more: bool, complete: bool
-) -> PlateMatchConnection:
-    """Edges whose cursors are ranking positions; `after` a cursor starts past it."""
-    edges = [
-        PlateMatchEdge(cursor=encode_rank(offset + i + 1), node=PlateMatchNode.from_match(m))
-        for i, m in enumerate(matches)
-    ]
-    info = PageInfo(
-        has_next_page=has_more,
-        has_previous_page=offset > 0,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
-    return PlateMatchConnection(edges=edges, page_info=info, complete=complete)
+    @classmethod
+    def from_matches(
+        cls, matches: list[PlateMatch], offset: int, has_more: bool, complete: bool
+    ) -> PlateMatchConnection:
+        """The page of `matches` ranked from `offset` on; a page `after` an
+        edge's cursor starts past it."""
+        edges = [
+            Edge(cursor=encode_rank(offset + i + 1), node=PlateMatchNode.from_match(m))
+            for i, m in enumerate(matches)
+        ]
+        info = PageInfo.of(edges, has_next_page=has_more, has_previous_page=offset > 0)
+        return cls(edges=edges, page_info=info, complete=complete)

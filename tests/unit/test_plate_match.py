@@ -250,12 +250,12 @@ def test_query_checks() -> None:
 
 
 def test_match_connection_page_info() -> None:
-    from schema.graphql.matches import build_match_connection
+    from schema.graphql.matches import PlateMatchConnection
     from schema.paging import decode_rank
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     matches = [PlateMatch(p, 0.0, now, now, 1, "US-FL", ("c",)) for p in ("A", "B")]
-    conn = build_match_connection(matches, 4, has_more=True, complete=True)
+    conn = PlateMatchConnection.from_matches(matches, 4, has_more=True, complete=True)
     assert [e.node.plate for e in conn.edges] == ["A", "B"]
     assert conn.page_info.has_next_page and conn.page_info.has_previous_page
     assert conn.page_info.end_cursor is not None
