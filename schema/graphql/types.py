@@ -15,13 +15,14 @@ connection is a subclass, for its description and fields of its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.field import StrawberryField
 
 from schema.filters import EventQuery, check_window
 from schema.graphql.context import HasReader
@@ -42,20 +43,25 @@ class RowLike(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
-async def _reads(
-    info: Info,
-    query: EventQuery,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> EventConnection:
-    since, until = check_window(since, until)
-    page = PageRequest.from_args(first, after, last, before)
-    query = replace(query, since=since, until=until)
-    return await info.context.reader.events(query, page, connection_nested(info))
+def _reads_field(narrow: Callable[[Any], EventQuery]) -> StrawberryField:
+    """The `reads` field of an object whose reads are `narrow(obj)`."""
+
+    async def reads(
+        self: Any,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> EventConnection:
+        since, until = check_window(since, until)
+        page = PageRequest.from_args(first, after, last, before)
+        query = replace(narrow(self), since=since, until=until)
+        return await info.context.reader.events(query, page, connection_nested(info))
+
+    return strawberry.field(reads)
 
 
 @strawberry.type(description="One plate read, as stored.")
@@ -193,19 +199,7 @@ class Camera:
             read_count=row["read_count"],
         )
 
-    @strawberry.field
-    async def reads(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> EventConnection:
-        query = EventQuery(camera_id=str(self.id))
-        return await _reads(info, query, first, after, last, before, since, until)
+    reads = _reads_field(lambda camera: EventQuery(camera_id=str(camera.id)))
 
 
 @strawberry.type(description="Where and when a plate was seen by one camera.")
@@ -245,19 +239,7 @@ class Plate:
     async def cameras(self, info: Info) -> list[PlateSighting]:
         return await info.context.reader.plate_sightings(self.text)
 
-    @strawberry.field
-    async def reads(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> EventConnection:
-        query = EventQuery(plate=self.text)
-        return await _reads(info, query, first, after, last, before, since, until)
+    reads = _reads_field(lambda plate: EventQuery(plate=plate.text))
 
     @strawberry.field
     async def similar(
@@ -279,19 +261,7 @@ class Site:
     async def cameras(self, info: Info) -> list[Camera]:
         return await info.context.reader.cameras(str(self.id))
 
-    @strawberry.field
-    async def reads(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> EventConnection:
-        query = EventQuery(site_id=str(self.id))
-        return await _reads(info, query, first, after, last, before, since, until)
+    reads = _reads_field(lambda site: EventQuery(site_id=str(site.id)))
 
 
 @strawberry.type
