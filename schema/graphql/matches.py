@@ -1,5 +1,5 @@
 """GraphQL shapes of plate search: the mode enum, the filter input, ranked
-matches and their connection. No I/O; `gateway.rest_plates` resolves them.
+matches and their connection. No I/O; `gateway.resolvers` resolves them.
 
 Search results are ranked, not ordered by time, so the connection's cursor
 is a position in the ranking (`schema.paging.encode_rank`), valid for the
