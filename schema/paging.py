@@ -74,7 +74,7 @@ def _keyset(parts: list[str]) -> Cursor:
 
 
 def encode_cursor(captured_at: datetime, event_id: UUID) -> str:
-    """The keyset cursor of a read (one per edge of a page: kept to one call)."""
+    """The keyset cursor of a read (made for every edge of a page: one format, one call)."""
     return _encode(f"{_KEYSET}|{captured_at.isoformat()}|{event_id}")
 
 
@@ -96,7 +96,7 @@ def encode_rank(position: int) -> str:
     return _encode(f"{_RANK}|{position}")
 
 
-def decode_rank(value: str, argument: str = "after") -> int:
+def decode_rank(value: str, argument: str) -> int:
     """The ranking position a cursor stands for; `InvalidRequest(argument)` for
     anything we did not issue, keyset cursors included."""
     return _decode(value, _RANK, _position, argument, "this search")

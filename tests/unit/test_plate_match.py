@@ -259,7 +259,7 @@ def test_match_connection_page_info() -> None:
     assert [e.node.plate for e in conn.edges] == ["A", "B"]
     assert conn.page_info.has_next_page and conn.page_info.has_previous_page
     assert conn.page_info.end_cursor is not None
-    assert decode_rank(conn.page_info.end_cursor) == 6  # the next page starts at offset 6
+    assert decode_rank(conn.page_info.end_cursor, "after") == 6  # the next page starts at offset 6
 
 
 def test_search_filter_input_is_checked() -> None:
