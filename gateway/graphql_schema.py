@@ -30,8 +30,13 @@ from core.settings import GatewaySettings
 from gateway.audit import AuditExtension, OperationTimer
 from gateway.errors import ErrorCodes
 from gateway.execution import LeanExecutionContext, document_cache
-from gateway.resolvers import AuditQueries, EventQueries, PlaceQueries, StatsQueries
-from gateway.rest_plates import SearchQueries
+from gateway.resolvers import (
+    AuditQueries,
+    EventQueries,
+    PlaceQueries,
+    SearchQueries,
+    StatsQueries,
+)
 from gateway.subscription import Subscription
 from schema.errors import AlprError
 

@@ -26,16 +26,8 @@ from schema.errors import Forbidden
 from schema.filters import EventQuery
 from schema.graphql.matches import PlateMatchNode
 from schema.graphql.selection import NO_NESTED
-from schema.graphql.types import (
-    Camera,
-    Event,
-    EventConnection,
-    EventEdge,
-    PageInfo,
-    Plate,
-    PlateSighting,
-)
-from schema.paging import PageRequest, encode_cursor
+from schema.graphql.types import Camera, Event, EventConnection, Plate, PlateSighting
+from schema.paging import PageRequest
 
 
 class Tally:
@@ -65,26 +57,6 @@ def _count(found: int) -> None:
     tally = _tally.get()
     if tally is not None:
         tally.count += found
-
-
-def build_connection(rows: Sequence[queries.Row], page: PageRequest, more: bool) -> EventConnection:
-    """Edges and page info for rows already in newest-first order."""
-    edges = [
-        EventEdge(
-            cursor=encode_cursor(row["captured_at"], row["event_id"]), node=Event.from_row(row)
-        )
-        for row in rows
-    ]
-    # Relay: the side we paged towards knows for sure (one extra row was
-    # fetched); the side we came from has at least the cursor's own read.
-    came_from_cursor = page.cursor is not None
-    info = PageInfo(
-        has_next_page=came_from_cursor if page.backward else more,
-        has_previous_page=more if page.backward else came_from_cursor,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
-    return EventConnection(edges=edges, page_info=info)
 
 
 K = TypeVar("K")
@@ -192,7 +164,7 @@ class DbReader:
         self.note_plate_data(0)
         rows, more = await queries.fetch_events(self.db, query, page)
         _count(len(rows))
-        connection = build_connection(rows, page, more)
+        connection = EventConnection.from_rows(rows, page, more)
         await self.attach([edge.node for edge in connection.edges], nested)
         return connection
 

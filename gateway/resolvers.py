@@ -1,7 +1,7 @@
 """The root Query, in parts merged by `gateway.graphql_schema`.
 
 Each part is a small class of root fields; to add a field, write a part (or
-a method on one) and list it in `QUERY_PARTS` in gateway/schema.py.
+a method on one) and list it in `QUERY_PARTS` in gateway/graphql_schema.py.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import strawberry
 
 from gateway import queries
 from gateway.context import Context
+from gateway.plate_search import SearchLimits, search_plates
 from schema.errors import InvalidRequest, NotFound
 from schema.filters import check_id, check_plate, check_window
 from schema.graphql.inputs import EventFilter
+from schema.graphql.matches import PlateMatchConnection, PlateSearchFilter
 from schema.graphql.selection import connection_nested, nested_fields, selected_names
 from schema.graphql.types import (
     AuditRecord,
@@ -28,7 +30,8 @@ from schema.graphql.types import (
     Site,
     Stats,
 )
-from schema.paging import MAX_PAGE, PageRequest
+from schema.paging import MAX_PAGE, PageRequest, decode_rank
+from schema.plate_match import DEFAULT_MAX_DISTANCE, SearchMode
 
 Info = strawberry.Info[Context, None]
 
@@ -175,3 +178,34 @@ class AuditQueries:
             )
             for row in rows
         ]
+
+
+@strawberry.type
+class SearchQueries:
+    @strawberry.field
+    async def plate_search(
+        self,
+        info: Info,
+        query: str,
+        mode: SearchMode = SearchMode.FUZZY,
+        filter: PlateSearchFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+        max_distance: float = DEFAULT_MAX_DISTANCE,
+    ) -> PlateMatchConnection:
+        """Plates matching `query`, best first: exact, wildcard, or fuzzy the way OCR
+        fails (ranked by cost, then most recently seen, then most read)."""
+        offset = decode_rank(after, "after") if after else 0
+        search_filter = (filter or PlateSearchFilter()).to_filter()
+        info.context.reader.note_plate_data(0)  # the purpose rule, before any read
+        page = await search_plates(
+            info.context.state.read_pool,
+            query,
+            mode,
+            search_filter,
+            first=first,
+            offset=offset,
+            limits=SearchLimits(max_distance=max_distance),
+        )
+        info.context.reader.note_plate_data(len(page.matches))
+        return PlateMatchConnection.from_matches(page.matches, offset, page.has_more, page.complete)

@@ -1,8 +1,8 @@
-"""Plate search in the API: the `plateSearch` query and `GET /search/plates`.
+"""Plate search over REST: `GET /search/plates`, the twin of GraphQL `plateSearch`
+(gateway.resolvers).
 
-Both run `gateway.plate_search` on the read pool and are audited like every read
-of plate data: GraphQL through the reader's count (the audit extension
-writes the record after the operation), REST with its own record.
+It runs `gateway.plate_search` on the read pool and writes its own audit
+record, like every REST read of plate data.
 """
 
 from __future__ import annotations
@@ -10,55 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-import strawberry
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from gateway.audit import record
-from gateway.context import Context
 from gateway.plate_search import MAX_PAGE, SearchLimits, search_plates
 from gateway.rest import Ctx
 from schema.filters import check_id, check_window
-from schema.graphql.matches import (
-    PlateMatchConnection,
-    PlateSearchFilter,
-    build_match_connection,
-    decode_rank,
-)
 from schema.plate_match import DEFAULT_MAX_DISTANCE, PlateMatch, SearchFilter, SearchMode
-
-Info = strawberry.Info[Context, None]
-
-
-@strawberry.type
-class SearchQueries:
-    @strawberry.field
-    async def plate_search(
-        self,
-        info: Info,
-        query: str,
-        mode: SearchMode = SearchMode.FUZZY,
-        filter: PlateSearchFilter | None = None,
-        first: int = 20,
-        after: str | None = None,
-        max_distance: float = DEFAULT_MAX_DISTANCE,
-    ) -> PlateMatchConnection:
-        """Plates matching `query`, best first: exact, wildcard, or fuzzy the way OCR
-        fails (ranked by cost, then most recently seen, then most read)."""
-        offset = decode_rank(after) if after else 0
-        search_filter = (filter or PlateSearchFilter()).to_filter()
-        info.context.reader.note_plate_data(0)  # the purpose rule, before any read
-        page = await search_plates(
-            info.context.state.read_pool,
-            query,
-            mode,
-            search_filter,
-            first=first,
-            offset=offset,
-            limits=SearchLimits(max_distance=max_distance),
-        )
-        info.context.reader.note_plate_data(len(page.matches))
-        return build_match_connection(page.matches, offset, page.has_more, page.complete)
 
 
 class PlateMatchPublic(BaseModel):

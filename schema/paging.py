@@ -1,24 +1,60 @@
-"""Keyset pages: opaque cursors over (captured_at, event_id) and page requests.
+"""Pages: opaque cursors and page requests.
 
-A cursor is the position of a read in the newest-first order of all reads,
-so it stays valid while new reads arrive (unlike an offset). It is opaque to
-clients: base64 of a versioned text, decoded and checked here.
+Every cursor the API issues is urlsafe base64 (unpadded) of a versioned
+text, `<version>|<part>|...`, written and read by one codec here. Two
+formats use it:
+
+- keyset (`v1|<captured_at iso>|<event_id>`): the position of a read in the
+  newest-first order of all reads, so it stays valid while new reads arrive
+  (unlike an offset);
+- rank (`s1|<position>`): a position in a plate search's ranking, valid for
+  the same query and filter.
+
+Clients hold cursors across releases: a format, once issued, keeps decoding.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, TypeVar
 from uuid import UUID
 
 from schema.errors import InvalidRequest
 
 MAX_PAGE: Final = 500
 DEFAULT_PAGE: Final = 20
-_VERSION: Final = "v1"
+_KEYSET: Final = "v1"
+_RANK: Final = "s1"
+
+T = TypeVar("T")
+
+
+def _encode(text: str) -> str:
+    """The opaque form of a cursor's text."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(
+    value: str, version: str, parse: Callable[[list[str]], T], argument: str, issuer: str
+) -> T:
+    """`parse` of the parts after `version` of the cursor `value`.
+
+    Raises `InvalidRequest(argument, "is not a cursor issued by <issuer>")`
+    for anything else: not base64 text, another version, or parts `parse`
+    refuses with ValueError.
+    """
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        found, *parts = base64.urlsafe_b64decode(padded.encode("ascii")).decode().split("|")
+        if found != version:
+            raise ValueError(found)
+        return parse(parts)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise InvalidRequest(argument, f"is not a cursor issued by {issuer}") from None
 
 
 @dataclass(frozen=True)
@@ -29,23 +65,41 @@ class Cursor:
     event_id: UUID
 
 
+def _keyset(parts: list[str]) -> Cursor:
+    at, event_id = parts
+    cursor = Cursor(datetime.fromisoformat(at), UUID(event_id))
+    if cursor.captured_at.tzinfo is None:
+        raise ValueError(at)
+    return cursor
+
+
 def encode_cursor(captured_at: datetime, event_id: UUID) -> str:
-    text = f"{_VERSION}|{captured_at.isoformat()}|{event_id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    """The keyset cursor of a read (made for every edge of a page: one format, one call)."""
+    return _encode(f"{_KEYSET}|{captured_at.isoformat()}|{event_id}")
 
 
 def decode_cursor(value: str, argument: str) -> Cursor:
-    """The cursor `value`; `InvalidRequest(argument)` for anything we did not issue."""
-    try:
-        padded = value + "=" * (-len(value) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-        version, at, event_id = text.split("|")
-        cursor = Cursor(datetime.fromisoformat(at), UUID(event_id))
-    except (ValueError, UnicodeError, binascii.Error):
-        raise InvalidRequest(argument, "is not a cursor issued by this API") from None
-    if version != _VERSION or cursor.captured_at.tzinfo is None:
-        raise InvalidRequest(argument, "is not a cursor issued by this API")
-    return cursor
+    """The keyset cursor `value`; `InvalidRequest(argument)` for anything we did not issue."""
+    return _decode(value, _KEYSET, _keyset, argument, "this API")
+
+
+def _position(parts: list[str]) -> int:
+    (text,) = parts
+    position = int(text)
+    if position < 0:
+        raise ValueError(text)
+    return position
+
+
+def encode_rank(position: int) -> str:
+    """The cursor of a ranking position: where a page `after` it starts."""
+    return _encode(f"{_RANK}|{position}")
+
+
+def decode_rank(value: str, argument: str) -> int:
+    """The ranking position a cursor stands for; `InvalidRequest(argument)` for
+    anything we did not issue, keyset cursors included."""
+    return _decode(value, _RANK, _position, argument, "this search")
 
 
 @dataclass(frozen=True)

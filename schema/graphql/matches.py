@@ -1,26 +1,21 @@
 """GraphQL shapes of plate search: the mode enum, the filter input, ranked
-matches and their connection. No I/O; `gateway.rest_plates` resolves them.
+matches and their connection. No I/O; `gateway.resolvers` resolves them.
 
 Search results are ranked, not ordered by time, so the connection's cursor
-is a position in the ranking (opaque, base64 of a versioned text), valid
-for the same query and filter.
+is a position in the ranking (`schema.paging.encode_rank`), valid for the
+same query and filter.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
-from typing import Final
 
 import strawberry
 
-from schema.errors import InvalidRequest
 from schema.filters import check_id, check_window
-from schema.graphql.types import PageInfo
+from schema.graphql.types import Connection, Edge, PageInfo
+from schema.paging import encode_rank
 from schema.plate_match import PlateMatch, SearchFilter, SearchMode
-
-_VERSION: Final = "s1"
 
 SearchModeType = strawberry.enum(
     SearchMode,
@@ -82,16 +77,8 @@ class PlateMatchNode:
         )
 
 
-@strawberry.type
-class PlateMatchEdge:
-    cursor: str
-    node: PlateMatchNode
-
-
 @strawberry.type(description="Ranked plate matches, best first.")
-class PlateMatchConnection:
-    edges: list[PlateMatchEdge]
-    page_info: PageInfo
+class PlateMatchConnection(Connection[PlateMatchNode]):
     complete: bool = strawberry.field(
         description=(
             "False when the search looked at a bounded part of the plates (a wildcard "
@@ -99,36 +86,15 @@ class PlateMatchConnection:
         )
     )
 
-
-def encode_rank(position: int) -> str:
-    return base64.urlsafe_b64encode(f"{_VERSION}|{position}".encode()).decode().rstrip("=")
-
-
-def decode_rank(value: str, argument: str = "after") -> int:
-    """The ranking position a cursor stands for; refuses cursors we did not issue."""
-    try:
-        text = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
-        version, position = text.split("|")
-        number = int(position)
-    except (ValueError, UnicodeError, binascii.Error):
-        raise InvalidRequest(argument, "is not a cursor issued by this search") from None
-    if version != _VERSION or number < 0:
-        raise InvalidRequest(argument, "is not a cursor issued by this search")
-    return number
-
-
-def build_match_connection(
-    matches: list[PlateMatch], offset: int, has_more: bool, complete: bool
-) -> PlateMatchConnection:
-    """Edges whose cursors are ranking positions; `after` a cursor starts past it."""
-    edges = [
-        PlateMatchEdge(cursor=encode_rank(offset + i + 1), node=PlateMatchNode.from_match(m))
-        for i, m in enumerate(matches)
-    ]
-    info = PageInfo(
-        has_next_page=has_more,
-        has_previous_page=offset > 0,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
-    return PlateMatchConnection(edges=edges, page_info=info, complete=complete)
+    @classmethod
+    def from_matches(
+        cls, matches: list[PlateMatch], offset: int, has_more: bool, complete: bool
+    ) -> PlateMatchConnection:
+        """The page of `matches` ranked from `offset` on; a page `after` an
+        edge's cursor starts past it."""
+        edges = [
+            Edge(cursor=encode_rank(offset + i + 1), node=PlateMatchNode.from_match(m))
+            for i, m in enumerate(matches)
+        ]
+        info = PageInfo.of(edges, has_next_page=has_more, has_previous_page=offset > 0)
+        return cls(edges=edges, page_info=info, complete=complete)

@@ -5,27 +5,36 @@ field): Strawberry's per-field cost is real, and a page of 500 reads must
 stay cheap to serialize. A read's `camera` and `plate` are plain attributes
 too, set for the whole page by the resolver that builds it when the query
 selects them (see schema/graphql/selection.py).
+
+Pages are Relay connections, one generic `Connection[T]` of `Edge[T]`:
+Strawberry's `relay.ListConnection` encodes offsets in its cursors, and ours
+are keyset (reads) or ranking (plate search) positions (schema/paging.py).
+Strawberry names an edge after its node (`Edge[Event]` is `EventEdge`); a
+connection is a subclass, for its description and fields of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.field import StrawberryField
 
 from schema.filters import EventQuery, check_window
 from schema.graphql.context import HasReader
 from schema.graphql.enums import Direction, VehicleType
 from schema.graphql.selection import connection_nested
-from schema.paging import PageRequest
+from schema.paging import PageRequest, encode_cursor
 
 if TYPE_CHECKING:
     from schema.graphql.matches import PlateMatchNode
 
 Info = strawberry.Info[HasReader, None]
+T = TypeVar("T")
 
 
 class RowLike(Protocol):
@@ -34,20 +43,25 @@ class RowLike(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
-async def _reads(
-    info: Info,
-    query: EventQuery,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> EventConnection:
-    since, until = check_window(since, until)
-    page = PageRequest.from_args(first, after, last, before)
-    query = replace(query, since=since, until=until)
-    return await info.context.reader.events(query, page, connection_nested(info))
+def _reads_field(narrow: Callable[[Any], EventQuery]) -> StrawberryField:
+    """The `reads` field of an object whose reads are `narrow(obj)`."""
+
+    async def reads(
+        self: Any,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> EventConnection:
+        since, until = check_window(since, until)
+        page = PageRequest.from_args(first, after, last, before)
+        query = replace(narrow(self), since=since, until=until)
+        return await info.context.reader.events(query, page, connection_nested(info))
+
+    return strawberry.field(reads)
 
 
 @strawberry.type(description="One plate read, as stored.")
@@ -119,17 +133,52 @@ class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
 
+    @classmethod
+    def of(
+        cls, edges: Sequence[Edge[Any]], *, has_next_page: bool, has_previous_page: bool
+    ) -> PageInfo:
+        """The page info of `edges`, whose neighbours the caller knows of."""
+        return cls(
+            has_next_page=has_next_page,
+            has_previous_page=has_previous_page,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        )
+
 
 @strawberry.type
-class EventEdge:
+class Edge(Generic[T]):
     cursor: str
-    node: Event
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
 
 
 @strawberry.type(description="A page of reads, newest first, with opaque keyset cursors.")
-class EventConnection:
-    edges: list[EventEdge]
-    page_info: PageInfo
+class EventConnection(Connection[Event]):
+    @classmethod
+    def from_rows(cls, rows: Sequence[RowLike], page: PageRequest, more: bool) -> EventConnection:
+        """The page of `rows`, already in newest-first order; `more`: a row
+        past them was found in the direction `page` walks."""
+        edges = [
+            Edge(
+                cursor=encode_cursor(row["captured_at"], row["event_id"]), node=Event.from_row(row)
+            )
+            for row in rows
+        ]
+        # Relay: the side we paged towards knows for sure (one extra row was
+        # fetched); the side we came from has at least the cursor's own read.
+        came_from_cursor = page.cursor is not None
+        info = PageInfo.of(
+            edges,
+            has_next_page=came_from_cursor if page.backward else more,
+            has_previous_page=more if page.backward else came_from_cursor,
+        )
+        return cls(edges=edges, page_info=info)
 
 
 @strawberry.type(description="A camera, from the writer-kept cameras table.")
@@ -150,19 +199,7 @@ class Camera:
             read_count=row["read_count"],
         )
 
-    @strawberry.field
-    async def reads(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> EventConnection:
-        query = EventQuery(camera_id=str(self.id))
-        return await _reads(info, query, first, after, last, before, since, until)
+    reads = _reads_field(lambda camera: EventQuery(camera_id=str(camera.id)))
 
 
 @strawberry.type(description="Where and when a plate was seen by one camera.")
@@ -202,19 +239,7 @@ class Plate:
     async def cameras(self, info: Info) -> list[PlateSighting]:
         return await info.context.reader.plate_sightings(self.text)
 
-    @strawberry.field
-    async def reads(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> EventConnection:
-        query = EventQuery(plate=self.text)
-        return await _reads(info, query, first, after, last, before, since, until)
+    reads = _reads_field(lambda plate: EventQuery(plate=plate.text))
 
     @strawberry.field
     async def similar(
@@ -236,19 +261,7 @@ class Site:
     async def cameras(self, info: Info) -> list[Camera]:
         return await info.context.reader.cameras(str(self.id))
 
-    @strawberry.field
-    async def reads(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> EventConnection:
-        query = EventQuery(site_id=str(self.id))
-        return await _reads(info, query, first, after, last, before, since, until)
+    reads = _reads_field(lambda site: EventQuery(site_id=str(site.id)))
 
 
 @strawberry.type

@@ -221,6 +221,32 @@ async def test_cameras_and_sites(client: httpx.AsyncClient) -> None:
     assert {e["node"]["siteId"] for e in sites["S2"]["reads"]["edges"]} == {"S2"}
 
 
+async def test_nested_reads_narrow_to_their_owner_and_window(
+    client: httpx.AsyncClient, stored: list[PlateEvent]
+) -> None:
+    since, until = BASE + timedelta(hours=1), BASE + timedelta(hours=5)
+    reads = "reads(first: 50, since: $s, until: $u) { edges { node { id } } }"
+    query = f"""query($s: DateTime, $u: DateTime) {{
+      plate(text: "gwa-001") {{ {reads} }}
+      camera(id: "gw-cam-b") {{ {reads} }}
+      sites {{ id {reads} }} }}"""
+    variables = {"s": since.isoformat(), "u": until.isoformat()}
+    data = (await gql(client, query, variables))["data"]
+
+    def ids(connection: dict[str, Any]) -> list[str]:
+        return [edge["node"]["id"] for edge in connection["edges"]]
+
+    window = [e for e in stored if since <= e.captured_at < until]
+    plate = [e for e in window if e.plate_normalized_text == "GWA001"]
+    camera = [e for e in window if e.camera_id == "gw-cam-b"]
+    assert plate and camera
+    assert ids(data["plate"]["reads"]) == _newest_first(plate)
+    assert ids(data["camera"]["reads"]) == _newest_first(camera)
+    for site in data["sites"]:
+        mine = [e for e in window if e.site_id == site["id"]]
+        assert mine and ids(site["reads"]) == _newest_first(mine)
+
+
 async def test_stats_from_rollups(client: httpx.AsyncClient, stored: list[PlateEvent]) -> None:
     query = """query($since: DateTime, $until: DateTime, $cameraId: String, $siteId: String) {
       stats(since: $since, until: $until, cameraId: $cameraId, siteId: $siteId, hours: 72) {

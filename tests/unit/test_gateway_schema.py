@@ -1,18 +1,25 @@
-"""The GraphQL schema: exported SDL up to date, cursors and page rules, input checks."""
+"""The GraphQL schema: exported SDL up to date, connections and page rules,
+input checks. (Cursors: test_paging.py.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
+from graphql import GraphQLObjectType
 
-from gateway.graphql_schema import sdl
+from gateway.execution import plain_plan
+from gateway.graphql_schema import build_schema, sdl
 from schema.errors import InvalidRequest
+from schema.events import event_from_dict
 from schema.filters import check_window
 from schema.graphql.inputs import EventFilter, LiveFilter
+from schema.graphql.types import EventConnection
 from schema.paging import MAX_PAGE, PageRequest, decode_cursor, encode_cursor
+from tests.factories import wire_event
 
 SDL_FILE = Path(__file__).parents[2] / "schema" / "schema.graphql"
 
@@ -39,18 +46,69 @@ def test_sdl_has_the_relay_shape_and_subscription() -> None:
         assert needle in text
 
 
-def test_cursor_round_trips() -> None:
-    at = datetime(2025, 12, 16, 14, 3, 7, 412000, tzinfo=UTC)
-    event_id = uuid4()
-    cursor = decode_cursor(encode_cursor(at, event_id), "after")
-    assert (cursor.captured_at, cursor.event_id) == (at, event_id)
+def _rows(count: int) -> list[dict[str, Any]]:
+    """Stored reads, newest first, as the page query returns them."""
+    start = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    rows = []
+    for i in range(count):
+        at = (start - timedelta(minutes=i)).isoformat()
+        wire = event_from_dict(wire_event(event_id=str(uuid4()), captured_at=at)).model_dump()
+        rows.append(wire | {"created_at": None})
+    return rows
 
 
-@pytest.mark.parametrize("bad", ["", "x", "djF8bm90YWRhdGV8eA", "'; DROP TABLE plate_events; --"])
-def test_foreign_cursors_are_refused_naming_the_argument(bad: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        decode_cursor(bad, "before")
-    assert caught.value.argument == "before"
+def test_event_connection_edges_carry_keyset_cursors() -> None:
+    rows = _rows(3)
+    page = EventConnection.from_rows(rows, PageRequest.from_args(first=3), more=True)
+    assert [edge.node.id for edge in page.edges] == [str(row["event_id"]) for row in rows]
+    for edge, row in zip(page.edges, rows, strict=True):
+        cursor = decode_cursor(edge.cursor, "after")
+        assert (cursor.captured_at, cursor.event_id) == (row["captured_at"], row["event_id"])
+    info = page.page_info
+    assert (info.start_cursor, info.end_cursor) == (page.edges[0].cursor, page.edges[-1].cursor)
+
+
+@pytest.mark.parametrize(
+    ("args", "more", "has_next", "has_previous"),
+    [
+        ({"first": 3}, True, True, False),
+        ({"first": 3}, False, False, False),
+        ({"first": 3, "after": "CURSOR"}, False, False, True),
+        ({"last": 3}, True, False, True),
+        ({"last": 3, "before": "CURSOR"}, False, True, False),
+    ],
+)
+def test_event_connection_page_info_follows_the_direction(
+    args: dict[str, Any], more: bool, has_next: bool, has_previous: bool
+) -> None:
+    cursor = encode_cursor(datetime(2026, 3, 2, tzinfo=UTC), uuid4())
+    args = {key: cursor if value == "CURSOR" else value for key, value in args.items()}
+    page = EventConnection.from_rows(_rows(3), PageRequest.from_args(**args), more)
+    assert (page.page_info.has_next_page, page.page_info.has_previous_page) == (
+        has_next,
+        has_previous,
+    )
+
+
+def test_an_empty_page_has_no_cursors() -> None:
+    page = EventConnection.from_rows([], PageRequest.from_args(first=5), more=False)
+    assert page.edges == []
+    assert (page.page_info.start_cursor, page.page_info.end_cursor) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("edge", "node"), [("EventEdge", "Event"), ("PlateMatchEdge", "PlateMatch")]
+)
+def test_generic_edges_take_the_plain_field_path(edge: str, node: str) -> None:
+    # A page's cost is per edge: an edge must be read as plain attributes
+    # (no is_type_of check, no resolver), whatever generic it was made from.
+    edge_type = build_schema()._schema.type_map[edge]
+    assert isinstance(edge_type, GraphQLObjectType) and edge_type.is_type_of is None
+    for field in ("cursor", "node"):
+        assert plain_plan(edge_type, field) is not None
+    node_plan = plain_plan(edge_type, "node")
+    assert node_plan is not None and node_plan.object_type is not None
+    assert node_plan.object_type.name == node
 
 
 @pytest.mark.parametrize(
