@@ -69,3 +69,28 @@ def test_named_parameters_become_positional_once() -> None:
 def test_bind_refuses_a_missing_or_unknown_parameter(values: dict[str, int]) -> None:
     with pytest.raises(TypeError, match="query parameters"):
         sql.Query.parse("SELECT :plate, :since").bind(**values)
+
+
+def test_fill_puts_values_in_slots_without_comment_lines() -> None:
+    template = (
+        "-- {about} the template\nSELECT '{kept}', \"{kept}\" -- {kept}\n"
+        "FROM t WHERE {filter}\nORDER BY at {order}"
+    )
+    filter_ = "-- what the fragment does\na = :a\n  AND b = {later}"
+    filled = sql.fill(template, filter=filter_, order="DESC")
+    assert filled == (
+        "SELECT '{kept}', \"{kept}\" -- {kept}\nFROM t WHERE a = :a\n  AND b = {later}\n"
+        "ORDER BY at DESC"
+    )
+    assert sql.slots(filled) == {"later"}
+
+
+@pytest.mark.parametrize("values", [{"filter": "x"}, {"filter": "x", "order": "y", "other": "z"}])
+def test_fill_refuses_a_missing_or_unknown_slot(values: dict[str, str]) -> None:
+    with pytest.raises(TypeError, match="template slots"):
+        sql.fill("WHERE {filter} ORDER BY {order}", **values)
+
+
+def test_a_template_runs_only_filled() -> None:
+    with pytest.raises(ValueError, match="slot"):
+        sql.Query.parse("SELECT * FROM t WHERE {filter}")
