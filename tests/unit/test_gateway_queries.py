@@ -1,6 +1,7 @@
 """gateway.queries: the statements made from gateway.sql's templates are what
 the templates promise (one per leading key and direction for events pages,
-one per unique-plates source for stats)."""
+one per unique-plates source for stats), and the export selects with the
+same filter."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gateway.export import _export_query
 from gateway.queries import (
     QUERIES,
     StatsWindow,
@@ -95,6 +97,15 @@ def test_the_page_statement_follows_the_first_key_set(
     params = {**filter_params(query), "cursor_at": None, "cursor_id": None, "limit": 21}
     _, *values = QUERIES[statement].bind(**params)
     assert dict(zip(QUERIES[statement].params, values, strict=True)) == params
+
+
+def test_the_export_selects_with_the_events_filter_every_key_optional() -> None:
+    export = _export_query()
+    assert set(export.params) == FILTER
+    page = _where(QUERIES["events_all_desc"])
+    filter_and_order = page[: len(KEYS) + len(CONDITIONS)]
+    filter_and_order[-1] += "\nORDER BY captured_at, event_id;"
+    assert _where(export) == filter_and_order
 
 
 STATS_SOURCES = ("all", "camera", "site", "days", "none")
