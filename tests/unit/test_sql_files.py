@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,33 @@ def test_a_template_runs_only_filled() -> None:
     loaded = sql.load_queries("gateway")
     assert "ping" in loaded
     assert not {"events_page", "events_filter", "unique_plates_days"} & set(loaded)
+
+
+_POSITIONAL = re.compile(r"\$\d")
+
+
+def _positional(source: str) -> list[str]:
+    """The `$n` parameters of `source`, outside strings and comments."""
+    code = re.sub(r"'(?:[^']|'')*'|--[^\n]*", "", source)
+    return _POSITIONAL.findall(code)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(
+            path.stem,
+            marks=pytest.mark.xfail(
+                strict=False,
+                reason="ingest.sql, the last file with $n parameters, is converted apart",
+            ),
+        )
+        if path.stem == "ingest"
+        else path.stem
+        for path in sorted((Path(sql.__file__).parent / "queries").glob("*.sql"))
+    ],
+)
+def test_query_blocks_name_their_parameters(module: str) -> None:
+    blocks = sql.load_blocks(module)
+    assert blocks
+    assert {name: found for name, source in blocks.items() if (found := _positional(source))} == {}
