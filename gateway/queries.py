@@ -140,8 +140,11 @@ def events_statement(query: EventQuery, backward: bool) -> str:
     """The name of the events page statement for `query`: led by its first
     key that is set (the index that serves the page), walking oldest first
     when `backward`."""
-    lead = next((k for k in _KEYS if getattr(query, k.field) is not None), None)
-    return _events_name(lead, _OLDEST_FIRST if backward else _NEWEST_FIRST)
+    walk = _OLDEST_FIRST if backward else _NEWEST_FIRST
+    for key in _KEYS:
+        if getattr(query, key.field) is not None:
+            return _events_name(key, walk)
+    return _events_name(None, walk)
 
 
 def filter_params(query: EventQuery) -> dict[str, Any]:

@@ -110,11 +110,16 @@ class Query:
 
     def bind(self, **values: Any) -> tuple[Any, ...]:
         """`(text, *values)` in the order of the placeholders."""
-        missing = [name for name in self.params if name not in values]
-        unknown = sorted(set(values) - set(self.params))
-        if missing or unknown:
+        # On the gateway's every request: the check is a length and lookups.
+        try:
+            ordered = [values[name] for name in self.params]
+        except KeyError:
+            ordered = None
+        if ordered is None or len(values) != len(self.params):
+            missing = [name for name in self.params if name not in values]
+            unknown = sorted(set(values) - set(self.params))
             raise TypeError(f"query parameters: missing {missing}, unknown {unknown}")
-        return (self.text, *(values[name] for name in self.params))
+        return (self.text, *ordered)
 
 
 def slots(template: str) -> set[str]:
