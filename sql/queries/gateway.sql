@@ -30,11 +30,13 @@
 -- connection and the server keeps one generic plan for it.
 --   {filter}   events_filter with the page's leading key
 --   {past}     `<` newest first (after the cursor); `>` towards newer reads
---              (before the cursor: the gateway reverses the rows)
+--              (before the cursor: the gateway reverses the rows).
+--              `{past}=` is "at or past".
 --   {order}    DESC or ASC, to match
---   {edge_at}, {edge_id}  the first key past every read in that order
---              (+/-infinity, the largest/smallest UUID), in place of a NULL
---              cursor: the row comparison then stays an index condition.
+--   {edge_at}, {edge_id}  a position ahead of every read in that order
+--              (+infinity and the largest UUID newest first, -infinity and
+--              the smallest oldest first), for a NULL cursor: the row
+--              comparison then stays an index condition.
 -- The plain bound on captured_at says what the row comparison says, more
 -- weakly, but partitions (chunks) can be pruned by it, which a row
 -- comparison does not allow.
