@@ -51,12 +51,14 @@ from websockets.asyncio.client import connect
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.migrate import migrate
+from gateway.queries import QUERIES as G
+from gateway.queries import filter_params
 from ingestor.writer import write_batch
 from schema.events import PlateEvent
+from schema.filters import EventQuery
 from sql import load_queries
 
-Q = {name: q.text for name, q in load_queries("gateway_bench").items()}  # positional
-G = {name: q.text for name, q in load_queries("gateway").items()}  # positional
+Q = load_queries("gateway_bench")
 TYPES = ["car", "truck", "van", "suv", "bus", "motorcycle"]
 COLORS = ["silver", "black", "white", "red", "blue", "grey"]
 MAKES = ["Toyota", "Ford", "VW", "Honda", "BMW", "Tesla"]
@@ -148,7 +150,7 @@ async def load(url: str, args: argparse.Namespace) -> float:
     pool = await asyncpg.create_pool(url, min_size=2, max_size=2)
     assert pool is not None
     days = [(end - timedelta(days=d)).date() for d in range(args.days + 2)]
-    await pool.fetchval(Q["ensure_days"], days)
+    await pool.fetchval(*Q["ensure_days"].bind(days=days))
     queue: asyncio.Queue[list[PlateEvent] | None] = asyncio.Queue(maxsize=4)
 
     async def writer() -> None:
@@ -281,16 +283,16 @@ async def start_gateway(
 
 async def compare_paging(pool: asyncpg.Pool[Any], depth: int, seconds: float) -> None:
     """A page of 20 at `depth`: OFFSET against keyset, one query at a time."""
-    position = await pool.fetchrow(Q["keyset_position"], depth)
+    position = await pool.fetchrow(*Q["keyset_position"].bind(depth=depth))
     assert position is not None
+    keyset, filters = G["events_all_desc"], filter_params(EventQuery())
 
     async def offset_page() -> None:
-        await pool.fetch(Q["naive_offset_page"], depth, 20)
+        await pool.fetch(*Q["naive_offset_page"].bind(offset=depth, limit=20))
 
     async def keyset_page() -> None:
         at, event_id = position["captured_at"], position["event_id"]
-        none = (None,) * 5
-        await pool.fetch(G["events_all_desc"], *none, at, event_id, *none, 21)
+        await pool.fetch(*keyset.bind(**filters, cursor_at=at, cursor_id=event_id, limit=21))
 
     off, off_s = await hammer(offset_page, 1, seconds)
     key, key_s = await hammer(keyset_page, 1, seconds)
@@ -320,9 +322,9 @@ async def query_benchmarks(url: str, targets: list[Target], args: argparse.Names
         server_settings={"plan_cache_mode": "force_generic_plan"},
     )
     assert pool is not None
-    events = await pool.fetch(Q["sample_events"], 2000)
-    plates = [r[0] for r in await pool.fetch(Q["sample_plates"], 2000)]
-    cams = await pool.fetch(Q["cameras_and_sites"])
+    events = await pool.fetch(*Q["sample_events"].bind(limit=2000))
+    plates = [r[0] for r in await pool.fetch(*Q["sample_plates"].bind(limit=2000))]
+    cams = await pool.fetch(*Q["cameras_and_sites"].bind())
     cameras = [r["camera_id"] for r in cams]
     sites = sorted({r["site_id"] for r in cams})
     now = datetime.now(UTC)
@@ -426,12 +428,12 @@ async def query_benchmarks(url: str, targets: list[Target], args: argparse.Names
     naive: list[float] = []
     for _ in range(naive_runs):
         t = time.perf_counter()
-        await pool.fetchrow(Q["naive_stats"])
+        await pool.fetchrow(*Q["naive_stats"].bind())
         naive.append(time.perf_counter() - t)
     ours: list[float] = []
     for _ in range(50):
         t = time.perf_counter()
-        await pool.fetchrow(G["storage_stats"])
+        await pool.fetchrow(*G["storage_stats"].bind())
         ours.append(time.perf_counter() - t)
     n, o = statistics.median(naive), statistics.median(ours)
     print(f"  stats: document's COUNT(DISTINCT) view  median {n * 1000:9.2f} ms")

@@ -1,9 +1,10 @@
 """`alpr export`: reads matching the gateway's `events` filters, to CSV or NDJSON.
 
 The filter is the gateway's own `EventQuery` (plate, camera, site, time
-range, direction, vehicle, confidence); rows stream from a server-side
-cursor oldest first, so an export of millions of reads holds a few
-thousand in memory. CSV has the `plate_events` column layout, the same
+range, direction, vehicle, confidence) and its own SQL (`events_filter`),
+so an export selects what the events pages would. Rows stream from a
+server-side cursor oldest first, so an export of millions of reads holds a
+few thousand in memory. CSV has the `plate_events` column layout, the same
 `alpr import` reads; NDJSON has the flat column names. An export reads
 plate data, so it leaves an audit record with its filters, count and
 purpose.
@@ -14,36 +15,39 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import IO, Any, Final, Literal
 
 import asyncpg
 import orjson
 
 from core.db import translated
+from gateway.queries import events_filter, filter_params
 from schema.events import COLUMNS
 from schema.filters import EventQuery
 from schema.plates import normalize_plate
-from sql import load_queries
+from sql import Query, fill, load_blocks, load_queries
 
 Format = Literal["csv", "ndjson"]
 _PREFETCH: Final = 2000
 
 
-def _args(query: EventQuery) -> list[Any]:
-    plate = normalize_plate(query.plate) if query.plate is not None else None
-    return [
-        plate,
-        query.camera_id,
-        query.site_id,
-        query.since,
-        query.until,
-        query.direction,
-        query.vehicle_make,
-        query.vehicle_color,
-        query.vehicle_type,
-        query.min_confidence,
-    ]
+def _export_query() -> Query:
+    return Query.parse(fill(load_blocks("export")["export_events"], filter=events_filter()))
+
+
+def _params(query: EventQuery) -> dict[str, Any]:
+    """The filter's parameters, in the forms the gateway's inputs take: the
+    plate normalized (ABC-123 finds ABC123), direction and type in lower case
+    (the GraphQL enums' values)."""
+    return filter_params(
+        replace(
+            query,
+            plate=normalize_plate(query.plate) if query.plate is not None else None,
+            direction=query.direction.lower() if query.direction is not None else None,
+            vehicle_type=query.vehicle_type.lower() if query.vehicle_type is not None else None,
+        )
+    )
 
 
 def _csv_writer(out: IO[str]) -> Callable[[asyncpg.Record], None]:
@@ -78,16 +82,19 @@ async def export_events(
 ) -> int:
     """Write every read matching `query` to `out`; return how many, audited."""
     write = _csv_writer(out) if fmt == "csv" else _ndjson_writer(out)
-    q = {name: query.text for name, query in load_queries("export").items()}  # positional
     count = 0
     async with conn.transaction(readonly=True):
-        async for row in conn.cursor(q["export_events"], *_args(query), prefetch=_PREFETCH):
+        selected = _export_query().bind(**_params(query))
+        async for row in conn.cursor(*selected, prefetch=_PREFETCH):
             write(row)
             count += 1
             if progress is not None and count % _PREFETCH == 0:
                 progress(count)
     variables = {k: v for k, v in asdict(query).items() if v is not None}
-    await conn.execute(
-        q["audit_export"], json.dumps({**variables, "format": fmt}, default=str), count, purpose
+    audit = load_queries("export")["audit_export"].bind(
+        variables=json.dumps({**variables, "format": fmt}, default=str),
+        result_count=count,
+        purpose=purpose,
     )
+    await conn.execute(*audit)
     return count

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -36,7 +37,7 @@ from schema.plate_match import (
     verify,
 )
 from schema.plates import normalize_plate
-from sql import load_queries
+from sql import Query, fill, load_blocks, load_queries
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +60,36 @@ class SearchLimits:
     wildcard_scan_rows: int = 50_000
     candidate_cap: int = CANDIDATE_CAP
     # Trigram similarity finds most of the two-plain-edit plates that the
-    # deletion keys miss (see schema/search.py); lower finds more, slower.
+    # deletion keys miss (see schema/plate_match.py); lower finds more, slower.
     trigram_threshold: float = TRIGRAM_THRESHOLD
 
 
-def _q(name: str) -> str:
-    return load_queries("plate_search")[name].text  # positional until converted
+@cache
+def _queries() -> dict[str, Query]:
+    """The statements of plate_search.sql, the templates filled with its
+    `plate_columns` and `plate_filter` fragments."""
+    blocks = load_blocks("plate_search")
+    pieces = {"columns": blocks["plate_columns"], "filter": blocks["plate_filter"]}
+    filled = {
+        name: Query.parse(fill(blocks[name], **pieces))
+        for name in ("plate_details", "wildcard_indexed", "wildcard_scan")
+    }
+    return {**load_queries("plate_search"), **filled}
 
 
-def _filter_args(f: SearchFilter) -> tuple[Any, ...]:
-    return (f.since, f.until, f.camera_id, f.site_id, f.region)
+def _q(name: str, **params: Any) -> tuple[Any, ...]:
+    """`name`'s text and values, for `db.fetch(*...)`."""
+    return _queries()[name].bind(**params)
+
+
+def _filter_params(f: SearchFilter) -> dict[str, Any]:
+    return {
+        "since": f.since,
+        "until": f.until,
+        "camera_id": f.camera_id,
+        "site_id": f.site_id,
+        "region": f.region,
+    }
 
 
 def _match(row: asyncpg.Record, score: float) -> PlateMatch:
@@ -116,7 +137,9 @@ async def search_plates(
 async def _details(
     db: Db, plates: Sequence[str], search_filter: SearchFilter, scores: dict[str, float]
 ) -> list[PlateMatch]:
-    rows = await db.fetch(_q("plate_details"), list(plates), *_filter_args(search_filter))
+    rows = await db.fetch(
+        *_q("plate_details", plates=list(plates), **_filter_params(search_filter))
+    )
     return rank(_match(row, scores.get(row["plate"], 0.0)) for row in rows)
 
 
@@ -134,15 +157,21 @@ async def _wildcard(
     limits: SearchLimits,
 ) -> SearchPage:
     pattern = parse_wildcard(query)
-    args = (pattern.like, *_filter_args(search_filter), first + 1, offset)
+    params = {
+        "pattern": pattern.like,
+        **_filter_params(search_filter),
+        "limit": first + 1,
+        "offset": offset,
+    }
     if pattern.indexable:
-        rows = await db.fetch(_q("wildcard_indexed"), *args)
+        rows = await db.fetch(*_q("wildcard_indexed", **params))
         complete = True
     else:
         cap = limits.wildcard_scan_rows
         # Up to `cap` plates a scan of all of them is cheap and complete.
-        complete = not await db.fetchval(_q("plate_count_at_least"), cap + 1)
-        rows = await db.fetch(_q("wildcard_scan"), *args, None if complete else cap)
+        complete = not await db.fetchval(*_q("plate_count_at_least", rows=cap + 1))
+        scan_rows = None if complete else cap
+        rows = await db.fetch(*_q("wildcard_scan", **params, scan_rows=scan_rows))
     matches = [_match(row, 0.0) for row in rows]
     return SearchPage(matches[:first], has_more=len(matches) > first, complete=complete)
 
@@ -178,10 +207,10 @@ async def _candidates(
             return await _candidates(conn, keys, query, limits, trigrams)
     cap = limits.candidate_cap + 1
     async with db.transaction():
-        await db.execute(_q("candidate_settings"), str(limits.trigram_threshold))
+        await db.execute(*_q("candidate_settings", threshold=str(limits.trigram_threshold)))
         if trigrams:
-            return await db.fetch(_q("fuzzy_candidates"), keys, query, cap)
-        return await db.fetch(_q("fuzzy_candidates_by_keys"), keys, cap)
+            return await db.fetch(*_q("fuzzy_candidates", keys=keys, query=query, limit=cap))
+        return await db.fetch(*_q("fuzzy_candidates_by_keys", keys=keys, limit=cap))
 
 
 @translated
@@ -207,4 +236,11 @@ async def audit_search(
     purpose: str | None,
 ) -> None:
     """Record a search made outside the gateway (the CLI) in audit_log."""
-    await db.execute(_q("audit_search"), client, json.dumps(variables), result_count, purpose)
+    audit = _q(
+        "audit_search",
+        client=client,
+        variables=json.dumps(variables),
+        result_count=result_count,
+        purpose=purpose,
+    )
+    await db.execute(*audit)

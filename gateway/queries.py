@@ -1,8 +1,13 @@
-"""The gateway's reads: one function per named query in sql/queries/gateway.sql.
+"""The gateway's reads: one function per query of sql/queries/gateway.sql.
 
 GraphQL resolvers and REST handlers both call these, so the two APIs cannot
-drift apart. Every function counts its statements (`SQL_QUERIES`) and leaves
-driver errors as `StorageError`s.
+drift apart. Every function counts its statements (`SQL_QUERIES`, by
+statement name) and leaves driver errors as `StorageError`s.
+
+The events pages and `stats` come in variants, each a fixed statement made
+at import from one template of gateway.sql (see `events_filter`,
+`_events_pages` and `_stats_statements`), so each variant is prepared once
+per connection and planned once (the gateway's sessions plan generically).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 from uuid import UUID
 
 import asyncpg
@@ -19,39 +24,143 @@ from core.db import translated
 from gateway.metrics import SQL_QUERIES
 from schema.filters import EventQuery
 from schema.paging import PageRequest
-from sql import load_queries
+from sql import Query, fill, load_blocks, load_queries
 
 if TYPE_CHECKING:
     Db = asyncpg.Pool[Any]
 else:
     Db = asyncpg.Pool
 Row = asyncpg.Record
-QUERIES = {name: q.text for name, q in load_queries("gateway").items()}  # positional
 MAX_SERIES_HOURS = 31 * 24
 
 
-async def _fetch(db: Db | asyncpg.Connection[Any], name: str, *args: Any) -> list[Row]:
+@dataclass(frozen=True)
+class _Key:
+    """A key an events page can lead with: `field` of EventQuery (and the
+    parameter) against `column`, which has a (column, captured_at DESC) index."""
+
+    name: str
+    field: str
+    column: str
+
+
+# In the order the gateway prefers them: a plate has the fewest reads.
+_KEYS: Final = (
+    _Key("plate", "plate", "plate_normalized_text"),
+    _Key("camera", "camera_id", "camera_id"),
+    _Key("site", "site_id", "site_id"),
+)
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """Which way a page walks the (captured_at, event_id) order: the
+    `events_page` slots that say so (gateway.sql explains them)."""
+
+    name: str
+    order: str
+    past: str
+    edge_at: str
+    edge_id: str
+
+
+_NEWEST_FIRST: Final = _Walk(
+    "desc", "DESC", "<", "'infinity'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'"
+)
+_OLDEST_FIRST: Final = _Walk(
+    "asc", "ASC", ">", "'-infinity'", "'00000000-0000-0000-0000-000000000000'"
+)
+
+# The unique_plates_* fragments of `stats`: which table counts distinct plates.
+UniquePlates = Literal["all", "camera", "site", "days", "none"]
+
+
+def events_filter(lead: str | None = None) -> str:
+    """The `events_filter` fragment, its keys filled: the key whose EventQuery
+    field is `lead` first as a plain equality (an index condition even in a
+    generic plan), then the other keys as optional filters. Pieces of SQL
+    with named parameters, for a template's `{filter}` slot."""
+    first = [k for k in _KEYS if k.field == lead]
+    if lead is not None and not first:
+        raise ValueError(f"no index leads with {lead!r}")
+    keys = [f"{k.column} = :{k.field}" for k in first] + [
+        f"(:{k.field}::text IS NULL OR {k.column} = :{k.field})" for k in _KEYS if k.field != lead
+    ]
+    return fill(load_blocks("gateway")["events_filter"], keys="\n  AND ".join(keys))
+
+
+def _events_name(lead: _Key | None, walk: _Walk) -> str:
+    return f"events_{lead.name if lead else 'all'}_{walk.name}"
+
+
+def _events_pages() -> dict[str, Query]:
+    """events_{plate,camera,site,all}_{desc,asc}: `events_page` per leading key and walk."""
+    template = load_blocks("gateway")["events_page"]
+    return {
+        _events_name(lead, walk): Query.parse(
+            fill(
+                template,
+                filter=events_filter(lead.field if lead else None),
+                past=walk.past,
+                order=walk.order,
+                edge_at=walk.edge_at,
+                edge_id=walk.edge_id,
+            )
+        )
+        for lead in (*_KEYS, None)
+        for walk in (_NEWEST_FIRST, _OLDEST_FIRST)
+    }
+
+
+def _stats_statements() -> dict[str, Query]:
+    """stats_{all,camera,site,days,none}: `stats` with each unique_plates_* fragment."""
+    blocks = load_blocks("gateway")
+    return {
+        f"stats_{source}": Query.parse(
+            fill(blocks["stats"], unique_plates=blocks[f"unique_plates_{source}"])
+        )
+        for source in get_args(UniquePlates)
+    }
+
+
+QUERIES: Final = {**load_queries("gateway"), **_events_pages(), **_stats_statements()}
+
+
+async def _fetch(db: Db | asyncpg.Connection[Any], name: str, **params: Any) -> list[Row]:
     SQL_QUERIES.labels(name).inc()
-    return await db.fetch(QUERIES[name], *args)
+    return await db.fetch(*QUERIES[name].bind(**params))
 
 
-async def _fetchval(db: Db | asyncpg.Connection[Any], name: str, *args: Any) -> Any:
+async def _fetchval(db: Db | asyncpg.Connection[Any], name: str, **params: Any) -> Any:
     SQL_QUERIES.labels(name).inc()
-    return await db.fetchval(QUERIES[name], *args)
+    return await db.fetchval(*QUERIES[name].bind(**params))
 
 
-def _events_block(query: EventQuery, backward: bool) -> str:
-    # The leading key decides which index serves the page; the other
-    # filters are checked on the rows that index yields.
-    if query.plate is not None:
-        path = "plate"
-    elif query.camera_id is not None:
-        path = "camera"
-    elif query.site_id is not None:
-        path = "site"
-    else:
-        path = "all"
-    return f"events_{path}_{'asc' if backward else 'desc'}"
+def events_statement(query: EventQuery, backward: bool) -> str:
+    """The name of the events page statement for `query`: led by its first
+    key that is set (the index that serves the page), walking oldest first
+    when `backward`."""
+    walk = _OLDEST_FIRST if backward else _NEWEST_FIRST
+    for key in _KEYS:
+        if getattr(query, key.field) is not None:
+            return _events_name(key, walk)
+    return _events_name(None, walk)
+
+
+def filter_params(query: EventQuery) -> dict[str, Any]:
+    """The parameters of `events_filter`, from `query`."""
+    return {
+        "plate": query.plate,
+        "camera_id": query.camera_id,
+        "site_id": query.site_id,
+        "since": query.since,
+        "until": query.until,
+        "direction": query.direction,
+        "vehicle_make": query.vehicle_make,
+        "vehicle_color": query.vehicle_color,
+        "vehicle_type": query.vehicle_type,
+        "min_confidence": query.min_confidence,
+    }
 
 
 @translated
@@ -60,20 +169,11 @@ async def fetch_events(db: Db, query: EventQuery, page: PageRequest) -> tuple[li
     cursor = page.cursor
     rows = await _fetch(
         db,
-        _events_block(query, page.backward),
-        query.plate,
-        query.camera_id,
-        query.site_id,
-        query.since,
-        query.until,
-        cursor.captured_at if cursor else None,
-        cursor.event_id if cursor else None,
-        query.direction,
-        query.vehicle_make,
-        query.vehicle_color,
-        query.vehicle_type,
-        query.min_confidence,
-        page.limit + 1,
+        events_statement(query, page.backward),
+        **filter_params(query),
+        cursor_at=cursor.captured_at if cursor else None,
+        cursor_id=cursor.event_id if cursor else None,
+        limit=page.limit + 1,
     )
     more = len(rows) > page.limit
     rows = rows[: page.limit]
@@ -84,45 +184,45 @@ async def fetch_events(db: Db, query: EventQuery, page: PageRequest) -> tuple[li
 
 @translated
 async def fetch_event(db: Db, event_id: UUID) -> Row | None:
-    rows = await _fetch(db, "event_by_id", event_id)
+    rows = await _fetch(db, "event_by_id", event_id=event_id)
     return rows[0] if rows else None
 
 
 @translated
 async def fetch_events_by_offset(db: Db, plate: str, limit: int, offset: int) -> list[Row]:
-    return await _fetch(db, "events_by_offset", plate, limit, offset)
+    return await _fetch(db, "events_by_offset", plate=plate, limit=limit, offset=offset)
 
 
 @translated
 async def fetch_events_by_keys(
     db: Db | asyncpg.Connection[Any], event_ids: list[UUID], captured_ats: list[datetime]
 ) -> list[Row]:
-    return await _fetch(db, "events_by_keys", event_ids, captured_ats)
+    return await _fetch(db, "events_by_keys", event_ids=event_ids, captured_ats=captured_ats)
 
 
 @translated
 async def fetch_cameras(db: Db, camera_ids: list[str]) -> list[Row]:
-    return await _fetch(db, "cameras_by_ids", camera_ids)
+    return await _fetch(db, "cameras_by_ids", camera_ids=camera_ids)
 
 
 @translated
 async def list_cameras(db: Db, site_id: str | None, limit: int = 1000) -> list[Row]:
-    return await _fetch(db, "cameras_list", site_id, limit)
+    return await _fetch(db, "cameras_list", site_id=site_id, limit=limit)
 
 
 @translated
 async def fetch_plates(db: Db, plates: list[str]) -> list[Row]:
-    return await _fetch(db, "plates_by_texts", plates)
+    return await _fetch(db, "plates_by_texts", plates=plates)
 
 
 @translated
 async def fetch_plate_sightings(db: Db, plate: str, limit: int = 100) -> list[Row]:
-    return await _fetch(db, "plate_cameras", plate, limit)
+    return await _fetch(db, "plate_cameras", plate=plate, limit=limit)
 
 
 @translated
 async def list_sites(db: Db, site_id: str | None = None) -> list[Row]:
-    return await _fetch(db, "sites_list", site_id)
+    return await _fetch(db, "sites_list", site_id=site_id)
 
 
 def floor_hour(at: datetime) -> datetime:
@@ -170,18 +270,18 @@ class StatsWindow:
             last_day,
         )
 
-    def params(self, camera_id: str | None, site_id: str | None) -> tuple[Any, ...]:
-        """The totals' parameters of `stats` ($1-$8), in order."""
-        return (
-            self.start,
-            self.end,
-            camera_id,
-            site_id,
-            self.day_from,
-            self.day_to,
-            self.head_end,
-            self.tail_start,
-        )
+    def params(self, camera_id: str | None, site_id: str | None) -> dict[str, Any]:
+        """The parameters of the totals of `stats`."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "camera_id": camera_id,
+            "site_id": site_id,
+            "day_from": self.day_from,
+            "day_to": self.day_to,
+            "head_end": self.head_end,
+            "tail_start": self.tail_start,
+        }
 
 
 def _floor_day(at: datetime) -> datetime:
@@ -196,24 +296,23 @@ def _ceil_day(at: datetime) -> datetime:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _unique_plates_source(
+def unique_plates_source(
     since: datetime | None,
     until: datetime | None,
     camera_id: str | None,
     site_id: str | None,
-) -> tuple[str | None, date | None, date | None]:
-    """The table that keeps distinct plates at this grain (`stats` $11), and
-    the days for `plate_day_bits` ($12, $13); None when no table does."""
-    windowed = since is not None or until is not None
-    if not windowed and camera_id is None and site_id is None:
-        return "all", None, None
-    if not windowed and camera_id is not None:
-        return "camera", None, None
-    if not windowed and site_id is not None:
-        return "site", None, None
+) -> tuple[UniquePlates, dict[str, Any]]:
+    """Which unique_plates_* fragment of `stats` counts the distinct plates
+    (the table that keeps them at this grain; "none" when no table does),
+    and the parameters it adds."""
+    if since is None and until is None:
+        if camera_id is not None:
+            return "camera", {}
+        return ("site", {}) if site_id is not None else ("all", {})
     if camera_id is None and site_id is None:
-        return ("days", *_day_window(since, until))
-    return None, None, None
+        day_from, day_to = _day_window(since, until)
+        return "days", {"plate_day_from": day_from, "plate_day_to": day_to}
+    return "none", {}
 
 
 @translated
@@ -246,18 +345,17 @@ async def fetch_stats(
     window = StatsWindow.split(start, end)
     series_end = end or ceil_hour(datetime.now(UTC))
     series_start = max(series_end - timedelta(hours=series_hours), start or _EPOCH)
+    source, source_params = (
+        unique_plates_source(since, until, camera_id, site_id) if count_unique else ("none", {})
+    )
     rows = await _fetch(
         db,
-        "stats",
-        *window.params(camera_id, site_id),
-        series_start,
-        series_end,
-        *(
-            _unique_plates_source(since, until, camera_id, site_id)
-            if count_unique
-            else (None, None, None)
-        ),
-        since is None and until is None and site_id is None,
+        f"stats_{source}",
+        **window.params(camera_id, site_id),
+        **source_params,
+        series_start=series_start,
+        series_end=series_end,
+        history=since is None and until is None and site_id is None,
     )
     row = rows[0]
     series = zip(
@@ -301,19 +399,20 @@ async def insert_audit(
 ) -> None:
     SQL_QUERIES.labels("insert_audit").inc()
     await db.execute(
-        QUERIES["insert_audit"],
-        key_id,
-        client,
-        operation,
-        json.dumps(variables, default=str),
-        result_count,
-        purpose,
+        *QUERIES["insert_audit"].bind(
+            key_id=key_id,
+            client=client,
+            operation=operation,
+            variables=json.dumps(variables, default=str),
+            result_count=result_count,
+            purpose=purpose,
+        )
     )
 
 
 @translated
 async def fetch_audit(db: Db, before_id: int | None, key_id: str | None, limit: int) -> list[Row]:
-    return await _fetch(db, "audit_page", before_id, key_id, limit)
+    return await _fetch(db, "audit_page", before_id=before_id, key_id=key_id, limit=limit)
 
 
 @translated
@@ -323,4 +422,4 @@ async def latest_batch(conn: asyncpg.Connection[Any]) -> int:
 
 @translated
 async def batches_after(conn: asyncpg.Connection[Any], batch_id: int, limit: int) -> list[Row]:
-    return await _fetch(conn, "batches_after", batch_id, limit)
+    return await _fetch(conn, "batches_after", batch_id=batch_id, limit=limit)

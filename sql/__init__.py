@@ -9,6 +9,13 @@ A block names its parameters (`:plate`, `:since::timestamptz`); the loader
 turns them into asyncpg's `$1, $2, ...` once, and `Query.bind(plate=...,
 since=...)` puts the values in that order, refusing a missing or unknown
 name. `::` (a cast), string literals and comments are left alone.
+
+Variants of one statement are written once, as a template: a block with
+slots (`{order}`, `{filter}`) that code fills with `fill`, from fragments
+(blocks introduced by `-- fragment: NAME`, pieces of statements read with
+`load_blocks`) or small fixed texts, then parses with `Query.parse`. Each
+filled text is fixed, so a server can prepare and plan it once.
+`load_queries` leaves templates and fragments out: they cannot run as they are.
 """
 
 from __future__ import annotations
@@ -26,9 +33,16 @@ ENGINES: tuple[Engine, ...] = ("postgres", "timescaledb")
 _MIGRATION_NAME = re.compile(
     r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+?)(?:\.(?P<engine>[a-z]+))?\.sql$"
 )
-_QUERY_HEADER = re.compile(r"^-- name: (?P<name>[a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
-# What may hold a colon that is not a parameter comes first in the alternation.
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|::|:(?P<param>[a-z_][a-z0-9_]*)")
+_BLOCK_HEADER = re.compile(
+    r"^-- (?P<kind>name|fragment): (?P<name>[a-z_][a-z0-9_]*)\s*$", re.MULTILINE
+)
+# What may hold a colon or a brace that is not a parameter or a slot comes
+# first in the alternation.
+_TOKENS = re.compile(
+    r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|::"
+    r"|:(?P<param>[a-z_][a-z0-9_]*)|\{(?P<slot>[a-z_][a-z0-9_]*)\}"
+)
+_COMMENT_LINE = re.compile(r"^[ \t]*--[^\n]*\n?", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -76,10 +90,15 @@ class Query:
 
     @classmethod
     def parse(cls, source: str) -> Query:
-        """Number the named parameters of `source` in order of first use."""
+        """Number the named parameters of `source` in order of first use.
+
+        ValueError if `source` still has a template slot.
+        """
         names: list[str] = []
 
         def number(match: re.Match[str]) -> str:
+            if match["slot"] is not None:
+                raise ValueError(f"template slot {match[0]} is not filled")
             name = match["param"]
             if name is None:
                 return match[0]
@@ -91,23 +110,73 @@ class Query:
 
     def bind(self, **values: Any) -> tuple[Any, ...]:
         """`(text, *values)` in the order of the placeholders."""
-        missing = [name for name in self.params if name not in values]
-        unknown = sorted(set(values) - set(self.params))
-        if missing or unknown:
+        # On the gateway's every request: the check is a length and lookups.
+        try:
+            ordered = [values[name] for name in self.params]
+        except KeyError:
+            ordered = None
+        if ordered is None or len(values) != len(self.params):
+            missing = [name for name in self.params if name not in values]
+            unknown = sorted(set(values) - set(self.params))
             raise TypeError(f"query parameters: missing {missing}, unknown {unknown}")
-        return (self.text, *(values[name] for name in self.params))
+        return (self.text, *ordered)
+
+
+def slots(template: str) -> set[str]:
+    """The names of the slots of `template`."""
+    return {m["slot"] for m in _TOKENS.finditer(template) if m["slot"] is not None}
+
+
+def fill(template: str, **values: str) -> str:
+    """`template` with each slot (`{name}` outside strings and comments)
+    replaced by `values[name]`.
+
+    The text made has no whole-line comments, the template's or the values':
+    they document the file, not the statement (so a value must not end in a
+    comment after code). A slot within a value is left for a later `fill`.
+    TypeError names a slot without a value or a value without a slot.
+    """
+    missing = sorted(slots(template) - set(values))
+    unknown = sorted(set(values) - slots(template))
+    if missing or unknown:
+        raise TypeError(f"template slots: missing {missing}, unknown {unknown}")
+
+    def put(match: re.Match[str]) -> str:
+        name = match["slot"]
+        return match[0] if name is None else _uncommented(values[name])
+
+    return _TOKENS.sub(put, _uncommented(template))
+
+
+def _uncommented(text: str) -> str:
+    return _COMMENT_LINE.sub("", text).strip()
+
+
+@cache
+def _read_blocks(module: str) -> dict[str, tuple[str, str]]:
+    text = resources.files("sql").joinpath("queries", f"{module}.sql").read_text()
+    headers = list(_BLOCK_HEADER.finditer(text))
+    blocks: dict[str, tuple[str, str]] = {}
+    for header, following in zip(headers, [*headers[1:], None], strict=True):
+        end = following.start() if following else len(text)
+        if header["name"] in blocks:
+            raise ValueError(f"queries/{module}.sql: {header['name']} defined twice")
+        blocks[header["name"]] = (header["kind"], text[header.end() : end].strip())
+    return blocks
+
+
+def load_blocks(module: str) -> dict[str, str]:
+    """The source of every block of `queries/<module>.sql` (statements,
+    templates and fragments), by name."""
+    return {name: source for name, (_, source) in _read_blocks(module).items()}
 
 
 @cache
 def load_queries(module: str) -> dict[str, Query]:
-    """The named blocks of `queries/<module>.sql`, by name."""
-    text = resources.files("sql").joinpath("queries", f"{module}.sql").read_text()
-    headers = list(_QUERY_HEADER.finditer(text))
-    queries: dict[str, Query] = {}
-    for header, following in zip(headers, [*headers[1:], None], strict=True):
-        end = following.start() if following else len(text)
-        body = text[header.end() : end].strip()
-        if header["name"] in queries:
-            raise ValueError(f"queries/{module}.sql: {header['name']} defined twice")
-        queries[header["name"]] = Query.parse(body)
-    return queries
+    """The statements of `queries/<module>.sql` that run as they are (not
+    templates, not fragments), parsed, by name."""
+    return {
+        name: Query.parse(source)
+        for name, (kind, source) in _read_blocks(module).items()
+        if kind == "name" and not slots(source)
+    }

@@ -2,10 +2,10 @@
 -- the naive designs the gateway is measured against.
 
 -- name: sample_events
-SELECT event_id, captured_at FROM plate_events ORDER BY random() LIMIT $1;
+SELECT event_id, captured_at FROM plate_events ORDER BY random() LIMIT :limit;
 
 -- name: sample_plates
-SELECT plate_normalized_text FROM plates ORDER BY random() LIMIT $1;
+SELECT plate_normalized_text FROM plates ORDER BY random() LIMIT :limit;
 
 -- name: cameras_and_sites
 SELECT camera_id, site_id FROM cameras ORDER BY camera_id;
@@ -25,15 +25,15 @@ FROM plate_events;
 SELECT event_id, captured_at, camera_id, plate_normalized_text
 FROM plate_events
 ORDER BY captured_at DESC, event_id DESC
-OFFSET $1 LIMIT $2;
+OFFSET :offset LIMIT :limit;
 
 -- name: keyset_position
 -- The (captured_at, event_id) of the row at a depth, to start a keyset page there.
 SELECT captured_at, event_id FROM plate_events
 ORDER BY captured_at DESC, event_id DESC
-OFFSET $1 LIMIT 1;
+OFFSET :depth LIMIT 1;
 
 -- name: ensure_days
 -- Made up front: two writers creating the same day's partition at once can
 -- collide (DuplicateTableError), which the bench is not here to measure.
-SELECT alpr_ensure_partitions($1::date[]);
+SELECT alpr_ensure_partitions(:days::date[]);

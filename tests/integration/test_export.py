@@ -74,6 +74,19 @@ async def test_filters_narrow_the_export(pool: asyncpg.Pool[Any]) -> None:
     assert "outbound" in audit["variables"]
 
 
+async def test_the_export_filters_as_the_events_pages_do(pool: asyncpg.Pool[Any]) -> None:
+    # The gateway's filter: direction and vehicle compared without case, so
+    # the command line's free text finds what the GraphQL enums would.
+    query = EventQuery(
+        site_id="EX1", direction="OUTBOUND", vehicle_make="toyota", vehicle_type="Car"
+    )
+    rows = list(csv.DictReader(io.StringIO(await _export(pool, query))))
+    assert len(rows) == 10 and {r["direction"] for r in rows} == {"outbound"}
+    assert {r["vehicle_make"] for r in rows} == {"Toyota"}
+    confident = EventQuery(site_id="EX1", min_confidence=1.0)
+    assert list(csv.DictReader(io.StringIO(await _export(pool, confident)))) == []
+
+
 async def test_export_then_import_round_trip(
     pool: asyncpg.Pool[Any], pg_admin_url: str, migrated_template: str, tmp_path: Path
 ) -> None:

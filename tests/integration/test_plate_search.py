@@ -229,8 +229,10 @@ async def test_index_keys_are_the_python_deletions(loaded: asyncpg.Pool[Any]) ->
 
 
 async def test_candidate_query_uses_the_index(loaded: asyncpg.Pool[Any]) -> None:
-    query = load_queries("plate_search")["fuzzy_candidates_by_keys"].text
+    text, *values = load_queries("plate_search")["fuzzy_candidates_by_keys"].bind(
+        keys=["LO57353"], limit=10
+    )
     async with loaded.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL enable_seqscan = off")
-        plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {query}", ["LO57353"], 10))
+        plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {text}", *values))
     assert "plates_skeleton_keys" in plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,63 @@ def test_named_parameters_become_positional_once() -> None:
 def test_bind_refuses_a_missing_or_unknown_parameter(values: dict[str, int]) -> None:
     with pytest.raises(TypeError, match="query parameters"):
         sql.Query.parse("SELECT :plate, :since").bind(**values)
+
+
+def test_fill_puts_values_in_slots_without_comment_lines() -> None:
+    template = (
+        "-- {about} the template\nSELECT '{kept}', \"{kept}\" -- {kept}\n"
+        "FROM t WHERE {filter}\nORDER BY at {order}"
+    )
+    filter_ = "-- what the fragment does\na = :a\n  AND b = {later}"
+    filled = sql.fill(template, filter=filter_, order="DESC")
+    assert filled == (
+        "SELECT '{kept}', \"{kept}\" -- {kept}\nFROM t WHERE a = :a\n  AND b = {later}\n"
+        "ORDER BY at DESC"
+    )
+    assert sql.slots(filled) == {"later"}
+
+
+@pytest.mark.parametrize("values", [{"filter": "x"}, {"filter": "x", "order": "y", "other": "z"}])
+def test_fill_refuses_a_missing_or_unknown_slot(values: dict[str, str]) -> None:
+    with pytest.raises(TypeError, match="template slots"):
+        sql.fill("WHERE {filter} ORDER BY {order}", **values)
+
+
+def test_a_template_runs_only_filled() -> None:
+    with pytest.raises(ValueError, match="slot"):
+        sql.Query.parse("SELECT * FROM t WHERE {filter}")
+    blocks = sql.load_blocks("gateway")
+    assert sql.slots(blocks["events_page"]) and sql.slots(blocks["events_filter"])
+    loaded = sql.load_queries("gateway")
+    assert "ping" in loaded
+    assert not {"events_page", "events_filter", "unique_plates_days"} & set(loaded)
+
+
+_POSITIONAL = re.compile(r"\$\d")
+
+
+def _positional(source: str) -> list[str]:
+    """The `$n` parameters of `source`, outside strings and comments."""
+    code = re.sub(r"'(?:[^']|'')*'|--[^\n]*", "", source)
+    return _POSITIONAL.findall(code)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(
+            path.stem,
+            marks=pytest.mark.xfail(
+                strict=False,
+                reason="ingest.sql, the last file with $n parameters, is converted apart",
+            ),
+        )
+        if path.stem == "ingest"
+        else path.stem
+        for path in sorted((Path(sql.__file__).parent / "queries").glob("*.sql"))
+    ],
+)
+def test_query_blocks_name_their_parameters(module: str) -> None:
+    blocks = sql.load_blocks(module)
+    assert blocks
+    assert {name: found for name, source in blocks.items() if (found := _positional(source))} == {}

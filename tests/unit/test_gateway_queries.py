@@ -1,0 +1,165 @@
+"""gateway.queries: the statements made from gateway.sql's templates are what
+the templates promise (one per leading key and direction for events pages,
+one per unique-plates source for stats), and the export selects with the
+same filter."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from gateway.export import _export_query
+from gateway.queries import (
+    QUERIES,
+    StatsWindow,
+    events_statement,
+    filter_params,
+    unique_plates_source,
+)
+from schema.filters import EventQuery
+from sql import Query
+
+FILTER = set(filter_params(EventQuery()))
+KEYS = {"plate": "plate_normalized_text", "camera_id": "camera_id", "site_id": "site_id"}
+LEADS = {"plate": "plate", "camera": "camera_id", "site": "site_id", "all": None}
+# Each non-key condition of the events filter, to be found once in every statement.
+CONDITIONS = [
+    "captured_at >= COALESCE(:since::timestamptz, '-infinity')",
+    "captured_at < COALESCE(:until::timestamptz, 'infinity')",
+    "(:direction::text IS NULL OR lower(direction) = :direction)",
+    "(:vehicle_make::text IS NULL OR lower(vehicle_make) = lower(:vehicle_make))",
+    "(:vehicle_color::text IS NULL OR lower(vehicle_color) = lower(:vehicle_color))",
+    "(:vehicle_type::text IS NULL OR lower(vehicle_type) = :vehicle_type)",
+    "plate_confidence >= COALESCE(:min_confidence::float8, 0)",
+]
+NEWEST_FIRST = """  AND captured_at <= COALESCE(:cursor_at::timestamptz, 'infinity')
+  AND (captured_at, event_id) < (
+      COALESCE(:cursor_at::timestamptz, 'infinity'),
+      COALESCE(:cursor_id::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+ORDER BY captured_at DESC, event_id DESC
+LIMIT :limit;"""
+OLDEST_FIRST = """  AND captured_at >= COALESCE(:cursor_at::timestamptz, '-infinity')
+  AND (captured_at, event_id) > (
+      COALESCE(:cursor_at::timestamptz, '-infinity'),
+      COALESCE(:cursor_id::uuid, '00000000-0000-0000-0000-000000000000'))
+ORDER BY captured_at ASC, event_id ASC
+LIMIT :limit;"""
+
+
+def _named(query: Query) -> str:
+    """The text with each `$n` written as the name it binds."""
+    return re.sub(r"\$(\d+)", lambda m: f":{query.params[int(m[1]) - 1]}", query.text)
+
+
+def _where(query: Query) -> list[str]:
+    """The top-level conditions of the WHERE clause, in order."""
+    clause = _named(query).split("\nWHERE ", 1)[1]
+    return [c.strip() for c in re.split(r"\n  AND ", clause)]
+
+
+def test_events_pages_are_one_per_leading_key_and_direction() -> None:
+    pages = {name for name in QUERIES if re.fullmatch(r"events_[a-z]+_(desc|asc)", name)}
+    assert pages == {f"events_{lead}_{walk}" for lead in LEADS for walk in ("desc", "asc")}
+
+
+@pytest.mark.parametrize("lead", LEADS)
+@pytest.mark.parametrize("walk", ["desc", "asc"])
+def test_an_events_page_leads_with_its_key_and_walks_its_way(lead: str, walk: str) -> None:
+    query = QUERIES[f"events_{lead}_{walk}"]
+    where = _where(query)
+    field = LEADS[lead]
+    optional = [f"(:{f}::text IS NULL OR {c} = :{f})" for f, c in KEYS.items() if f != field]
+    keys = ([f"{KEYS[field]} = :{field}"] if field else []) + optional
+    assert where[: len(keys)] == keys
+    assert where[len(keys) : len(keys) + len(CONDITIONS)] == CONDITIONS
+    assert _named(query).endswith(NEWEST_FIRST if walk == "desc" else OLDEST_FIRST)
+    assert set(query.params) == FILTER | {"cursor_at", "cursor_id", "limit"}
+    named = _named(query)
+    assert all(named.count(c) == 1 for c in [*keys, *CONDITIONS])
+
+
+@pytest.mark.parametrize(
+    ("query", "backward", "statement"),
+    [
+        (EventQuery(plate="ABC123", camera_id="c", site_id="s"), False, "events_plate_desc"),
+        (EventQuery(camera_id="c", site_id="s"), True, "events_camera_asc"),
+        (EventQuery(site_id="s", direction="inbound"), False, "events_site_desc"),
+        (EventQuery(since=datetime(2025, 1, 1, tzinfo=UTC)), True, "events_all_asc"),
+    ],
+)
+def test_the_page_statement_follows_the_first_key_set(
+    query: EventQuery, backward: bool, statement: str
+) -> None:
+    assert events_statement(query, backward) == statement
+    params = {**filter_params(query), "cursor_at": None, "cursor_id": None, "limit": 21}
+    _, *values = QUERIES[statement].bind(**params)
+    assert dict(zip(QUERIES[statement].params, values, strict=True)) == params
+
+
+def test_the_export_selects_with_the_events_filter_every_key_optional() -> None:
+    export = _export_query()
+    assert set(export.params) == FILTER
+    page = _where(QUERIES["events_all_desc"])
+    filter_and_order = page[: len(KEYS) + len(CONDITIONS)]
+    filter_and_order[-1] += "\nORDER BY captured_at, event_id;"
+    assert _where(export) == filter_and_order
+
+
+STATS_SOURCES = ("all", "camera", "site", "days", "none")
+
+
+def _split_at_unique_plates(query: Query) -> tuple[str, str, str]:
+    """The text before the unique plates expression, the expression, the text after."""
+    head, rest = _named(query).split("SELECT totals.*, hours.*,\n", 1)
+    expression, tail = rest.split(" AS unique_plates,", 1)
+    return head, expression.strip(), tail
+
+
+def test_stats_variants_differ_only_in_the_unique_plates_source() -> None:
+    variants = {name for name in QUERIES if name.startswith("stats")}
+    assert variants == {f"stats_{source}" for source in STATS_SOURCES}
+    shapes = {_split_at_unique_plates(QUERIES[name])[::2] for name in variants}
+    assert len(shapes) == 1
+    assert all("CASE :" not in _named(QUERIES[name]) for name in variants)
+
+
+WINDOW = datetime(2025, 1, 1, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("since", "camera_id", "site_id", "source", "table"),
+    [
+        (None, None, None, "all", "plates_hourly"),
+        (None, "c", "s", "camera", "camera_plate_counts"),
+        (None, None, "s", "site", "site_plate_counts"),
+        (WINDOW, None, None, "days", "plate_day_bits"),
+        (WINDOW, "c", None, "none", None),
+        (WINDOW, None, "s", "none", None),
+    ],
+)
+def test_stats_counts_unique_plates_from_the_table_of_its_grain(
+    since: datetime | None,
+    camera_id: str | None,
+    site_id: str | None,
+    source: str,
+    table: str | None,
+) -> None:
+    chosen, extra = unique_plates_source(since, None, camera_id, site_id)
+    assert chosen == source
+    query = QUERIES[f"stats_{source}"]
+    expression = _split_at_unique_plates(query)[1]
+    tables = ["plates_hourly", "camera_plate_counts", "site_plate_counts", "plate_day_bits"]
+    assert [t for t in tables if f"FROM {t}" in expression] == ([table] if table else [])
+    assert (expression == "NULL::bigint") == (table is None)
+    params: dict[str, Any] = {
+        **StatsWindow.split(since, None).params(camera_id, site_id),
+        **extra,
+        "series_start": WINDOW,
+        "series_end": WINDOW,
+        "history": since is None and site_id is None,
+    }
+    assert set(query.params) == set(params)
+    query.bind(**params)
