@@ -81,7 +81,8 @@ async def migrated_template(pg_admin_url: str) -> AsyncIterator[str]:
     """The name of a database migrated once for the session, to copy from.
 
     It takes no connections once migrated: a copy needs its template idle,
-    and TimescaleDB's background workers would otherwise connect to it.
+    and TimescaleDB's background workers connect to every database with the
+    extension, so theirs are ended once new ones are refused.
     """
     url = await create_database(pg_admin_url)
     await migrate(url, os.environ.get("ALPR_TEST_DB_ENGINE", "auto"))  # type: ignore[arg-type]
@@ -89,6 +90,10 @@ async def migrated_template(pg_admin_url: str) -> AsyncIterator[str]:
     conn = await asyncpg.connect(pg_admin_url)
     try:
         await conn.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            name,
+        )
     finally:
         await conn.close()
     yield name
