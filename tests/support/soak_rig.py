@@ -100,7 +100,9 @@ class Postgres:
                 await asyncio.sleep(0.5)
             else:
                 await conn.close()
-                return
+                break
+        # The handle learns the new postmaster's pid (so cleanup stops this one).
+        await asyncio.to_thread(self.server.ensure_postgres_running)
 
     async def close(self) -> None:
         if self.server is not None:
@@ -162,7 +164,8 @@ class Broker:
         raise RigError("no free pair of loopback ports")
 
     async def _kafka_sh(self, command: str, port: int | None, check: bool = True) -> int:
-        env = dict(os.environ, KAFKA_DIR=str(self.kafka_dir))
+        # A loaded machine can take longer than kafka.sh's default 90 s to start a JVM.
+        env = dict(os.environ, KAFKA_DIR=str(self.kafka_dir), KAFKA_START_TIMEOUT="300")
         if port is not None:
             env["KAFKA_PORT"] = str(port)
         proc = await asyncio.create_subprocess_exec(
