@@ -12,6 +12,7 @@ It brings its own PostgreSQL and broker, since it stops and restarts them.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator
 
 import pytest
@@ -33,7 +34,6 @@ CONFIG = SoakConfig(
     postgres_down_s=(1.0, 5.0),
     broker_down_s=(0.0, 2.0),
     drain_timeout_s=420.0,
-    keep_work_dir=True,
 )
 
 
@@ -48,6 +48,8 @@ async def soak() -> AsyncIterator[SoakReport]:
     print("\n".join(lines))  # shown by pytest when a test fails
     print(report.format())
     yield report
+    # A run with findings keeps its work dir; the report above says what happened.
+    shutil.rmtree(report.work_dir, ignore_errors=True)
 
 
 def test_every_kind_of_fault_was_injected(soak: SoakReport) -> None:
