@@ -1,0 +1,114 @@
+"""The fault soak, short: every kind of fault at least once while traffic flows.
+
+Two ingestor processes, a topic of six partitions, 150 messages a second (5%
+malformed, of ten kinds), ten faults (SIGKILL of an ingestor, broker
+restart, PostgreSQL stopped and started, an ingestor added and one removed;
+the first five take every kind), then the exact account of
+`tests/support/soak.py`. `bench/soak.py` is the long version (100 faults).
+
+It brings its own PostgreSQL and broker, since it stops and restarts them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.soak import SoakConfig, SoakReport, run_soak
+from tests.support.soak_traffic import MALFORMED
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(1500)]
+
+CONFIG = SoakConfig(
+    duration_s=75.0,
+    rate=150.0,
+    malformed_share=0.05,
+    faults=10,
+    seed=20261202,
+    ingestors=2,
+    partitions=6,
+    fault_gap_s=(0.5, 3.0),
+    postgres_down_s=(1.0, 5.0),
+    broker_down_s=(0.0, 2.0),
+    drain_timeout_s=420.0,
+)
+
+
+@pytest.fixture(scope="module")
+async def soak() -> AsyncIterator[SoakReport]:
+    from tests.support import kafka_broker
+
+    if os.environ.get(kafka_broker.BOOTSTRAP_ENV):
+        pytest.skip("restarts a broker of its own; this machine may have no Kafka to run")
+    lines: list[str] = []
+    report = await run_soak(CONFIG, log=lines.append)
+    print("\n".join(lines))  # shown by pytest when a test fails
+    print(report.format())
+    yield report
+    # A run with findings keeps its work dir; the report above says what happened.
+    shutil.rmtree(report.work_dir, ignore_errors=True)
+
+
+def test_every_kind_of_fault_was_injected(soak: SoakReport) -> None:
+    kinds = {fault.kind for fault in soak.faults}
+    assert kinds == {"kill", "broker", "postgres", "add", "remove"}, soak.format()
+    assert len(soak.faults) == CONFIG.faults
+
+
+def test_traffic_flowed_and_was_drained(soak: SoakReport) -> None:
+    # At least ten seconds' worth: sends stall while the broker is away.
+    assert soak.reads.in_topic > 10 * CONFIG.rate, soak.format()
+    assert soak.letters.expected > 0, soak.format()
+    assert soak.lag_left == {}, soak.format()
+    assert soak.acked_not_in_topic == 0, soak.format()
+
+
+def test_every_good_read_stored_exactly_once(soak: SoakReport) -> None:
+    reads = soak.reads
+    assert (reads.lost, reads.doubled, reads.unexpected) == ([], {}, []), soak.format()
+    assert reads.rows == reads.in_topic
+
+
+def test_every_malformed_message_dead_lettered_with_its_reason(soak: SoakReport) -> None:
+    letters = soak.letters
+    assert letters.missing == [], soak.format()
+    assert letters.unexpected == [], soak.format()
+    assert letters.wrong == [], soak.format()
+    assert set(letters.by_kind) == {m.kind for m in MALFORMED}, soak.format()
+
+
+# Not strict: whether a fault lands inside a dead-letter send is chance, and
+# most short runs see none (the 100-fault run of bench/README.md saw 61).
+@pytest.mark.xfail(
+    strict=False,
+    reason="dead letters are at least once: a batch whose letters were sent but whose "
+    "offsets were not committed (broker gone mid-send, a rebalance) sends them again",
+)
+def test_no_dead_letter_twice(soak: SoakReport) -> None:
+    assert soak.letters.repeated == {}, soak.format()
+
+
+def test_rollups_equal_their_recomputation(soak: SoakReport) -> None:
+    others = {table: keys for table, keys in soak.rollups.items() if table != "plates_hourly"}
+    assert others == {}, soak.format()
+
+
+# Not strict: only a run across an hour boundary with a partition held back by
+# a fault shows it; test_rollup_checks shows it every time (strict there).
+@pytest.mark.xfail(
+    strict=False,
+    reason="plates_hourly counts a plate in the hour of its first stored read, not of "
+    "its first captured read; reads stored out of order across an hour move counts",
+)
+def test_plates_hourly_equals_its_recomputation(soak: SoakReport) -> None:
+    assert "plates_hourly" not in soak.rollups, soak.format()
+
+
+def test_ingestors_only_ended_when_told(soak: SoakReport) -> None:
+    by_themselves = [e for e in soak.exits if not e.asked]
+    assert by_themselves == [], soak.format()
+    terms = [e for e in soak.exits if e.asked == "term"]
+    assert terms and all(e.code == 0 for e in terms), soak.format()
