@@ -35,7 +35,7 @@ from typing import IO, Any, Final
 import asyncpg
 import orjson
 
-from ingestor.writer import IsolatedWrite, write_isolating
+from ingestor.writer import IsolatedWrite, Writer
 from schema.errors import InvalidEvent
 from schema.events import COLUMNS, PlateEvent, decode_event, event_from_dict
 
@@ -210,9 +210,9 @@ class _Batch:
     last_index: int = 0  # records of the file handled once this batch is written
 
 
-async def _write(pool: asyncpg.Pool[Any], batch: _Batch) -> IsolatedWrite:
+async def _write(pool: asyncpg.Pool[Any], writer: Writer, batch: _Batch) -> IsolatedWrite:
     async with pool.acquire() as conn:
-        return await write_isolating(conn, batch.events)
+        return await writer.write_isolating(conn, batch.events)
 
 
 def _batches(
@@ -287,6 +287,7 @@ async def import_file(
     def reject(position: int, reason: str, raw: Any) -> None:
         rejects.add(path, position, reason, raw)
 
+    writer = Writer()
     pending: tuple[_Batch, asyncio.Task[IsolatedWrite]] | None = None
     try:
         for batch in _batches(records(path), checkpoint.done, batch_size, naive_timezone, reject):
@@ -294,7 +295,7 @@ async def import_file(
             if pending is not None:
                 await _finish(pending, report, rejects, path, checkpoint, note)
                 pending = None
-            pending = (batch, asyncio.create_task(_write(pool, batch)))
+            pending = (batch, asyncio.create_task(_write(pool, writer, batch)))
         if pending is not None:
             await _finish(pending, report, rejects, path, checkpoint, note)
             pending = None

@@ -33,6 +33,7 @@ from ingestor import metrics
 from ingestor.batch import Batch
 from ingestor.messages import INVALID_EVENT, DeadLetter, Message, decode
 from ingestor.store import store
+from ingestor.writer import Writer
 from schema.errors import AuthError, Forbidden, InvalidEvent, StorageUnavailable
 from schema.events import PlateEvent, event_from_dict
 
@@ -107,6 +108,7 @@ def create_app(
 ) -> FastAPI:
     """The ingestor's HTTP app, bound to its settings, pool and counters."""
     app = FastAPI(title="ALPR ingestor", docs_url="/docs", redoc_url=None)
+    writer = Writer()
 
     async def require_ingest_key(request: Request) -> None:
         client = request.client.host if request.client else ""
@@ -143,7 +145,7 @@ def create_app(
             return JSONResponse(
                 {"detail": f"body over {settings.ingest_max_body_bytes} bytes"}, status_code=413
             )
-        result = await ingest_body(body, settings, pool, stats)
+        result = await ingest_body(body, settings, pool, writer, stats)
         accepted = result.stored + result.duplicates
         status = 200 if accepted or not result.rejected else 422
         # One line per request at INFO: counts only, never plate text.
@@ -160,7 +162,11 @@ def create_app(
 
 
 async def ingest_body(
-    body: bytes, settings: IngestorSettings, pool: asyncpg.Pool[Any], stats: metrics.Stats
+    body: bytes,
+    settings: IngestorSettings,
+    pool: asyncpg.Pool[Any],
+    writer: Writer,
+    stats: metrics.Stats,
 ) -> IngestResult:
     """Decode, store and dead-letter the items of one body, in batches."""
     stored = duplicates = 0
@@ -172,11 +178,11 @@ async def ingest_body(
         batch.add(message, decoded)
         count += 1
         if batch.room == 0:
-            s, d, r = await _store_batch(batch, pool, stats)
+            s, d, r = await _store_batch(batch, pool, writer, stats)
             stored, duplicates, rejected = stored + s, duplicates + d, rejected + r
             batch = batch.fresh()
     if len(batch):
-        s, d, r = await _store_batch(batch, pool, stats)
+        s, d, r = await _store_batch(batch, pool, writer, stats)
         stored, duplicates, rejected = stored + s, duplicates + d, rejected + r
     stats.record_consumed(SOURCE, count)
     rejected.sort(key=lambda item: item.index)
@@ -184,11 +190,11 @@ async def ingest_body(
 
 
 async def _store_batch(
-    batch: Batch, pool: asyncpg.Pool[Any], stats: metrics.Stats
+    batch: Batch, pool: asyncpg.Pool[Any], writer: Writer, stats: metrics.Stats
 ) -> tuple[int, int, list[RejectedItem]]:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    outcome = await store(pool, batch)
+    outcome = await store(pool, writer, batch)
     stats.record_batch(
         SOURCE, outcome.result.stored, outcome.result.duplicates, loop.time() - started
     )

@@ -49,6 +49,7 @@ from ingestor.batch import Batch
 from ingestor.deadletter import send_dead_letters
 from ingestor.messages import Message, decode
 from ingestor.store import store
+from ingestor.writer import Writer
 from schema.errors import BrokerUnavailable, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class KafkaSource:
         self.max_backoff_s = max_backoff_s
         self.writers = writers or settings.ingest_writers
         self.batch = Batch(settings.batch_size, settings.batch_max_age_ms / 1000)
+        self.writer = Writer()
         self._naive_tz = settings.naive_tz()
         self._revoking = False
         self._stop = asyncio.Event()
@@ -248,7 +250,7 @@ class KafkaSource:
                 return time.monotonic() - started > REVOKE_GRACE_S
             return self._stop.is_set() or self._revoking or epoch != self._epoch
 
-        stored = await self._retry(lambda: store(self.pool, batch), give_up)
+        stored = await self._retry(lambda: store(self.pool, self.writer, batch), give_up)
         await self._retry(
             lambda: _broker_call(
                 send_dead_letters(self.producer, self.settings.dlq_topic, stored.dead)

@@ -98,7 +98,7 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     stats = metrics.Stats()
     reporter = asyncio.create_task(metrics.log_periodically(stats, settings.stats_interval_s))
     # Listeners catch up from the last hour of announcements; plate search
-    # wants the GIN pending lists short (migration 0041).
+    # wants the GIN pending lists short.
     pruner = asyncio.create_task(
         periodically(pool, 60.0, prune_announcements, "prune announcements")
     )

@@ -17,7 +17,7 @@ import asyncpg
 from core.db import translate
 from ingestor.batch import Batch
 from ingestor.messages import ROW_REJECTED, DeadLetter
-from ingestor.writer import Connection, WriteResult, write_isolating
+from ingestor.writer import Connection, Writer, WriteResult
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,13 @@ async def connection(pool: asyncpg.Pool[Any]) -> AsyncIterator[Connection]:
             await pool.release(conn)
 
 
-async def store(pool: asyncpg.Pool[Any], batch: Batch) -> Stored:
+async def store(pool: asyncpg.Pool[Any], writer: Writer, batch: Batch) -> Stored:
     """Write `batch`'s events; return the result and all its dead letters."""
     result = WriteResult()
     dead = list(batch.dead)
     if batch.events:
         async with connection(pool) as conn:
-            isolated = await write_isolating(conn, batch.events)
+            isolated = await writer.write_isolating(conn, batch.events)
         result = isolated.result
         dead += [
             DeadLetter(batch.message_of(r.event), ROW_REJECTED, r.reason) for r in isolated.rejected
