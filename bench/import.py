@@ -7,7 +7,7 @@ database with the whole schema:
            from memory (the write path alone: no file, no parsing)
   kafka    the ingestor's Kafka source over the same reads (bench/ingest.py's
            `ours`; --no-kafka skips it)
-  import   `alpr import`'s `ingestor.files.import_file` over an NDJSON file
+  import   `alpr import`'s `ingestor.sources.files.import_file` over an NDJSON file
            (gzip with --gzip)
 
 The target: import at no less than half the Kafka ingest rate. Then, on the
@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from alpr.backup import _server_major, _split_password, backup, find_tool, restore  # noqa: E402
 from core.settings import IngestorSettings  # noqa: E402
-from ingestor.files import import_file  # noqa: E402
 from ingestor.simulate import Simulation, SimulationConfig  # noqa: E402
+from ingestor.sources.files import import_file  # noqa: E402
 from ingestor.writer import Writer  # noqa: E402
 from schema.events import decode_event  # noqa: E402
 

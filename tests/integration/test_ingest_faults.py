@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaProducer
 
 from core.migrate import migrate
 from ingestor import metrics
-from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode
+from ingestor.sources.kafka import KafkaSource
 from tests.conftest import create_database
 from tests.factories import kafka_ingestor_settings, wire_event
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import Sequence
+from pathlib import Path
 
 import orjson
 import pytest
@@ -15,6 +17,7 @@ from ingestor.pipeline.message import INVALID_EVENT, DeadLetter, Message, Parsed
 from ingestor.pipeline.retry import Backoff
 from ingestor.pipeline.step import MessageRejected, feed
 from ingestor.pipeline.write import Write, Written
+from ingestor.sources.files import messages as file_messages
 from ingestor.writer import WriteResult
 from schema.errors import StorageError, StorageUnavailable
 from schema.events import PlateEvent
@@ -279,3 +282,17 @@ async def test_feed_runs_a_whole_pipeline_in_order() -> None:
         "committed 8",
     ]
     assert [d.message.offset for d in fakes.delivered] == [0, 5]
+
+
+# sources' receiving ends
+
+
+def test_file_records_become_messages_without_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "reads.ndjson.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(b'{"a": 1}\r\n\n{"event_id": "broken\n{"b": 2}\n')
+    got = list(file_messages(path))
+    assert [m.value for m in got] == [b'{"a": 1}', b'{"event_id": "broken', b'{"b": 2}']
+    assert [(m.offset, m.position) for m in got] == [(0, 1), (1, 3), (2, 4)]
+    assert {m.topic for m in got} == {"reads.ndjson.gz"}
+    assert [m.offset for m in file_messages(path, skip=2)] == [2]
