@@ -4,7 +4,7 @@ A step takes items with `submit`, which returns at once: either the step
 has the item (it may hand it on to the next step now or later), or it
 raises `MessageRejected` and has not taken it. The caller keeps a refused
 item and submits it again once `MessageRejected.ready` is done; until then
-it reads nothing more (the Kafka source pauses its partitions if that lasts).
+it reads nothing more (the Kafka source pauses its partitions during an outage).
 `poll` does what is due without waiting (a batch old enough is handed on)
 and raises a failure of work already finished; `join` hands on everything
 held and waits until all of it is done, then raises as `poll` does.

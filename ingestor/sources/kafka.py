@@ -11,10 +11,11 @@ duplicates, never into double rows.
 
 Failure behaviour:
 - Database or broker unreachable: the writes retry with capped exponential
-  backoff, the pipeline refuses more (back-pressure), and once that has
-  lasted `KEEPALIVE_S` all assigned partitions are paused. The loop keeps
-  polling the paused partitions, which returns nothing but keeps the group
-  membership (`max.poll.interval`); fetching resumes when writes move again.
+  backoff, the pipeline refuses more (back-pressure), and once the source
+  has waited `KEEPALIVE_S` with a write still retrying, all assigned
+  partitions are paused. The loop keeps polling the paused partitions, which
+  returns nothing but keeps the group membership (`max.poll.interval`);
+  fetching resumes when the pipeline takes messages again.
 - Partitions about to be revoked: everything read is written and committed
   first. What cannot be within `REVOKE_GRACE_S` (an outage) is given up
   uncommitted: whoever gets the partitions re-reads it.
@@ -47,7 +48,7 @@ from ingestor.pipeline.batch import Batch, Batcher
 from ingestor.pipeline.deadletter import KafkaDeadLetters
 from ingestor.pipeline.decode import Decode
 from ingestor.pipeline.message import Message
-from ingestor.pipeline.retry import Backoff
+from ingestor.pipeline.retry import Backoff, log_retry
 from ingestor.pipeline.step import MessageRejected, feed
 from ingestor.pipeline.write import Write, Written, store
 from ingestor.writer import Writer
@@ -59,8 +60,8 @@ T = TypeVar("T")
 SOURCE: Final = "kafka"
 # How long writes may keep retrying an outage while partitions are revoked.
 REVOKE_GRACE_S: Final = 10.0
-# Back-pressure lasting this long pauses the partitions (an outage, most
-# likely), and the paused partitions are polled this often.
+# Waiting on back-pressure, the source looks this often whether a write is
+# retrying an outage (then it pauses), and polls the paused partitions.
 KEEPALIVE_S: Final = 1.0
 # A poll returns after this long without records, so the loop stays lively.
 POLL_MAX_S: Final = 0.5
@@ -135,8 +136,7 @@ class KafkaSource:
             while not stop.is_set():
                 async with self._turning:
                     await self._turn(stopping)
-            async with self._turning:
-                await self.settle(grace_s=0.0)
+            await self.settle(grace_s=0.0)
         finally:
             stopping.cancel()
             self.write.cancel()  # only after a failure: nothing of it is committed
@@ -150,13 +150,14 @@ class KafkaSource:
         What is given up is read again: the consumer seeks back to it on the
         partitions still assigned. Raises a write's failure (not an outage).
         """
-        held, self._held = self._held, deque()
-        self.backoff.give_up_after(grace_s)
-        try:
-            await feed(self.pipeline, held)
-        finally:
-            self.backoff.keep_trying()
-            self._rewind(self.write.take_dropped())
+        async with self._turning:
+            held, self._held = self._held, deque()
+            self.backoff.give_up_after(grace_s)
+            try:
+                await feed(self.pipeline, held)
+            finally:
+                self.backoff.keep_trying()
+                self._rewind(self.write.take_dropped())
 
     async def _start_clients(self, stop: asyncio.Event) -> bool:
         """Start producer and consumer, waiting for the broker; False if stopped first."""
@@ -168,6 +169,7 @@ class KafkaSource:
                         multiplier=0.1, max=self.backoff.max_backoff_s, jitter=0.1
                     ),
                     stop=lambda _: stop.is_set(),
+                    before_sleep=log_retry,
                     reraise=True,
                 ):
                     with attempt:
@@ -194,11 +196,15 @@ class KafkaSource:
         self._hold(await self.consumer.getmany(timeout_ms=max(int(timeout_s * 1000), 1)))
 
     async def _wait(self, ready: asyncio.Future[Any], stopping: asyncio.Future[Any]) -> None:
-        """Wait for the pipeline to move; if that takes long, pause and stay in the group."""
+        """Wait for the pipeline to move; during an outage, pause and stay in the group.
+
+        Slow writes are only waited for: pausing drops what the consumer has
+        fetched ahead, and a write outlasting `max.poll.interval` is not slow.
+        """
         done, _ = await asyncio.wait(
             [ready, stopping], timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED
         )
-        if not done:
+        if not done and self.backoff.retrying:
             self._pause()  # again: a rebalance may have brought new, unpaused partitions
             # Paused partitions return nothing; the poll tells the group we are alive.
             self._hold(await self.consumer.getmany(timeout_ms=0))
@@ -283,8 +289,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.source = source
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        async with self.source._turning:
-            await self.source.settle(grace_s=REVOKE_GRACE_S)
+        await self.source.settle(grace_s=REVOKE_GRACE_S)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         metrics.PAUSED.set(0)

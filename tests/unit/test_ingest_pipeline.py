@@ -207,10 +207,14 @@ async def test_write_refuses_beyond_its_writers() -> None:
 async def test_write_retries_an_outage() -> None:
     fakes = Fakes()
     fakes.failures = {0: [StorageUnavailable("down"), StorageUnavailable("still down")]}
-    write = fakes.write(backoff=Backoff(max_backoff_s=0.01))
+    backoff = Backoff(max_backoff_s=0.2)
+    write = fakes.write(backoff=backoff)
     write.submit(_batch(0))
+    await asyncio.sleep(0.05)
+    assert backoff.retrying  # what the Kafka source pauses for
     await write.join()
     assert fakes.log == ["stored 0", "committed 0"]
+    assert not backoff.retrying
 
 
 async def test_given_up_batch_and_every_later_one_stay_uncommitted() -> None:
