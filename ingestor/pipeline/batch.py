@@ -32,9 +32,11 @@ class Batch:
     dead: list[DeadLetter] = field(default_factory=list)
     next_offsets: dict[Partition, int] = field(default_factory=dict)
     first_offsets: dict[Partition, int] = field(default_factory=dict)
-    # Kept to find a database-refused event's original message (by identity).
-    _messages: dict[int, Message] = field(default_factory=dict)
+    # The message of each event, in step with `events`: a database-refused
+    # event becomes a dead letter of its original message.
+    _messages: list[Message] = field(default_factory=list)
     opened_at: float | None = None
+    count: int = 0  # events and dead letters
 
     def add(self, message: Message, decoded: PlateEvent | DeadLetter) -> None:
         """Add one decoded message; the age clock starts with the first."""
@@ -44,23 +46,27 @@ class Batch:
             self.dead.append(decoded)
         else:
             self.events.append(decoded)
-            self._messages[id(decoded)] = message
+            self._messages.append(message)
+        self.count += 1
         if message.offset >= 0:
             partition = (message.topic, message.partition)
             self.first_offsets.setdefault(partition, message.offset)
             self.next_offsets[partition] = message.offset + 1
 
     def message_of(self, event: PlateEvent) -> Message:
-        """The message `event` was decoded from."""
-        return self._messages.get(id(event), Message(None))
+        """The message `event` was decoded from (a scan: refused rows are rare)."""
+        for candidate, message in zip(self.events, self._messages, strict=True):
+            if candidate is event:
+                return message
+        return Message(None)
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.dead)
+        return self.count
 
     @property
     def room(self) -> int:
         """How many more messages fit."""
-        return max(self.max_size - len(self), 0)
+        return max(self.max_size - self.count, 0)
 
     def age_left_s(self) -> float:
         """Seconds until the batch is due by age (the full age when empty)."""
@@ -70,7 +76,7 @@ class Batch:
 
     def due(self) -> bool:
         """Full, or holding something for longer than the maximum age."""
-        return len(self) >= self.max_size or (len(self) > 0 and self.age_left_s() == 0.0)
+        return self.count >= self.max_size or (self.count > 0 and self.age_left_s() == 0.0)
 
     def fresh(self) -> Batch:
         """An empty batch with the same limits."""
@@ -96,11 +102,11 @@ class Batcher:
 
     def submit(self, item: Decoded) -> None:
         batch = self.batch
-        if len(batch) >= batch.max_size:
+        if batch.count >= batch.max_size:
             self._hand_on()  # raises MessageRejected while the next step is full
             batch = self.batch
         batch.add(*item)
-        if len(batch) >= batch.max_size:
+        if batch.count >= batch.max_size:
             try:
                 self._hand_on()
             except MessageRejected:
@@ -112,7 +118,7 @@ class Batcher:
             self._hand_on()
 
     async def join(self) -> None:
-        while len(self.batch):
+        while self.batch.count:
             try:
                 self._hand_on()
             except MessageRejected as exc:
