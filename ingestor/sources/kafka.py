@@ -24,6 +24,8 @@ Failure behaviour:
   process can exit.
 - A batch given up is never skipped: no later batch commits past it, and the
   consumer seeks back to its first message on the partitions still assigned.
+- Any other failure of a write ends the source, and with it the process
+  (exit code 1); nothing read after the failed batch is committed.
 """
 
 from __future__ import annotations
