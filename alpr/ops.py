@@ -2,7 +2,7 @@
 
 Each command builds its settings here, at the entry point, and passes them
 down; the work itself lives in its room (`ingestor.retention`,
-`core.holds`, `ingestor.files` write; `gateway.export` reads;
+`core.holds`, `ingestor.sources.files` write; `gateway.export` reads;
 `alpr.backup` and `alpr.status` are neither). Imports are lazy so that
 `alpr --help` stays fast.
 """
@@ -285,7 +285,7 @@ def import_command(
     Resumes an interrupted import from its checkpoint (FILE.alpr-import.json);
     records that cannot be stored go to the rejects file with the reason.
     """
-    from ingestor.files import import_file
+    from ingestor.sources.files import import_file
 
     settings = IngestorSettings()
     missing = [str(f) for f in files if not f.is_file()]

@@ -3,11 +3,11 @@
 The same N synthetic reads (`ingestor.simulate`), each way into a fresh
 database with the whole schema:
 
-  writer   the decoded events handed straight to `ingestor.writer.write_batch`
+  writer   the decoded events handed straight to `ingestor.writer.Writer.write`
            from memory (the write path alone: no file, no parsing)
   kafka    the ingestor's Kafka source over the same reads (bench/ingest.py's
            `ours`; --no-kafka skips it)
-  import   `alpr import`'s `ingestor.files.import_file` over an NDJSON file
+  import   `alpr import`'s `ingestor.sources.files.import_file` over an NDJSON file
            (gzip with --gzip)
 
 The target: import at no less than half the Kafka ingest rate. Then, on the
@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from alpr.backup import _server_major, _split_password, backup, find_tool, restore  # noqa: E402
 from core.settings import IngestorSettings  # noqa: E402
-from ingestor.files import import_file  # noqa: E402
 from ingestor.simulate import Simulation, SimulationConfig  # noqa: E402
-from ingestor.writer import write_batch  # noqa: E402
+from ingestor.sources.files import import_file  # noqa: E402
+from ingestor.writer import Writer  # noqa: E402
 from schema.events import decode_event  # noqa: E402
 
 
@@ -63,10 +63,11 @@ ingest = _ingest_bench()
 async def bench_writer(url: str, payloads: list[bytes], batch: int) -> float:
     events = [decode_event(p) for p in payloads]  # decoding is not counted here
     conn = await asyncpg.connect(url)
+    writer = Writer()
     try:
         started = time.perf_counter()
         for i in range(0, len(events), batch):
-            await write_batch(conn, events[i : i + batch])
+            await writer.write(conn, events[i : i + batch])
         return len(events) / (time.perf_counter() - started)
     finally:
         await conn.close()

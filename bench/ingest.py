@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.migrate import migrate
 from core.settings import IngestorSettings
 from ingestor import metrics
-from ingestor.kafka_source import KafkaSource
 from ingestor.simulate import Simulation, SimulationConfig
+from ingestor.sources.kafka import KafkaSource
 from ingestor.writer import NOTIFY_CHANNEL
 from schema.events import COLUMNS, decode_event
 

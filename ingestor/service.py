@@ -21,8 +21,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from core.db import create_pool
 from core.settings import IngestorSettings
 from ingestor import metrics
+from ingestor.pipeline.write import connection
 from ingestor.retention import RetentionPolicy, retention_loop
-from ingestor.store import connection
 from ingestor.writer import Connection, merge_search_pending, prune_announcements
 from schema.errors import StorageError, StorageUnavailable
 
@@ -71,11 +71,11 @@ def _sources(
 ) -> list[Coroutine[Any, Any, None]]:
     sources: list[Coroutine[Any, Any, None]] = []
     if settings.kafka_enabled:
-        from ingestor.kafka_source import KafkaSource
+        from ingestor.sources.kafka import KafkaSource
 
         sources.append(KafkaSource(settings, pool, stats).run(stop))
     if settings.http_enabled:
-        from ingestor.http_source import serve_http
+        from ingestor.sources.http import serve_http
 
         sources.append(serve_http(settings, pool, stats, stop))
     return sources
@@ -98,7 +98,7 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     stats = metrics.Stats()
     reporter = asyncio.create_task(metrics.log_periodically(stats, settings.stats_interval_s))
     # Listeners catch up from the last hour of announcements; plate search
-    # wants the GIN pending lists short (migration 0041).
+    # wants the GIN pending lists short.
     pruner = asyncio.create_task(
         periodically(pool, 60.0, prune_announcements, "prune announcements")
     )

@@ -1,6 +1,6 @@
 """The one write path: a batch of validated events into PostgreSQL, once.
 
-Every source (Kafka, HTTP, file import) ends here. `write_batch` stores a
+Every source (Kafka, HTTP, file import) ends here. `Writer.write` stores a
 batch in one transaction: create the day partitions the batch needs, put
 the reads into `plate_events`, update `plates`, `plate_cameras`, `cameras`,
 the rollups and `plate_days` from the rows actually inserted (a replay
@@ -16,7 +16,13 @@ way: COPY into a staging table and `INSERT ... ON CONFLICT DO NOTHING
 RETURNING`. After a conflict the writer stays careful (a replay is rarely
 one batch long) until a careful batch finds no duplicate.
 
-`write_isolating` is for batches that may hold a row the database refuses:
+A `Writer` holds what it learns between batches: the UTC days whose
+partition it has made sure of, and whether it is being careful. Each source
+owns one (the Kafka source, the HTTP app, each file import), so one source's
+replay does not slow another down and tests share nothing. `write_batch` is a
+one-off write with a writer of its own, for tools and tests.
+
+`Writer.write_isolating` is for batches that may hold a row the database refuses:
 it splits a refused batch in halves until the culprits stand alone, stores
 everything else, and returns the culprits with the database's reason.
 
@@ -42,7 +48,7 @@ from asyncpg.pool import PoolConnectionProxy
 from core.db import translate
 from schema.errors import RowRejected, StorageError
 from schema.events import COLUMNS, PlateEvent
-from sql import load_queries
+from sql import Query, load_queries
 
 NOTIFY_CHANNEL: Final = "alpr_stored"
 STAGING_TABLE: Final = "alpr_staging"
@@ -70,9 +76,8 @@ _inserted_row: Final = attrgetter(*INSERTED_COLUMNS)
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 
-def _queries() -> dict[str, str]:
-    # positional until converted
-    return {name: query.text for name, query in load_queries("ingest").items()}
+def _query(name: str) -> Query:
+    return load_queries("ingest")[name]
 
 
 @dataclass(frozen=True)
@@ -108,14 +113,26 @@ class IsolatedWrite:
 
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+_DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_ROLLUPS: Final = (
+    "upsert_plates",
+    "upsert_plate_cameras",
+    "upsert_plate_sites",
+    "upsert_cameras",
+    "upsert_camera_hourly",
+    "upsert_reads_hourly",
+    "upsert_camera_daily",
+    "upsert_plate_days",
+)
 
 
 class _PartitionDays:
-    """UTC days whose partition this process has already made sure of.
+    """UTC days whose partition this writer has already made sure of.
 
-    Shared by all connections: a miss costs one cheap, idempotent call. If a
-    day's partition disappears (retention, or another database), the insert
-    fails with "no partition", the cache is cleared and the batch retried.
+    Shared by the writer's connections: a miss costs one cheap, idempotent
+    call. If a day's partition disappears (retention, or another database),
+    the insert fails with "no partition", the cache is cleared and the batch
+    retried.
     """
 
     def __init__(self) -> None:
@@ -129,40 +146,8 @@ class _PartitionDays:
         return sorted(days - self.known)
 
 
-_days = _PartitionDays()
-
-
 def _is_missing_partition(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.CheckViolationError) and "no partition" in str(exc)
-
-
-async def _ensure_staging(conn: Connection) -> None:
-    await conn.execute(_queries()["create_staging"])
-
-
-async def _ensure_partitions(conn: Connection, events: Sequence[PlateEvent]) -> None:
-    missing = _days.missing(events)
-    if missing:
-        await conn.fetchval(_queries()["ensure_partitions"], missing)
-        # Known only once the transaction commits; see _write_once.
-        _days.known.update(missing)
-
-
-async def _update_rollups(conn: Connection) -> int | None:
-    q = _queries()
-    for name in (
-        "upsert_plates",
-        "upsert_plate_cameras",
-        "upsert_plate_sites",
-        "upsert_cameras",
-        "upsert_camera_hourly",
-        "upsert_reads_hourly",
-        "upsert_camera_daily",
-        "upsert_plate_days",
-    ):
-        await conn.execute(q[name])
-    row = await conn.fetchrow(q["announce"])
-    return None if row is None else int(row["batch_id"])
 
 
 def _distinct(events: Sequence[PlateEvent]) -> Sequence[PlateEvent]:
@@ -175,13 +160,11 @@ def _distinct(events: Sequence[PlateEvent]) -> Sequence[PlateEvent]:
     return list(distinct.values())
 
 
-class _Mode:
-    """Whether the last batch met reads already stored (a replay is going on)."""
-
-    careful = False
-
-
-_mode = _Mode()
+async def _update_rollups(conn: Connection) -> int | None:
+    for name in _ROLLUPS:
+        await conn.execute(*_query(name).bind())
+    row = await conn.fetchrow(*_query("announce").bind())
+    return None if row is None else int(row["batch_id"])
 
 
 async def _insert_fast(conn: Connection, events: Sequence[PlateEvent]) -> bool:
@@ -202,91 +185,116 @@ async def _insert_fast(conn: Connection, events: Sequence[PlateEvent]) -> bool:
 async def _insert_careful(conn: Connection, events: Iterable[PlateEvent]) -> int:
     """Staging COPY + INSERT ... ON CONFLICT DO NOTHING; returns how many were new."""
     await conn.copy_records_to_table(STAGING_TABLE, records=map(_row, events), columns=COLUMNS)
-    status = await conn.execute(_queries()["insert_events"])
+    status = await conn.execute(*_query("insert_events").bind())
     return int(status.split()[-1])
 
 
-async def _write_once(conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
-    distinct = _distinct(events)
-    await _ensure_staging(conn)
-    async with conn.transaction():
-        await _ensure_partitions(conn, distinct)
-        if not _mode.careful and await _insert_fast(conn, distinct):
-            stored = len(distinct)
-        else:
-            stored = await _insert_careful(conn, distinct)
-            _mode.careful = stored < len(distinct)
-        batch_id = await _update_rollups(conn) if stored else None
-    return WriteResult(
-        stored=stored,
-        duplicates=len(events) - stored,
-        batch_ids=() if batch_id is None else (batch_id,),
-    )
+class Writer:
+    """Stores batches of one source; see the module docstring for what it remembers.
+
+    One writer may write on several connections at once (the Kafka source
+    writes two batches at a time): what it remembers is a cache and a hint,
+    right whichever batch updates it last.
+    """
+
+    def __init__(self) -> None:
+        self._days = _PartitionDays()
+        # Whether the last batch met reads already stored (a replay is going on).
+        self.careful = False
+
+    async def write(self, conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
+        """Store `events` in one transaction; replays and repeats count as duplicates.
+
+        Raises `StorageUnavailable`, `RowRejected` or `StorageError`; on any
+        error nothing of the batch is stored and nothing is announced.
+        """
+        if not events:
+            return WriteResult()
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                return await self._write_once(conn, events)
+            except _CONFLICT_ERRORS as exc:
+                if attempt == _CONFLICT_RETRIES:
+                    raise translate(exc) from exc
+                await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+            except asyncpg.CheckViolationError as exc:
+                # The cache said the day existed, the database disagrees: forget
+                # what we knew and go round once more, which creates it.
+                if not _is_missing_partition(exc) or attempt == _CONFLICT_RETRIES:
+                    raise translate(exc) from exc
+                self._days.known.clear()
+            except _DB_ERRORS as exc:
+                self._days.known.clear()  # the transaction that made them may not have committed
+                raise translate(exc) from exc
+        raise StorageError("unreachable")  # pragma: no cover
+
+    async def write_isolating(
+        self, conn: Connection, events: Sequence[PlateEvent]
+    ) -> IsolatedWrite:
+        """Store `events`; if the database refuses rows, bisect until they stand alone.
+
+        The good events are stored (in several transactions when a split was
+        needed, each idempotent); the refused ones come back with the reason.
+        Any other failure propagates, leaving some halves perhaps stored: the
+        caller retries the whole batch, and the stored halves count as duplicates.
+        """
+        outcome = IsolatedWrite()
+        pending: list[Sequence[PlateEvent]] = [events]
+        while pending:
+            part = pending.pop()
+            try:
+                outcome.result = outcome.result + await self.write(conn, part)
+            except RowRejected as exc:
+                if len(part) == 1:
+                    outcome.rejected.append(Rejected(part[0], str(exc)))
+                    continue
+                middle = len(part) // 2
+                # Right half pushed first so the left is written first: order kept.
+                pending.extend([part[middle:], part[:middle]])
+        return outcome
+
+    async def _write_once(self, conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
+        distinct = _distinct(events)
+        await conn.execute(*_query("create_staging").bind())
+        async with conn.transaction():
+            await self._ensure_partitions(conn, distinct)
+            if not self.careful and await _insert_fast(conn, distinct):
+                stored = len(distinct)
+            else:
+                stored = await _insert_careful(conn, distinct)
+                self.careful = stored < len(distinct)
+            batch_id = await _update_rollups(conn) if stored else None
+        return WriteResult(
+            stored=stored,
+            duplicates=len(events) - stored,
+            batch_ids=() if batch_id is None else (batch_id,),
+        )
+
+    async def _ensure_partitions(self, conn: Connection, events: Sequence[PlateEvent]) -> None:
+        missing = self._days.missing(events)
+        if missing:
+            await conn.fetchval(*_query("ensure_partitions").bind(days=missing))
+            # Remembered now; write() forgets them all if the transaction fails.
+            self._days.known.update(missing)
 
 
 async def write_batch(conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
-    """Store `events` in one transaction; replays and repeats count as duplicates.
-
-    Raises `StorageUnavailable`, `RowRejected` or `StorageError`; on any
-    error nothing of the batch is stored and nothing is announced.
-    """
-    if not events:
-        return WriteResult()
-    for attempt in range(_CONFLICT_RETRIES + 1):
-        try:
-            return await _write_once(conn, events)
-        except _CONFLICT_ERRORS as exc:
-            if attempt == _CONFLICT_RETRIES:
-                raise translate(exc) from exc
-            await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
-        except asyncpg.CheckViolationError as exc:
-            # Our cache said the day existed, the database disagrees: forget
-            # what we knew and go round once more, which creates it.
-            if not _is_missing_partition(exc) or attempt == _CONFLICT_RETRIES:
-                raise translate(exc) from exc
-            _days.known.clear()
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            _days.known.clear()  # the transaction that made them may not have committed
-            raise translate(exc) from exc
-    raise StorageError("unreachable")  # pragma: no cover
-
-
-async def write_isolating(conn: Connection, events: Sequence[PlateEvent]) -> IsolatedWrite:
-    """Store `events`; if the database refuses rows, bisect until they stand alone.
-
-    The good events are stored (in several transactions when a split was
-    needed, each idempotent); the refused ones come back with the reason.
-    Any other failure propagates, leaving some halves perhaps stored: the
-    caller retries the whole batch, and the stored halves count as duplicates.
-    """
-    outcome = IsolatedWrite()
-    pending: list[Sequence[PlateEvent]] = [events]
-    while pending:
-        part = pending.pop()
-        try:
-            outcome.result = outcome.result + await write_batch(conn, part)
-        except RowRejected as exc:
-            if len(part) == 1:
-                outcome.rejected.append(Rejected(part[0], str(exc)))
-                continue
-            middle = len(part) // 2
-            # Right half pushed first so the left is written first: order kept.
-            pending.extend([part[middle:], part[:middle]])
-    return outcome
+    """`Writer.write` with a writer of its own: for tools and tests, not for sources."""
+    return await Writer().write(conn, events)
 
 
 async def merge_search_pending(conn: Connection) -> int:
     """Merge the plate-search indexes' pending lists; returns the pages merged."""
     try:
-        return int(await conn.fetchval(_queries()["merge_search_pending"]))
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        return int(await conn.fetchval(*_query("merge_search_pending").bind()))
+    except _DB_ERRORS as exc:
         raise translate(exc) from exc
 
 
 async def prune_announcements(conn: Connection, keep_s: float = 3600.0) -> int:
     """Delete `stored_batches` rows older than `keep_s`; returns how many."""
     try:
-        status = await conn.execute(_queries()["prune_announcements"], keep_s)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        status = await conn.execute(*_query("prune_announcements").bind(keep_s=keep_s))
+    except _DB_ERRORS as exc:
         raise translate(exc) from exc
     return int(status.split()[-1])

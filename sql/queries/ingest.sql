@@ -24,7 +24,7 @@ CREATE TEMP TABLE IF NOT EXISTS alpr_inserted (
 ) ON COMMIT DELETE ROWS;
 
 -- name: ensure_partitions
-SELECT alpr_ensure_partitions($1::date[]);
+SELECT alpr_ensure_partitions(:days::date[]);
 
 -- name: insert_events
 -- ON CONFLICT DO NOTHING also drops a repeat of an event inside the batch.
@@ -51,7 +51,7 @@ INSERT INTO alpr_inserted SELECT * FROM ins;
 -- last_region / last_camera_id follow the newest read, whichever side has it.
 -- A plate this upsert inserted (xmax = 0) counts once in plates_hourly, in
 -- the hour it was first seen: summed, plates_hourly is the number of plates.
--- It also gets its number for plate_day_bits (plate_numbers, 0044).
+-- It also gets its number in plate_numbers, for plate_day_bits.
 WITH batch AS (
     SELECT
         plate_normalized_text,
@@ -93,7 +93,8 @@ ORDER BY 1
 ON CONFLICT (bucket) DO UPDATE SET new_plates = h.new_plates + EXCLUDED.new_plates;
 
 -- name: upsert_plate_cameras
--- A pair this upsert inserted (xmax = 0) counts for its camera (0046).
+-- A pair this upsert inserted (xmax = 0) counts once for its camera in
+-- camera_plate_counts: the gateway's unique plates of a camera.
 WITH upserted AS (
     INSERT INTO plate_cameras AS pc (
         plate_normalized_text, camera_id, site_id, first_seen, last_seen, read_count)
@@ -120,7 +121,7 @@ SELECT camera_id, count(*) FROM upserted WHERE is_new GROUP BY camera_id ORDER B
 ON CONFLICT (camera_id) DO UPDATE SET plates = c.plates + EXCLUDED.plates;
 
 -- name: upsert_plate_sites
--- Which plates were read at which site, and how many per site (0045): the
+-- Which plates were read at which site, and how many per site: the
 -- gateway's unique plates of a site. A pair counts once, when it is new.
 WITH added AS (
     INSERT INTO plate_sites (site_id, plate_normalized_text)
@@ -136,7 +137,7 @@ SELECT site_id, count(*) FROM added GROUP BY site_id ORDER BY site_id
 ON CONFLICT (site_id) DO UPDATE SET plates = c.plates + EXCLUDED.plates;
 
 -- name: upsert_cameras
--- The sums make whole-history statistics a read of one row per camera (0043).
+-- The sums make whole-history statistics a read of one row per camera.
 INSERT INTO cameras AS c (
     camera_id, site_id, first_seen, last_seen, read_count,
     confidence_sum, latency_sum, latency_count)
@@ -185,7 +186,7 @@ ON CONFLICT (bucket, camera_id) DO UPDATE SET
     latency_count = ch.latency_count + EXCLUDED.latency_count;
 
 -- name: upsert_reads_hourly
--- camera_hourly summed over cameras (0047), for stats without a camera or site.
+-- camera_hourly summed over cameras, for stats without a camera or site.
 INSERT INTO reads_hourly AS r (bucket, reads, confidence_sum, latency_sum, latency_count)
 SELECT
     date_trunc('hour', captured_at, 'UTC') AS bucket,
@@ -203,8 +204,8 @@ ON CONFLICT (bucket) DO UPDATE SET
     latency_count = r.latency_count + EXCLUDED.latency_count;
 
 -- name: upsert_camera_daily
--- The day-sized twin of camera_hourly (migration 0011), for statistics over
--- long windows. Days are UTC days.
+-- The day-sized twin of camera_hourly, for statistics over long windows.
+-- Days are UTC days.
 INSERT INTO camera_daily AS cd (
     day, camera_id, site_id, reads, confidence_sum, latency_sum, latency_count)
 SELECT
@@ -226,8 +227,8 @@ ON CONFLICT (day, camera_id) DO UPDATE SET
     latency_count = cd.latency_count + EXCLUDED.latency_count;
 
 -- name: upsert_plate_days
--- Which plates were read on which UTC day (migration 0010), and the same as
--- bits of plate numbers (0044), which the gateway ORs to count the distinct
+-- Which plates were read on which UTC day, and the same as bits of plate
+-- numbers (plate_day_bits), which the gateway ORs to count the distinct
 -- plates of a time window. Only pairs new to plate_days set bits; chunks are
 -- taken in key order, like every other upsert here.
 WITH added AS (
@@ -264,10 +265,10 @@ SELECT batch_id, pg_notify('alpr_stored', batch_id::text) FROM batch;
 
 -- name: prune_announcements
 -- Listeners catch up by batch_id after a reconnect; an hour is plenty.
-DELETE FROM stored_batches WHERE stored_at < now() - make_interval(secs => $1);
+DELETE FROM stored_batches WHERE stored_at < now() - make_interval(secs => :keep_s);
 
 -- name: merge_search_pending
 -- Move new plates from the GIN fast-update lists into the indexes proper, in
--- one bulk step, so searches do not scan a long list (migration 0041).
+-- one bulk step, so searches do not scan a long list.
 SELECT gin_clean_pending_list('plates_trgm'::regclass)
      + gin_clean_pending_list('plates_skeleton_keys'::regclass);

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from gateway.export import export_events
-from ingestor.files import import_file
+from ingestor.sources.files import import_file
 from ingestor.writer import write_batch
 from schema.events import COLUMNS, event_from_dict
 from schema.filters import EventQuery

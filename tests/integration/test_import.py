@@ -17,7 +17,7 @@ import asyncpg
 import orjson
 import pytest
 
-from ingestor.files import CHECKPOINT_SUFFIX, import_file, reject_reasons
+from ingestor.sources.files import CHECKPOINT_SUFFIX, import_file, reject_reasons
 from schema.events import COLUMNS, event_from_dict
 from tests.factories import DELETE, wire_event
 

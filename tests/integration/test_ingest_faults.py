@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaProducer
 
 from core.migrate import migrate
 from ingestor import metrics
-from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode
+from ingestor.sources.kafka import KafkaSource
 from tests.conftest import create_database
 from tests.factories import kafka_ingestor_settings, wire_event
 
@@ -147,10 +147,12 @@ async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     stats = metrics.Stats()
     stop = asyncio.Event()
-    task = asyncio.create_task(KafkaSource(settings, pool, stats, max_backoff_s=1.0).run(stop))
+    source = KafkaSource(settings, pool, stats, max_backoff_s=1.0)
+    task = asyncio.create_task(source.run(stop))
     try:
         await _produce(bootstrap, topic, camera, 1000)
         await _wait_for(lambda: _has(stats, 1000))
+        assert _paused() == 0
         await asyncio.to_thread(
             pg_ctl, ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user
         )
@@ -158,14 +160,24 @@ async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -
         await asyncio.sleep(10)
         assert stats.stored == 1000  # nothing written, and nothing given up on
         assert stats.dead_lettered == 0
+        # Fetching paused, the member still in the group.
+        assert _paused() == 1 and source.consumer.paused()
+        assert source.consumer.paused() == source.consumer.assignment()
         await asyncio.to_thread(server.ensure_postgres_running)
         await _wait_for(lambda: _has(stats, 3000), timeout=60)
+        assert _paused() == 0 and not source.consumer.paused()
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
         await pool.close()
     assert await _count(url, camera) == (3000, 3000)
     assert stats.dead_lettered == 0
+
+
+def _paused() -> float | None:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("alpr_ingest_paused")
 
 
 async def _has(stats: metrics.Stats, n: int) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from core.keys import create_key
 from core.settings import IngestorSettings
 from ingestor import metrics
-from ingestor.http_source import make_server, serve_http
+from ingestor.sources.http import make_server, serve_http
 from tests.factories import DELETE, wire_event
 
 

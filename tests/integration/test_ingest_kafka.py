@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from core.settings import IngestorSettings
 from ingestor import metrics
-from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode
+from ingestor.sources.kafka import KafkaSource
 from tests.factories import DELETE, kafka_ingestor_settings, wire_event
 
 pytestmark = pytest.mark.kafka

@@ -11,8 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from ingestor import writer
-from ingestor.writer import NOTIFY_CHANNEL, write_batch, write_isolating
+from ingestor.writer import NOTIFY_CHANNEL, Writer, write_batch
 from schema.errors import RowRejected
 from schema.events import PlateEvent, event_from_dict
 from sql import migrations
@@ -105,15 +104,17 @@ async def test_writer_is_careful_during_a_replay_only(pool: asyncpg.Pool[Any]) -
     """A conflict switches to the careful path; a clean careful batch switches back."""
     camera = _camera()
     stored = [_event(camera_id=camera) for _ in range(5)]
+    writer, other = Writer(), Writer()
     async with pool.acquire() as conn:
-        await write_batch(conn, stored)
-        assert not writer._mode.careful
-        replay = await write_batch(conn, [*stored[:2], _event(camera_id=camera)])
+        await writer.write(conn, stored)
+        assert not writer.careful
+        replay = await writer.write(conn, [*stored[:2], _event(camera_id=camera)])
         assert (replay.stored, replay.duplicates) == (1, 2)
-        assert writer._mode.careful  # the next batch may be a replay too
-        fresh = await write_batch(conn, [_event(camera_id=camera)])
+        assert writer.careful  # the next batch may be a replay too
+        assert not other.careful  # another source's writer is not concerned
+        fresh = await writer.write(conn, [_event(camera_id=camera)])
         assert fresh.stored == 1
-        assert not writer._mode.careful  # nothing met: back to the fast path
+        assert not writer.careful  # nothing met: back to the fast path
     assert await _scalar(pool, "SELECT read_count FROM cameras WHERE camera_id = $1", camera) == 7
 
 
@@ -175,11 +176,12 @@ async def test_forgotten_partition_is_recreated(pool: asyncpg.Pool[Any]) -> None
     if await _scalar(pool, "SELECT engine FROM alpr_engine") != "postgres":
         pytest.skip("TimescaleDB makes its own chunks")
     first = _event(captured_at="2018-01-02T03:00:00Z")
+    writer = Writer()
     async with pool.acquire() as conn:
-        await write_batch(conn, [first])
-        # Retention drops the day behind the writer's back.
+        await writer.write(conn, [first])
+        # Retention drops the day behind the writer's back: its cache says it is there.
         await conn.execute("DROP TABLE plate_events_p20180102")
-        second = await write_batch(conn, [_event(captured_at="2018-01-02T04:00:00Z")])
+        second = await writer.write(conn, [_event(captured_at="2018-01-02T04:00:00Z")])
     assert second.stored == 1
 
 
@@ -252,7 +254,7 @@ async def test_isolating_stores_the_good_rows(pool: asyncpg.Pool[Any]) -> None:
     bad = [_too_long_camera(), _too_long_camera()]
     batch = [*good[:7], bad[0], *good[7:15], bad[1], *good[15:]]
     async with pool.acquire() as conn:
-        outcome = await write_isolating(conn, batch)
+        outcome = await Writer().write_isolating(conn, batch)
     assert outcome.result.stored == 20
     assert [r.event for r in outcome.rejected] == bad
     assert all("too long" in r.reason for r in outcome.rejected)
@@ -398,22 +400,23 @@ async def test_search_index_lists_are_merged(pool: asyncpg.Pool[Any]) -> None:
         # New plates wait in the fast-update lists until merged, in bulk.
         assert await merge_search_pending(conn) > 0
         assert await merge_search_pending(conn) == 0
-        # A plate update is HOT (migration 0040): it adds nothing to the lists.
+        # A plate update is HOT: it adds nothing to the lists.
         await write_batch(conn, [_event(plate__text=fresh[0].plate_text)])
         assert await merge_search_pending(conn) == 0
 
 
 async def test_two_writers_meeting_a_new_day_both_succeed(pool: asyncpg.Pool[Any]) -> None:
-    import ingestor.writer as writer
-
     day = datetime(2018, 3, 4, 12, tzinfo=UTC)
     for attempt in range(5):
         when = day + timedelta(days=attempt)
-        writer._days.known.clear()  # both start without the day in their cache
+        writer = Writer()  # all three connections start without the day in its cache
         batches = [[_event(captured_at=when.isoformat())] for _ in range(4)]
         async with pool.acquire() as a, pool.acquire() as b, pool.acquire() as c:
             results = await asyncio.gather(
-                *(write_batch(conn, batch) for conn, batch in zip((a, b, c), batches, strict=False))
+                *(
+                    writer.write(conn, batch)
+                    for conn, batch in zip((a, b, c), batches, strict=False)
+                )
             )
         assert [r.stored for r in results] == [1, 1, 1]
 

@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaProducer
 
 from core import logs
 from ingestor import metrics
-from ingestor.kafka_source import KafkaSource
 from ingestor.publish import encode
+from ingestor.sources.kafka import KafkaSource
 from tests.factories import kafka_ingestor_settings, wire_event
 
 pytestmark = pytest.mark.kafka

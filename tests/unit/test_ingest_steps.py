@@ -9,12 +9,13 @@ from datetime import date, timedelta
 import orjson
 import pytest
 
-from ingestor.batch import Batch
-from ingestor.deadletter import headers
-from ingestor.http_source import _items
-from ingestor.messages import INVALID_EVENT, DeadLetter, Message, decode
+from ingestor.pipeline.batch import Batch
+from ingestor.pipeline.deadletter import headers
+from ingestor.pipeline.decode import decode
+from ingestor.pipeline.message import INVALID_EVENT, DeadLetter, Message, Parsed
 from ingestor.publish import encode
 from ingestor.simulate import MALFORMED_KINDS, Simulation, SimulationConfig
+from ingestor.sources.http import messages as body_messages
 from ingestor.writer import WriteResult, _distinct, _PartitionDays
 from schema.events import PlateEvent, decode_event, event_from_dict
 from schema.plates import normalize_plate
@@ -104,11 +105,14 @@ def test_write_result_adds_up() -> None:
 
 def test_body_shapes() -> None:
     one = orjson.dumps(wire_event())
-    assert [parsed["camera_id"] for _, parsed in _items(one)] == ["camera-01"]
+    [single] = body_messages(one)
+    assert isinstance(single.value, Parsed) and single.value.value["camera_id"] == "camera-01"
     array = orjson.dumps([wire_event(), wire_event()])
-    assert len(list(_items(array))) == 2
+    assert [m.offset for m in body_messages(array)] == [0, 1]
     ndjson = b"\n".join([one, b"", b"{broken", one]) + b"\n"
-    assert [raw for raw, _ in _items(ndjson)] == [one, b"{broken", one]
+    lines = list(body_messages(ndjson))
+    assert [m.value for m in lines] == [one, b"{broken", one]
+    assert [m.offset for m in lines] == [0, 1, 2]  # the index among the items, blanks skipped
 
 
 def test_publish_encoding_round_trips_and_keys_by_camera() -> None:

@@ -1,33 +1,35 @@
 """Files as a source: `alpr import` of NDJSON, JSON arrays and CSV, gzip or not.
 
-Every record goes the way every Kafka message goes: `schema.events`
-validation, then `ingestor.writer` in batches (rows the database refuses are
-isolated by `write_isolating`). Records that cannot be stored are written to
+Every record goes through the pipeline every Kafka message goes through
+(`ingestor.pipeline`: decode and validate, batch, write, one batch at a
+time while the next is read). Records that cannot be stored are written to
 a rejects file (NDJSON: where, why, and the record as it was), never dropped
-silently.
+silently; the reasons are those Kafka's dead letters carry.
 
-Resumable: after each committed batch a checkpoint file beside the input
-records how many records are done, with the input's size and mtime; a rerun
-skips those (and a finished file entirely), so an interrupted import goes on
-where it stopped. Writes are idempotent anyway (`ON CONFLICT DO NOTHING`),
-so a record written just before a crash and again after it is stored once.
+Resumable: the acknowledgement of each committed batch is a checkpoint file
+beside the input, recording how many records are done, with the input's
+size and mtime; a rerun skips those (and a finished file entirely), so an
+interrupted import goes on where it stopped. Writes are idempotent anyway
+(`ON CONFLICT DO NOTHING`), so a record written just before a crash and
+again after it is stored once.
 
 Formats: `.ndjson`/`.jsonl` one JSON object per line; `.json` a JSON array
 (or NDJSON, sniffed); `.csv` a header with `plate_events` column names
-(empty cells are NULL). A `.gz` suffix means gzip.
+(empty cells are NULL). A `.gz` suffix means gzip. Nothing is retried: an
+outage stops the import, and running it again resumes it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
+import functools
 import gzip
 import io
 import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import IO, Any, Final
@@ -35,15 +37,23 @@ from typing import IO, Any, Final
 import asyncpg
 import orjson
 
-from ingestor.writer import IsolatedWrite, write_isolating
+from ingestor import metrics
+from ingestor.pipeline.batch import Batcher
+from ingestor.pipeline.decode import Decode
+from ingestor.pipeline.message import DeadLetter, Message, Parsed
+from ingestor.pipeline.step import feed
+from ingestor.pipeline.write import Write, Written, store
+from ingestor.writer import Writer
 from schema.errors import InvalidEvent
-from schema.events import COLUMNS, PlateEvent, decode_event, event_from_dict
+from schema.events import COLUMNS
 
 log = logging.getLogger(__name__)
 
+SOURCE: Final = "file"
 Progress = Callable[[int, int, str], None]  # done, total, note
 CHECKPOINT_SUFFIX: Final = ".alpr-import.json"
 REJECTS_SUFFIX: Final = ".rejects.ndjson"
+_PARTITION: Final = 0  # a file is one partition; a record's offset is its 0-based number
 
 
 @dataclass
@@ -63,14 +73,6 @@ class ImportReport:
     def rate(self) -> float:
         handled = self.total - self.skipped
         return handled / self.seconds if self.seconds else 0.0
-
-
-@dataclass(frozen=True)
-class Record:
-    """One raw record and where it came from (1-based line or array index)."""
-
-    position: int
-    raw: Any  # bytes (a JSON line), dict (array item or CSV row)
 
 
 @dataclass
@@ -125,24 +127,31 @@ def _kind(path: Path) -> str:
     return "ndjson"
 
 
-def _ndjson(path: Path) -> Iterator[Record]:
+# Each reader yields (position, value): the line or item number a person
+# finds the record at, and the record as `Message.value` takes it.
+Records = Iterator[tuple[int, bytes | Parsed]]
+
+
+def _ndjson(path: Path) -> Records:
     with _open(path) as f:
         for number, line in enumerate(f, start=1):
             if line.strip():
-                yield Record(number, line)
+                # Without its line end, a line is what Kafka or HTTP would carry,
+                # and a broken one gets the same reason.
+                yield number, line.rstrip(b"\r\n")
 
 
-def _array(path: Path) -> Iterator[Record]:
+def _array(path: Path) -> Records:
     # A JSON array must be parsed whole; NDJSON is the format for huge files.
     with _open(path) as f:
         items = orjson.loads(f.read())
     if not isinstance(items, list):
         raise InvalidEvent("file", "a .json file must hold an array of events or NDJSON")
     for index, item in enumerate(items, start=1):
-        yield Record(index, item)
+        yield index, Parsed(item)
 
 
-def _csv(path: Path) -> Iterator[Record]:
+def _csv(path: Path) -> Records:
     with _open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
         reader = csv.DictReader(text)
         missing = {"event_id", "captured_at", "camera_id", "track_id", "plate_text"} - set(
@@ -152,16 +161,19 @@ def _csv(path: Path) -> Iterator[Record]:
             raise InvalidEvent("header", f"CSV lacks columns {sorted(missing)}")
         for row in reader:
             cleaned = {k: (v if v != "" else None) for k, v in row.items() if k in _CSV_COLUMNS}
-            yield Record(reader.line_num, cleaned)
+            yield reader.line_num, Parsed(cleaned)
 
 
 _CSV_COLUMNS: Final = frozenset(COLUMNS)
 _READERS: Final = {"ndjson": _ndjson, "array": _array, "csv": _csv}
 
 
-def records(path: Path) -> Iterator[Record]:
-    """The raw records of `path`, in file order."""
-    return _READERS[_kind(path)](path)
+def messages(path: Path, skip: int = 0) -> Iterator[Message]:
+    """The records of `path` in file order, as messages, after the first `skip`."""
+    name = path.name
+    for offset, (position, value) in enumerate(_READERS[_kind(path)](path)):
+        if offset >= skip:
+            yield Message(value, topic=name, partition=_PARTITION, offset=offset, position=position)
 
 
 def count_records(path: Path) -> int:
@@ -174,14 +186,9 @@ def count_records(path: Path) -> int:
     return max(0, lines - 1) if kind == "csv" else lines
 
 
-def _validate(record: Record, zone: tzinfo | None) -> PlateEvent:
-    if isinstance(record.raw, bytes):
-        return decode_event(record.raw, naive_timezone=zone)
-    return event_from_dict(record.raw, naive_timezone=zone)
-
-
-class _Rejects:
-    """The rejects file, opened on the first reject (appending when resuming)."""
+class _RejectsFile:
+    """Where a file's dead letters go: the rejects file, opened on the first one
+    (appending when resuming)."""
 
     def __init__(self, path: Path, append: bool) -> None:
         self.path = path
@@ -189,11 +196,25 @@ class _Rejects:
         self.file: IO[bytes] | None = None
         self.count = 0
 
-    def add(self, source: Path, position: int, reason: str, raw: Any) -> None:
+    async def __call__(self, letters: Sequence[DeadLetter]) -> None:
+        # Decoding's dead letters come first in a batch: put them in file order.
+        for letter in sorted(letters, key=lambda d: d.message.offset):
+            self.add(letter)
+
+    def add(self, letter: DeadLetter) -> None:
         if self.file is None:
             self.file = self.path.open(self.mode)
-        record = raw.decode(errors="replace").rstrip("\n") if isinstance(raw, bytes) else raw
-        line = {"file": source.name, "position": position, "reason": reason, "record": record}
+        message = letter.message
+        value = message.value
+        record = (
+            value.value if isinstance(value, Parsed) else (value or b"").decode(errors="replace")
+        )
+        line = {
+            "file": message.topic,
+            "position": message.position,
+            "reason": letter.reason,
+            "record": record,
+        }
         self.file.write(orjson.dumps(line, default=str) + b"\n")
         self.count += 1
 
@@ -202,58 +223,22 @@ class _Rejects:
             self.file.close()
 
 
-@dataclass
-class _Batch:
-    events: list[PlateEvent] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)
-    raws: list[Any] = field(default_factory=list)
-    last_index: int = 0  # records of the file handled once this batch is written
+class _Checkpointing:
+    """The acknowledgement of each committed batch: counts, checkpoint, progress."""
 
+    def __init__(self, report: ImportReport, checkpoint: _Checkpoint, note: Progress) -> None:
+        self.report = report
+        self.checkpoint = checkpoint
+        self.note = note
 
-async def _write(pool: asyncpg.Pool[Any], batch: _Batch) -> IsolatedWrite:
-    async with pool.acquire() as conn:
-        return await write_isolating(conn, batch.events)
-
-
-def _batches(
-    items: Iterator[Record],
-    skip: int,
-    size: int,
-    zone: tzinfo | None,
-    reject: Callable[[int, str, Any], None],
-) -> Iterator[_Batch]:
-    batch = _Batch()
-    for index, record in enumerate(items, start=1):
-        if index <= skip:
-            continue
-        try:
-            event = _validate(record, zone)
-        except InvalidEvent as exc:
-            reject(record.position, str(exc), record.raw)
-        else:
-            batch.events.append(event)
-            batch.positions.append(record.position)
-            batch.raws.append(record.raw)
-        batch.last_index = index
-        if len(batch.events) >= size:
-            yield batch
-            batch = _Batch()
-    if batch.last_index:
-        yield batch
-
-
-def _account(
-    report: ImportReport, batch: _Batch, outcome: Any, rejects: _Rejects, path: Path
-) -> None:
-    report.stored += outcome.result.stored
-    report.duplicates += outcome.result.duplicates
-    if outcome.rejected:
-        where = {
-            id(e): (p, r) for e, p, r in zip(batch.events, batch.positions, batch.raws, strict=True)
-        }
-        for refused in outcome.rejected:
-            position, raw = where[id(refused.event)]
-            rejects.add(path, position, refused.reason, raw)
+    async def __call__(self, written: Written) -> None:
+        report, name = self.report, self.report.path.name
+        report.stored += written.result.stored
+        report.duplicates += written.result.duplicates
+        self.checkpoint.done = written.batch.next_offsets[(name, _PARTITION)]
+        self.checkpoint.save()
+        self.note(self.checkpoint.done, report.total, name)
+        log.debug("import: %s up to record %d written", name, self.checkpoint.done)
 
 
 async def import_file(
@@ -265,6 +250,7 @@ async def import_file(
     rejects_path: Path | None = None,
     restart: bool = False,
     progress: Progress | None = None,
+    stats: metrics.Stats | None = None,
 ) -> ImportReport:
     """Import one file; resumes from its checkpoint unless `restart`."""
     started = time.perf_counter()
@@ -278,31 +264,26 @@ async def import_file(
         log.info("import: %s was imported completely before; skipped", path.name)
         report.seconds = time.perf_counter() - started
         return report
-    rejects = _Rejects(
+    rejects = _RejectsFile(
         rejects_path or path.with_name(path.name + REJECTS_SUFFIX), checkpoint.done > 0
     )
     report.rejects_path = rejects.path
-    note = progress or (lambda *_: None)
-
-    def reject(position: int, reason: str, raw: Any) -> None:
-        rejects.add(path, position, reason, raw)
-
-    pending: tuple[_Batch, asyncio.Task[IsolatedWrite]] | None = None
+    acknowledge = _Checkpointing(report, checkpoint, progress or (lambda *_: None))
+    write = Write(
+        functools.partial(store, pool, Writer()),
+        rejects,
+        acknowledge,
+        stats or metrics.Stats(),
+        SOURCE,
+    )
     try:
-        for batch in _batches(records(path), checkpoint.done, batch_size, naive_timezone, reject):
-            # Validate the next batch while the previous one is being written.
-            if pending is not None:
-                await _finish(pending, report, rejects, path, checkpoint, note)
-                pending = None
-            pending = (batch, asyncio.create_task(_write(pool, batch)))
-        if pending is not None:
-            await _finish(pending, report, rejects, path, checkpoint, note)
-            pending = None
+        await feed(
+            Decode(Batcher(write, batch_size), naive_timezone), messages(path, checkpoint.done)
+        )
         checkpoint.finished = True
         checkpoint.save()
     finally:
-        if pending is not None and not pending[1].done():
-            pending[1].cancel()  # the file failed to read: stop the write in flight
+        write.cancel()  # the file failed to read: stop the write in flight
         rejects.close()
     report.rejected = rejects.count
     report.seconds = time.perf_counter() - started
@@ -316,23 +297,6 @@ async def import_file(
         report.seconds,
     )
     return report
-
-
-async def _finish(
-    pending: tuple[_Batch, asyncio.Task[IsolatedWrite]],
-    report: ImportReport,
-    rejects: _Rejects,
-    path: Path,
-    checkpoint: _Checkpoint,
-    note: Progress,
-) -> None:
-    batch, task = pending
-    outcome = await task
-    _account(report, batch, outcome, rejects, path)
-    checkpoint.done = batch.last_index
-    checkpoint.save()
-    note(batch.last_index, report.total, path.name)
-    log.debug("import: %s up to record %d written", path.name, batch.last_index)
 
 
 def reject_reasons(rejects_path: Path) -> Sequence[str]:

@@ -1,24 +1,28 @@
 """The HTTP source: `POST /ingest` for edge devices and webhooks.
 
 The body is one event (a JSON object), a JSON array of events, or NDJSON
-(one event per line). Every item goes through the same decode and write
-path as Kafka messages; the answer says how many were stored, how many were
-already there (duplicates), and which items were rejected and why (by their
-0-based index in the body).
+(one event per line). Its items go through the same pipeline as Kafka
+messages (`ingestor.pipeline`), one batch written at a time; the answer is
+the acknowledgement: how many were stored, how many were already there
+(duplicates), and which items were rejected and why (by their 0-based index
+in the body), with the same reasons Kafka's dead letters carry.
 
 Statuses: 200 when at least one item was accepted (stored or duplicate), 422
 when every item was rejected, 401/403 for a missing or insufficient key
 (scope `ingest`; not needed from loopback unless `require_keys`), 413 over
-`ingest_max_body_bytes`, 503 with Retry-After while the database is down.
+`ingest_max_body_bytes`, 503 with Retry-After while the database is down
+(nothing is retried here: the client retries, and what was stored before the
+outage counts as duplicates then).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import orjson
@@ -30,14 +34,17 @@ from pydantic import BaseModel
 from core.keys import authenticate, bearer_token
 from core.settings import IngestorSettings, is_loopback
 from ingestor import metrics
-from ingestor.batch import Batch
-from ingestor.messages import INVALID_EVENT, DeadLetter, Message, decode
-from ingestor.store import store
-from schema.errors import AuthError, Forbidden, InvalidEvent, StorageUnavailable
-from schema.events import PlateEvent, event_from_dict
+from ingestor.pipeline.batch import Batcher
+from ingestor.pipeline.deadletter import Rejects
+from ingestor.pipeline.decode import Decode
+from ingestor.pipeline.message import Message, Parsed
+from ingestor.pipeline.step import feed
+from ingestor.pipeline.write import Write, Written, store
+from ingestor.writer import Writer, WriteResult
+from schema.errors import AuthError, Forbidden, StorageUnavailable
 
 log = logging.getLogger(__name__)
-SOURCE = "http"
+SOURCE: Final = "http"
 
 
 class RejectedItem(BaseModel):
@@ -59,8 +66,8 @@ class BodyTooLarge(Exception):
     """The body is over the configured limit."""
 
 
-def _items(body: bytes) -> Iterator[tuple[bytes, Any]]:
-    """Each item of the body: (raw bytes, parsed value or None when unparsed).
+def messages(body: bytes) -> Iterator[Message]:
+    """Each item of the body as a message whose `offset` is its 0-based index.
 
     A body that parses as JSON is one object or an array of them; anything
     else is read as NDJSON, line by line, each line decoded on its own.
@@ -68,24 +75,45 @@ def _items(body: bytes) -> Iterator[tuple[bytes, Any]]:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        for line in body.splitlines():
-            if line.strip():
-                yield line, None
+        lines = (line for line in body.splitlines() if line.strip())
+        for index, line in enumerate(lines):
+            yield Message(line, topic=SOURCE, offset=index)
         return
-    for item in parsed if isinstance(parsed, list) else [parsed]:
-        yield b"", item
+    for index, item in enumerate(parsed if isinstance(parsed, list) else [parsed]):
+        yield Message(Parsed(item), topic=SOURCE, offset=index)
 
 
-def _decode_item(
-    raw: bytes, parsed: Any, index: int, settings: IngestorSettings
-) -> tuple[Message, PlateEvent | DeadLetter]:
-    message = Message(value=raw, topic=SOURCE, offset=index)
-    if raw:
-        return message, decode(message, settings.naive_tz())
+class _Totals:
+    """The acknowledgement of each written batch: counts for the answer."""
+
+    def __init__(self) -> None:
+        self.result = WriteResult()
+
+    async def __call__(self, written: Written) -> None:
+        self.result = self.result + written.result
+
+
+async def ingest_body(
+    body: bytes,
+    settings: IngestorSettings,
+    pool: asyncpg.Pool[Any],
+    writer: Writer,
+    stats: metrics.Stats,
+) -> IngestResult:
+    """Put the items of one body through the pipeline; what became of them."""
+    rejects, totals = Rejects(), _Totals()
+    write = Write(functools.partial(store, pool, writer), rejects, totals, stats, SOURCE)
+    pipeline = Decode(Batcher(write, settings.batch_size), settings.naive_tz())
     try:
-        return message, event_from_dict(parsed, naive_timezone=settings.naive_tz())
-    except InvalidEvent as exc:
-        return message, DeadLetter(message, INVALID_EVENT, str(exc))
+        count = await feed(pipeline, messages(body))
+    finally:
+        write.cancel()  # a request that fails or goes away takes its write with it
+    stats.record_consumed(SOURCE, count)
+    rejected = [RejectedItem(index=d.message.offset, reason=d.reason) for d in rejects.letters]
+    rejected.sort(key=lambda item: item.index)
+    return IngestResult(
+        stored=totals.result.stored, duplicates=totals.result.duplicates, rejected=rejected
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -105,8 +133,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def create_app(
     settings: IngestorSettings, pool: asyncpg.Pool[Any], stats: metrics.Stats
 ) -> FastAPI:
-    """The ingestor's HTTP app, bound to its settings, pool and counters."""
+    """The ingestor's HTTP app, bound to its settings, pool and counters (and one writer)."""
     app = FastAPI(title="ALPR ingestor", docs_url="/docs", redoc_url=None)
+    writer = Writer()
 
     async def require_ingest_key(request: Request) -> None:
         client = request.client.host if request.client else ""
@@ -143,7 +172,7 @@ def create_app(
             return JSONResponse(
                 {"detail": f"body over {settings.ingest_max_body_bytes} bytes"}, status_code=413
             )
-        result = await ingest_body(body, settings, pool, stats)
+        result = await ingest_body(body, settings, pool, writer, stats)
         accepted = result.stored + result.duplicates
         status = 200 if accepted or not result.rejected else 422
         # One line per request at INFO: counts only, never plate text.
@@ -157,45 +186,6 @@ def create_app(
         return JSONResponse(result.model_dump(), status_code=status)
 
     return app
-
-
-async def ingest_body(
-    body: bytes, settings: IngestorSettings, pool: asyncpg.Pool[Any], stats: metrics.Stats
-) -> IngestResult:
-    """Decode, store and dead-letter the items of one body, in batches."""
-    stored = duplicates = 0
-    rejected: list[RejectedItem] = []
-    batch = Batch(settings.batch_size, settings.batch_max_age_ms / 1000)
-    count = 0
-    for index, (raw, parsed) in enumerate(_items(body)):
-        message, decoded = _decode_item(raw, parsed, index, settings)
-        batch.add(message, decoded)
-        count += 1
-        if batch.room == 0:
-            s, d, r = await _store_batch(batch, pool, stats)
-            stored, duplicates, rejected = stored + s, duplicates + d, rejected + r
-            batch = batch.fresh()
-    if len(batch):
-        s, d, r = await _store_batch(batch, pool, stats)
-        stored, duplicates, rejected = stored + s, duplicates + d, rejected + r
-    stats.record_consumed(SOURCE, count)
-    rejected.sort(key=lambda item: item.index)
-    return IngestResult(stored=stored, duplicates=duplicates, rejected=rejected)
-
-
-async def _store_batch(
-    batch: Batch, pool: asyncpg.Pool[Any], stats: metrics.Stats
-) -> tuple[int, int, list[RejectedItem]]:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    outcome = await store(pool, batch)
-    stats.record_batch(
-        SOURCE, outcome.result.stored, outcome.result.duplicates, loop.time() - started
-    )
-    for letter in outcome.dead:
-        stats.record_dead(SOURCE, letter.code)
-    rejected = [RejectedItem(index=d.message.offset, reason=d.reason) for d in outcome.dead]
-    return outcome.result.stored, outcome.result.duplicates, rejected
 
 
 class _Server(uvicorn.Server):

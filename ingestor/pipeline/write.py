@@ -1,0 +1,179 @@
+"""The writing step: store a batch, deliver its dead letters, commit it in read order.
+
+Each batch handed to `Write` runs as one task: the source's `Writer` stores
+its events in one transaction (`store`; rows the database refuses become
+dead letters tied to their message), its dead letters are delivered and
+acknowledged, and once every batch read before it is committed, it is
+committed too (the source's acknowledgement: Kafka offsets, a file's
+checkpoint, the HTTP answer's counts). Up to `writers` batches are in
+flight at once; with more, `submit` refuses: back-pressure.
+
+With a `Backoff`, transient outages are retried (see `retry.py`); a batch
+whose retries are given up is not committed, nor is any batch after it (its
+offsets would jump over the given-up one): `take_dropped` returns them, for
+the source to read again. Without one, a transient failure fails the step
+like any other error: the HTTP source answers 503, a file import stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+
+from core.db import translate
+from ingestor import metrics
+from ingestor.pipeline.batch import Batch
+from ingestor.pipeline.message import ROW_REJECTED, DeadLetter
+from ingestor.pipeline.retry import Backoff, GaveUp
+from ingestor.pipeline.step import MessageRejected
+from ingestor.writer import Connection, Writer, WriteResult
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Written:
+    """A batch after its write: the result, every dead letter, the time it took."""
+
+    batch: Batch
+    result: WriteResult
+    dead: list[DeadLetter]
+    seconds: float = 0.0
+
+
+Store = Callable[[Batch], Awaitable[Written]]
+Commit = Callable[[Written], Awaitable[None]]
+
+
+class Deliver(Protocol):
+    """Where a batch's dead letters go; returns once they are safely there."""
+
+    async def __call__(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+@contextlib.asynccontextmanager
+async def connection(pool: asyncpg.Pool[Any]) -> AsyncIterator[Connection]:
+    """A pooled connection; failing to get one is `StorageUnavailable`, not a crash."""
+    try:
+        conn = await pool.acquire()
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise translate(exc) from exc
+    try:
+        yield conn
+    finally:
+        with contextlib.suppress(Exception):
+            # A connection that died mid-write is closed by the pool here.
+            await pool.release(conn)
+
+
+async def store(pool: asyncpg.Pool[Any], writer: Writer, batch: Batch) -> Written:
+    """Write `batch`'s events; the result and all its dead letters, decoding's first."""
+    result = WriteResult()
+    dead = list(batch.dead)
+    if batch.events:
+        async with connection(pool) as conn:
+            isolated = await writer.write_isolating(conn, batch.events)
+        result = isolated.result
+        dead += [
+            DeadLetter(batch.message_of(r.event), ROW_REJECTED, r.reason) for r in isolated.rejected
+        ]
+    return Written(batch, result, dead)
+
+
+class Write:
+    """The writing step (see the module docstring); `source` labels its metrics."""
+
+    def __init__(
+        self,
+        store: Store,
+        deliver: Deliver,
+        commit: Commit,
+        stats: metrics.Stats,
+        source: str,
+        *,
+        writers: int = 1,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.store = store
+        self.deliver = deliver
+        self.commit = commit
+        self.stats = stats
+        self.source = source
+        self.writers = writers
+        self.backoff = backoff
+        self._inflight: deque[tuple[Batch, asyncio.Task[bool]]] = deque()
+        self._dropped: list[Batch] = []
+
+    def submit(self, batch: Batch) -> None:
+        self.poll()
+        if len(self._inflight) >= self.writers:
+            raise MessageRejected(self._inflight[0][1])
+        previous = self._inflight[-1][1] if self._inflight else None
+        self._inflight.append((batch, asyncio.create_task(self._run(batch, previous))))
+
+    def poll(self) -> None:
+        while self._inflight and self._inflight[0][1].done():
+            batch, task = self._inflight[0]
+            if not task.cancelled():
+                error = task.exception()
+                if error is not None:
+                    raise error  # left first: every later poll raises it again
+            self._inflight.popleft()
+            if task.cancelled() or not task.result():
+                self._dropped.append(batch)
+
+    async def join(self) -> None:
+        if self._inflight:
+            await asyncio.wait([task for _, task in self._inflight])
+        self.poll()
+
+    def take_dropped(self) -> list[Batch]:
+        """The batches given up (not committed) since the last call, in read order."""
+        dropped, self._dropped = self._dropped, []
+        return dropped
+
+    def cancel(self) -> None:
+        """Abandon the writes in flight (after a failure): none of them commits."""
+        for _, task in self._inflight:
+            task.cancel()
+
+    async def _run(self, batch: Batch, previous: asyncio.Task[bool] | None) -> bool:
+        """Store, deliver and, after the batch before it, commit; False if given up."""
+        started = time.monotonic()
+        try:
+            written = await self._attempt(lambda: self.store(batch))
+            await self._attempt(lambda: self.deliver(written.dead))
+        except GaveUp as exc:
+            log.warning("batch not stored (%s); it will be read again", exc)
+            return False
+        if previous is not None and not await _committed(previous):
+            # Stored, but an earlier batch was not: committing this one's
+            # offsets would jump over it.
+            return False
+        written = replace(written, seconds=time.monotonic() - started)
+        result = written.result
+        self.stats.record_batch(self.source, result.stored, result.duplicates, written.seconds)
+        await self.commit(written)
+        for letter in written.dead:
+            self.stats.record_dead(self.source, letter.code)
+        return True
+
+    async def _attempt(self, operation: Callable[[], Awaitable[T]]) -> T:
+        if self.backoff is None:
+            return await operation()
+        return await self.backoff.call(operation)
+
+
+async def _committed(task: asyncio.Task[bool]) -> bool:
+    """Whether `task` (once done) committed its batch; a failure or cancellation did not."""
+    await asyncio.wait([task])
+    return not task.cancelled() and task.exception() is None and task.result()

@@ -1,0 +1,298 @@
+"""The Kafka source: consume, feed the pipeline, commit offsets in read order.
+
+The loop is: `getmany` → the pipeline (decode → batch → write → dead letters
+→ commit; see `ingestor.pipeline`). A batch's offsets are committed only
+after its transaction committed and the broker acknowledged its dead
+letters, and up to `ingest_writers` batches are written at once while the
+next is read, their commits made in the order they were read. Offsets are
+committed only for messages that are stored or dead-lettered, so a crash at
+any point re-reads, and the idempotent writer turns the re-read into
+duplicates, never into double rows.
+
+Failure behaviour:
+- Database or broker unreachable: the writes retry with capped exponential
+  backoff, the pipeline refuses more (back-pressure), and once the source
+  has waited `KEEPALIVE_S` with a write still retrying, all assigned
+  partitions are paused. The loop keeps polling the paused partitions, which
+  returns nothing but keeps the group membership (`max.poll.interval`);
+  fetching resumes when the pipeline takes messages again.
+- Partitions about to be revoked: everything read is written and committed
+  first. What cannot be within `REVOKE_GRACE_S` (an outage) is given up
+  uncommitted: whoever gets the partitions re-reads it.
+- Stop requested: everything read is written and committed, then the group
+  is left. During an outage the writes are given up (uncommitted) so the
+  process can exit.
+- A batch given up is never skipped: no later batch commits past it, and the
+  consumer seeks back to its first message on the partitions still assigned.
+- Any other failure of a write ends the source, and with it the process
+  (exit code 1); nothing read after the failed batch is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections import deque
+from collections.abc import Awaitable
+from typing import Any, Final, TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from core.settings import IngestorSettings
+from ingestor import metrics
+from ingestor.pipeline.batch import Batch, Batcher
+from ingestor.pipeline.deadletter import KafkaDeadLetters
+from ingestor.pipeline.decode import Decode
+from ingestor.pipeline.message import Message
+from ingestor.pipeline.retry import Backoff, log_retry
+from ingestor.pipeline.step import MessageRejected, feed
+from ingestor.pipeline.write import Write, Written, store
+from ingestor.writer import Writer
+from schema.errors import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SOURCE: Final = "kafka"
+# How long writes may keep retrying an outage while partitions are revoked.
+REVOKE_GRACE_S: Final = 10.0
+# Waiting on back-pressure, the source looks this often whether a write is
+# retrying an outage (then it pauses), and polls the paused partitions.
+KEEPALIVE_S: Final = 1.0
+# A poll returns after this long without records, so the loop stays lively.
+POLL_MAX_S: Final = 0.5
+
+
+def to_message(record: ConsumerRecord[bytes, bytes]) -> Message:
+    return Message(
+        value=record.value,
+        key=record.key,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+    )
+
+
+class KafkaSource:
+    """Consumes `settings.kafka_topic` in `settings.kafka_group_id` into the database."""
+
+    def __init__(
+        self,
+        settings: IngestorSettings,
+        pool: asyncpg.Pool[Any],
+        stats: metrics.Stats,
+        max_backoff_s: float = 5.0,
+        writers: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stats = stats
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.kafka_group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=settings.kafka_auto_offset_reset,
+            max_poll_records=settings.batch_size,
+        )
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5
+        )
+        self.backoff = Backoff(max_backoff_s)
+        self.write = Write(
+            functools.partial(store, pool, Writer()),
+            KafkaDeadLetters(self.producer, settings.dlq_topic),
+            self._commit,
+            stats,
+            SOURCE,
+            writers=writers or settings.ingest_writers,
+            backoff=self.backoff,
+        )
+        self.batcher = Batcher(self.write, settings.batch_size, settings.batch_max_age_ms / 1000)
+        self.pipeline = Decode(self.batcher, settings.naive_tz())
+        # Read but not yet taken by the pipeline (it refused them: back-pressure).
+        self._held: deque[Message] = deque()
+        # A turn of the loop and settling (before a revocation) never overlap:
+        # when settling starts, everything read is in the pipeline.
+        self._turning = asyncio.Lock()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; then write and commit what was read, and leave."""
+        self.consumer.subscribe([self.settings.kafka_topic], listener=_Rebalance(self))
+        if not await self._start_clients(stop):
+            await self.producer.stop()
+            await self.consumer.stop()
+            return
+        log.info(
+            "kafka source consuming %s as %s",
+            self.settings.kafka_topic,
+            self.settings.kafka_group_id,
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                async with self._turning:
+                    await self._turn(stopping)
+            await self.settle(grace_s=0.0)
+        finally:
+            stopping.cancel()
+            self.write.cancel()  # only after a failure: nothing of it is committed
+            await self.consumer.stop()  # leaves the group
+            await self.producer.stop()
+            log.info("kafka source stopped")
+
+    async def settle(self, grace_s: float) -> None:
+        """Write and commit everything read; give up what an outage keeps past `grace_s`.
+
+        What is given up is read again: the consumer seeks back to it on the
+        partitions still assigned. Raises a write's failure (not an outage).
+        """
+        async with self._turning:
+            held, self._held = self._held, deque()
+            self.backoff.give_up_after(grace_s)
+            try:
+                await feed(self.pipeline, held)
+            finally:
+                self.backoff.keep_trying()
+                self._rewind(self.write.take_dropped())
+
+    async def _start_clients(self, stop: asyncio.Event) -> bool:
+        """Start producer and consumer, waiting for the broker; False if stopped first."""
+        for client in (self.producer, self.consumer):
+            try:
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(BrokerUnavailable),
+                    wait=wait_exponential_jitter(
+                        multiplier=0.1, max=self.backoff.max_backoff_s, jitter=0.1
+                    ),
+                    stop=lambda _: stop.is_set(),
+                    before_sleep=log_retry,
+                    reraise=True,
+                ):
+                    with attempt:
+                        await _broker_call(client.start())
+            except BrokerUnavailable:
+                if stop.is_set():
+                    return False
+                raise
+        return True
+
+    async def _turn(self, stopping: asyncio.Future[Any]) -> None:
+        """Hand what was read to the pipeline; then read more, or wait while it refuses."""
+        held, submit = self._held, self.pipeline.submit
+        try:
+            while held:
+                submit(held[0])
+                held.popleft()
+            self.pipeline.poll()
+        except MessageRejected as exc:
+            await self._wait(exc.ready, stopping)
+            return
+        self._resume()
+        timeout_s = min(self.batcher.age_left_s(), POLL_MAX_S)
+        self._hold(await self.consumer.getmany(timeout_ms=max(int(timeout_s * 1000), 1)))
+
+    async def _wait(self, ready: asyncio.Future[Any], stopping: asyncio.Future[Any]) -> None:
+        """Wait for the pipeline to move; during an outage, pause and stay in the group.
+
+        Slow writes are only waited for: pausing drops what the consumer has
+        fetched ahead, and a write outlasting `max.poll.interval` is not slow.
+        """
+        done, _ = await asyncio.wait(
+            [ready, stopping], timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done and self.backoff.retrying:
+            self._pause()  # again: a rebalance may have brought new, unpaused partitions
+            # Paused partitions return nothing; the poll tells the group we are alive.
+            self._hold(await self.consumer.getmany(timeout_ms=0))
+
+    def _hold(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        count = 0
+        for partition_records in records.values():
+            self._held.extend(map(to_message, partition_records))
+            count += len(partition_records)
+        if count:
+            self.stats.record_consumed(SOURCE, count)
+
+    def _pause(self) -> None:
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.pause(*assigned)
+            metrics.PAUSED.set(1)
+
+    def _resume(self) -> None:
+        paused = self.consumer.paused()
+        if paused:
+            self.consumer.resume(*paused)
+            metrics.PAUSED.set(0)
+            log.info("storage back: fetching resumed")
+
+    async def _commit(self, written: Written) -> None:
+        """The acknowledgement of a written batch: its offsets, then lag and a log line."""
+        offsets = written.batch.next_offsets
+        if offsets:
+            try:
+                await self.consumer.commit(
+                    {
+                        TopicPartition(topic, part): offset
+                        for (topic, part), offset in offsets.items()
+                    }
+                )
+            except KafkaError as exc:
+                # The batch is stored; whoever owns the partitions now re-reads it
+                # and finds duplicates. Nothing is lost, nothing doubled.
+                log.warning("offset commit failed (%s); the batch will be re-read", exc)
+        self._update_lag(offsets)
+        # One line per batch at INFO for operators: counts and time, no plate text.
+        log.info(
+            "batch stored=%d duplicates=%d dead_lettered=%d seconds=%.3f",
+            written.result.stored,
+            written.result.duplicates,
+            len(written.dead),
+            written.seconds,
+        )
+
+    def _update_lag(self, offsets: dict[tuple[str, int], int]) -> None:
+        for (topic, part), offset in offsets.items():
+            end = self.consumer.highwater(TopicPartition(topic, part))
+            if end is not None:
+                metrics.set_lag(topic, part, end - offset)
+
+    def _rewind(self, dropped: list[Batch]) -> None:
+        """Seek back to the first message of `dropped` on each partition still assigned."""
+        firsts: dict[tuple[str, int], int] = {}
+        for batch in dropped:
+            for partition, offset in batch.first_offsets.items():
+                firsts[partition] = min(offset, firsts.get(partition, offset))
+        assigned = self.consumer.assignment()
+        for (topic, part), offset in firsts.items():
+            tp = TopicPartition(topic, part)
+            if tp in assigned:
+                with contextlib.suppress(KafkaError):  # a partition going away: no matter
+                    self.consumer.seek(tp, offset)
+
+
+async def _broker_call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Settle before partitions go; a new assignment starts unpaused."""
+
+    def __init__(self, source: KafkaSource) -> None:
+        self.source = source
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.source.settle(grace_s=REVOKE_GRACE_S)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        metrics.PAUSED.set(0)
+        log.info("assigned %d partitions", len(assigned))
