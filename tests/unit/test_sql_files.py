@@ -112,19 +112,7 @@ def _positional(source: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            path.stem,
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="ingest.sql, the last file with $n parameters, is converted apart",
-            ),
-        )
-        if path.stem == "ingest"
-        else path.stem
-        for path in sorted((Path(sql.__file__).parent / "queries").glob("*.sql"))
-    ],
+    "module", [path.stem for path in sorted((Path(sql.__file__).parent / "queries").glob("*.sql"))]
 )
 def test_query_blocks_name_their_parameters(module: str) -> None:
     blocks = sql.load_blocks(module)
