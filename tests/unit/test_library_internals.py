@@ -14,10 +14,12 @@ that changes what the fast paths rely on fails here, loudly.
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -507,3 +509,68 @@ async def test_planned_reads_are_not_executed(
     monkeypatch.setattr("gateway.websocket.execute_subscription_event", refuse)
     for event in GOOD:
         assert "errors" not in json.loads(shape.render(event))
+
+
+# ------------------------------------------------------------- the fences hold
+
+# What only the fences may use: library modules (and everything below them)
+# or names in a module, the executor's methods graphql-core calls private,
+# the graphql-core schema of a Strawberry schema, and the key under which
+# Strawberry keeps a field's definition.
+INTERNAL_MODULES = (
+    "strawberry.schema.schema",
+    "strawberry.schema.schema_converter",
+    "strawberry.subscriptions",
+    "strawberry.types.field",
+    "graphql.execution.executor",
+)
+INTERNAL_NAMES = {
+    "strawberry.asgi": {"ASGIWebSocketAdapter"},
+    "strawberry.http.exceptions": {"WebSocketDisconnected"},
+    "strawberry.resolvers": {"is_default_resolver"},
+}
+EXECUTOR_INTERNALS = {
+    "collect_and_execute_subfields",
+    "execute_field",
+    "execute_fields",
+    "handle_field_error",
+    "settle_in_background",
+}
+FENCES = {"gateway/graphql_core_internals.py", "gateway/strawberry_internals.py"}
+PACKAGES = ("alpr", "core", "gateway", "ingestor", "schema", "sql")
+
+
+def _internal_uses(tree: ast.AST) -> list[str]:
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module]
+            names = {alias.name for alias in node.names}
+            if names & INTERNAL_NAMES.get(node.module, set()):
+                found.append(f"{node.module}: {sorted(names)}")
+        else:
+            modules = []
+        found += [m for m in modules if m.startswith(INTERNAL_MODULES)]
+        if isinstance(node, ast.Attribute) and node.attr in {"_schema", *EXECUTOR_INTERNALS}:
+            found.append(f".{node.attr}")
+        if isinstance(node, ast.FunctionDef) and node.name in EXECUTOR_INTERNALS:
+            found.append(f"def {node.name}")
+        if isinstance(node, ast.Constant) and node.value == "strawberry-definition":
+            found.append("strawberry-definition")
+    return found
+
+
+def test_only_the_fences_use_library_internals() -> None:
+    root = Path(__file__).resolve().parents[2]
+    offenders = {
+        str(path.relative_to(root)): uses
+        for package in PACKAGES
+        for path in sorted((root / package).rglob("*.py"))
+        if str(path.relative_to(root)) not in FENCES
+        and (uses := _internal_uses(ast.parse(path.read_text())))
+    }
+    assert offenders == {}
+    for fence in FENCES:  # the rule above still sees what they use
+        assert _internal_uses(ast.parse((root / fence).read_text()))
