@@ -15,8 +15,9 @@ What is taken from graphql-core's executor, which it documents as not public:
 `settle_in_background`, `is_awaitable`, `middleware_manager`, and the shape
 of a grouped field set. graphql-core is pinned to the minor version this was
 tested with (pyproject.toml), and tests/unit/test_library_internals.py runs
-the fast path beside graphql-core's own over a corpus of queries, so an
-upgrade that changes any of them fails there.
+the fast path beside graphql-core's own over corpora of queries and
+subscriptions (tests/integration/test_live_protocols.py over both websocket
+protocols), so an upgrade that changes any of them fails there.
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ class LeanExecutionContext(StrawberryExecutionContext):
     wrapper, no path, no dispatch on the type; a scalar is coerced, an
     object's sub-selection executed. Anything else goes the ordinary way,
     and so does a plain field whose value would be an error (null for a
-    non-null field, a failed coercion), which then raises the error it
-    always did. With field middleware (an extension's `resolve` hook) every
+    non-null field, a failed coercion), which then raises graphql-core's own
+    error. With field middleware (an extension's `resolve` hook) every
     field goes the ordinary way.
 
     `execute_fields` is graphql-core 3.3's, with the plain fields read in
