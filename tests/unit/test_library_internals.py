@@ -515,8 +515,8 @@ async def test_planned_reads_are_not_executed(
 
 # What only the fences may use: library modules (and everything below them)
 # or names in a module, the executor's methods graphql-core calls private,
-# the graphql-core schema of a Strawberry schema, and the key under which
-# Strawberry keeps a field's definition.
+# attributes and slots of Strawberry and pydantic objects, and the key under
+# which Strawberry keeps a field's definition.
 INTERNAL_MODULES = (
     "strawberry.schema.schema",
     "strawberry.schema.schema_converter",
@@ -528,6 +528,7 @@ INTERNAL_NAMES = {
     "strawberry.asgi": {"ASGIWebSocketAdapter"},
     "strawberry.http.exceptions": {"WebSocketDisconnected"},
     "strawberry.resolvers": {"is_default_resolver"},
+    "pydantic_core": {"SchemaValidator"},
 }
 EXECUTOR_INTERNALS = {
     "collect_and_execute_subfields",
@@ -536,7 +537,18 @@ EXECUTOR_INTERNALS = {
     "handle_field_error",
     "settle_in_background",
 }
-FENCES = {"gateway/graphql_core_internals.py", "gateway/strawberry_internals.py"}
+INTERNAL_ATTRIBUTES = {"_schema", "__pydantic_core_schema__", *EXECUTOR_INTERNALS}
+INTERNAL_TEXTS = {
+    "strawberry-definition",
+    "__pydantic_fields_set__",
+    "__pydantic_extra__",
+    "__pydantic_private__",
+}
+FENCES = {
+    "gateway/graphql_core_internals.py",
+    "gateway/strawberry_internals.py",
+    "schema/pydantic_internals.py",
+}
 PACKAGES = ("alpr", "core", "gateway", "ingestor", "schema", "sql")
 
 
@@ -553,12 +565,14 @@ def _internal_uses(tree: ast.AST) -> list[str]:
         else:
             modules = []
         found += [m for m in modules if m.startswith(INTERNAL_MODULES)]
-        if isinstance(node, ast.Attribute) and node.attr in {"_schema", *EXECUTOR_INTERNALS}:
+        if isinstance(node, ast.Attribute) and node.attr in INTERNAL_ATTRIBUTES:
             found.append(f".{node.attr}")
         if isinstance(node, ast.FunctionDef) and node.name in EXECUTOR_INTERNALS:
             found.append(f"def {node.name}")
-        if isinstance(node, ast.Constant) and node.value == "strawberry-definition":
-            found.append("strawberry-definition")
+        if isinstance(node, ast.Attribute) and ast.unparse(node) == "object.__new__":
+            found.append("object.__new__")  # a model built without its validation
+        if isinstance(node, ast.Constant) and node.value in INTERNAL_TEXTS:
+            found.append(str(node.value))
     return found
 
 
