@@ -35,7 +35,7 @@ from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
 from gateway.live import LiveFeed
 from gateway.metrics import REGISTRY, REQUEST_SECONDS
-from gateway.websocket import LegacyWSHandler, TextWebSocketAdapter, TransportWSHandler
+from gateway.strawberry_internals import LegacyWSHandler, TextWebSocket, TransportWSHandler
 from schema.errors import AlprError, AuthError, InvalidRequest, StorageError
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class GraphQLApp(GraphQLRouter[Context, None]):
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
-    websocket_adapter_class = TextWebSocketAdapter
+    websocket_adapter_class = TextWebSocket
 
     @property
     def graphql_ide_html(self) -> str:

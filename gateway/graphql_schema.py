@@ -28,8 +28,9 @@ from strawberry.types import ExecutionContext
 
 from core.settings import GatewaySettings
 from gateway.audit import AuditExtension, OperationTimer
+from gateway.document_cache import document_cache
 from gateway.errors import ErrorCodes
-from gateway.execution import LeanExecutionContext, document_cache
+from gateway.graphql_core_internals import LeanExecutionContext
 from gateway.resolvers import (
     AuditQueries,
     EventQueries,

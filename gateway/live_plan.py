@@ -5,8 +5,9 @@ matches it; through graphql-core that is an execution per read (about 50 us
 here: the root field, its arguments, the collection of fields, each field).
 The selection does not change between reads, so it is planned once, from
 Strawberry's view of it (fragments opened, @skip/@include decided on the
-shape's variables), into the plain-field plans of `gateway.execution`; a read
-is then a few attribute reads and scalar coercions.
+shape's variables), into the plain-field plans of
+`gateway.graphql_core_internals`; a read is then a few attribute reads and
+scalar coercions.
 
 Anything a plan does not cover is left to graphql-core: a selection with
 another directive, a fragment on another type, a response key selected
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from gateway.execution import SLOW, PlainField, plain_plan, plain_value
+from gateway.graphql_core_internals import SLOW, PlainField, plain_plan, plain_value
 
 
 class _Step(NamedTuple):

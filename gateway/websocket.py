@@ -11,22 +11,22 @@ to the JSON of a result), and each subscription only wraps that text in its
 own protocol frame and writes it.
 
 Strawberry still speaks both protocols (connection_init and the key check,
-ping, complete/stop, errors, limits): the handlers below only make the
-operation's websocket, id and message shape known to the resolver while the
-operation runs (`current_sink`). A subscription the transport cannot share
-(no sink: another transport; nested objects that need the request's reader)
-goes through Strawberry's per-event execution as before.
+ping, complete/stop, errors, limits): its handlers, extended in
+`gateway.strawberry_internals`, only make the operation's websocket and the
+start of its result frames known to the resolver while the operation runs
+(`current_sink`). A subscription the transport cannot share (no sink:
+another transport; nested objects that need the request's reader) goes
+through Strawberry's per-event execution.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 import weakref
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import orjson
 import strawberry
@@ -37,21 +37,18 @@ from graphql import (
     execute_subscription_event,
     parse,
 )
-from starlette.websockets import WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-)
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.nodes import Selection
 
-from gateway.context import Context
 from gateway.errors import INTERNAL, ErrorCodes
-from gateway.execution import SLOW
+from gateway.graphql_core_internals import SLOW
 from gateway.live import Overflow, Subscriber
 from gateway.live_plan import plan
+from gateway.strawberry_internals import (
+    TextWebSocket,
+    WebSocketDisconnected,
+    current_operation,
+    graphql_core_schema,
+)
 from schema.graphql.types import Event
 
 log = logging.getLogger(__name__)
@@ -80,10 +77,11 @@ class SharedShape:
     def __init__(
         self, schema: strawberry.Schema, key: ShapeKey, selected: list[Selection] | None = None
     ) -> None:
-        self._plan = plan(schema._schema, selected) if selected is not None else None
+        core_schema = graphql_core_schema(schema)
+        self._plan = plan(core_schema, selected) if selected is not None else None
         query, operation_name, variables = key
         executor = schema.execution_context_class.build(
-            schema._schema,
+            core_schema,
             parse(query),
             raw_variable_values=json.loads(variables),
             operation_name=operation_name,
@@ -130,30 +128,21 @@ def shared_shape(
 ) -> SharedShape:
     """The shape of `key`, made from this subscriber's selection if it is the first."""
     # Keyed by the graphql-core schema, which the shape's executor holds.
-    shape = _shapes.get((schema._schema, key))
+    cache_key = (graphql_core_schema(schema), key)
+    shape = _shapes.get(cache_key)
     if shape is None:
-        shape = _shapes[(schema._schema, key)] = SharedShape(schema, key, selected)
+        shape = _shapes[cache_key] = SharedShape(schema, key, selected)
     return shape
-
-
-class TextWebSocketAdapter(ASGIWebSocketAdapter):
-    """Strawberry's ASGI websocket, plus sending text that is already JSON."""
-
-    async def send_text(self, text: str) -> None:
-        try:
-            await self.ws.send_text(text)
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
 
 
 @dataclass
 class LiveSink:
     """Where one operation's results go: its socket, its id, its protocol's frame."""
 
-    websocket: TextWebSocketAdapter
+    websocket: TextWebSocket
     schema: strawberry.Schema
     key: ShapeKey
-    frame_start: str  # '{"id": ..., "type": "next", "payload": ' (or graphql-ws "data")
+    frame_start: str  # a result message up to its payload: '{"id": ..., "type": "next", ...
 
     def shape(self, selected: list[Selection]) -> SharedShape:
         return shared_shape(self.schema, self.key, selected)
@@ -175,62 +164,15 @@ class LiveSink:
                 return False
 
 
-_current: contextvars.ContextVar[LiveSink | None] = contextvars.ContextVar(
-    "alpr_live_sink", default=None
-)
-
-
 def current_sink() -> LiveSink | None:
-    """The websocket operation this task runs, if it runs one of ours."""
-    return _current.get()
-
-
-def _sink(
-    handler: BaseGraphQLTransportWSHandler[Context, None] | BaseGraphQLWSHandler[Context, None],
-    operation_id: str,
-    message_type: str,
-    query: str,
-    operation_name: str | None,
-    variables: dict[str, object] | None,
-) -> LiveSink | None:
-    if not isinstance(handler.websocket, TextWebSocketAdapter):
+    """Where the websocket operation this task runs sends its results, if it runs one of ours."""
+    operation = current_operation()
+    if operation is None:
         return None
     # Variables came as JSON: they serialize back.
-    canonical = json.dumps(variables or {}, sort_keys=True)
-    schema = cast(strawberry.Schema, handler.schema)
-    start = f'{{"id": {json.dumps(operation_id)}, "type": "{message_type}", "payload": '
-    return LiveSink(handler.websocket, schema, (query, operation_name, canonical), start)
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, with the operation's sink known to its resolver."""
-
-    async def run_operation(self, operation: Operation[Context, None]) -> None:
-        # Runs in the operation's own task: the variable is that task's alone.
-        sink = _sink(
-            self,
-            operation.id,
-            "next",
-            operation.query,
-            operation.operation_name,
-            operation.variables,
-        )
-        _current.set(sink)
-        await super().run_operation(operation)
-
-
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """graphql-ws (the Apollo protocol), with the operation's sink known to its resolver."""
-
-    async def handle_async_results(
-        self,
-        operation_id: str,
-        query: str,
-        operation_name: str | None,
-        variables: dict[str, object] | None,
-    ) -> None:
-        _current.set(_sink(self, operation_id, "data", query, operation_name, variables))
-        await super().handle_async_results(operation_id, query, operation_name, variables)
+    variables = json.dumps(operation.variables or {}, sort_keys=True)
+    key = (operation.query, operation.operation_name, variables)
+    return LiveSink(operation.websocket, operation.schema, key, operation.frame_start)
 
 
 async def until_cancelled() -> None:

@@ -10,7 +10,7 @@ producer used) and the reason; unknown extra fields are ignored.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Annotated, Any, Final, cast
+from typing import Annotated, Any, Final
 from uuid import UUID
 
 import orjson
@@ -23,10 +23,11 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import SchemaValidator, core_schema
+from pydantic_core import core_schema
 
 from schema.errors import InvalidEvent
 from schema.plates import normalize_plate
+from schema.pydantic_internals import Rewrite, construct, fields_validator, validated_fields
 
 INT32_MAX: Final = 2**31 - 1
 UNKNOWN_REGION: Final = "UNKNOWN"
@@ -75,8 +76,9 @@ class PlateEvent(BaseModel):
 
     The validators below are the definition of a valid event. The fast path
     (`_fast_event`) repeats each of them without a Python call per field:
-    change one here and change `_fast_validator` / `_fast_event` with it (the
-    differential tests in tests/unit/test_events.py compare the two paths).
+    change one here and change `_FAST_REPLACED` / `_fast_event` with it (the
+    differential tests in tests/unit/test_events_fast_path.py compare the two
+    paths).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
@@ -195,97 +197,54 @@ def _reject_nul(flat: dict[str, Any], nested: bool) -> None:
 
 
 # The fast path. Validating through `PlateEvent` costs a Python flatten and
-# five Python calls per message (four field validators and model_post_init);
-# on the ingest path that was most of the decoding CPU. `_FAST` reads both
+# five Python calls per message (four field validators and model_post_init):
+# most of the decoding CPU, and the ingest rate moves with it (bench/README.md,
+# "Fast paths over library internals"). `_FAST` reads both
 # shapes itself (each nested column's alias is its wire path, then its column
 # name: the same choice `_flatten_nested` makes) and holds only pydantic-core
-# checks, with the Python validators' work done once in `_fast_event`. It accepts
-# a subset of what `PlateEvent` accepts and then builds the equal event;
-# anything it does not accept goes to the exact path, which alone produces
-# errors, so every error stays what it was.
+# checks (`schema.pydantic_internals`), with the Python validators' work done
+# once in `_fast_event`. It accepts a subset of what `PlateEvent` accepts and
+# then builds the equal event; anything it does not accept goes to the exact
+# path, which alone produces errors, so every error is PlateEvent's own.
 
-# The Python validators `_fast_validator` strips, by field, and repeats in
-# core checks or in `_fast_event`. Any other Python validator on PlateEvent
-# makes the import fail rather than be skipped.
-_FAST_REPLACED: Final = {
-    "captured_at": {"_timestamp_is_text", "_timestamp_has_zone"},
-    "plate_text": {"_plate_has_characters"},
-    "plate_region": {"_region_defaults"},
-    "plate_normalized_text": {"_ignore_sent_normalization"},
-}
-
-
-def _has_function(schema: Any) -> bool:
-    if isinstance(schema, dict):
-        if str(schema.get("type", "")).startswith("function"):
-            return True
-        return any(_has_function(v) for v in schema.values())
-    if isinstance(schema, list):
-        return any(_has_function(v) for v in schema)
-    return False
-
-
-def _without_functions(schema: dict[str, Any], field: str) -> dict[str, Any]:
-    stripped: set[str] = set()
-    while schema["type"] in ("function-before", "function-after"):
-        stripped.add(schema["function"]["function"].__name__)
-        schema = schema["schema"]
-    if stripped != _FAST_REPLACED[field] or _has_function(schema):
-        raise RuntimeError(f"PlateEvent.{field}'s validators changed: update the fast path")
-    return schema
-
-
-def _fast_validator() -> SchemaValidator:
-    model = cast(dict[str, Any], PlateEvent.__pydantic_core_schema__)
-    shape = (model["type"], model["schema"]["type"], model.get("post_init"))
-    if shape != ("model", "model-fields", "model_post_init"):
-        raise RuntimeError("PlateEvent's model validators changed: update the fast path")
-    fields = {name: dict(field) for name, field in model["schema"]["fields"].items()}
-    for name, field in fields.items():
-        if name not in _FAST_REPLACED and _has_function(field["schema"]):
-            raise RuntimeError(f"PlateEvent.{name} has a validator the fast path does not repeat")
+# The Python validators taken out, by field, and what checks instead. Any
+# other Python validator on PlateEvent makes the import fail rather than be
+# skipped.
+_FAST_REPLACED: Final[dict[str, tuple[frozenset[str], Rewrite]]] = {
     # _timestamp_is_text: a string, never a number; _timestamp_has_zone: in _fast_event.
-    timestamp = _without_functions(fields["captured_at"]["schema"], "captured_at")
-    fields["captured_at"]["schema"] = core_schema.chain_schema(
-        [core_schema.str_schema(strict=True), timestamp]
-    )
+    "captured_at": (
+        frozenset({"_timestamp_is_text", "_timestamp_has_zone"}),
+        lambda timestamp: core_schema.chain_schema(
+            [core_schema.str_schema(strict=True), timestamp]
+        ),
+    ),
     # _plate_has_characters: in _fast_event, which normalizes anyway.
-    fields["plate_text"]["schema"] = _without_functions(
-        fields["plate_text"]["schema"], "plate_text"
-    )
+    "plate_text": (frozenset({"_plate_has_characters"}), lambda text: text),
     # _region_defaults: None passes here, None and "" become UNKNOWN in _fast_event.
-    region = fields["plate_region"]["schema"]
-    fields["plate_region"]["schema"] = core_schema.with_default_schema(
-        core_schema.nullable_schema(_without_functions(region["schema"], "plate_region")),
-        default=region["default"],
-    )
+    "plate_region": (frozenset({"_region_defaults"}), core_schema.nullable_schema),
     # _ignore_sent_normalization: anything is accepted, _fast_event overwrites it.
-    _without_functions(fields["plate_normalized_text"]["schema"]["schema"], "plate_normalized_text")
-    fields["plate_normalized_text"]["schema"] = core_schema.with_default_schema(
-        core_schema.any_schema(), default=""
-    )
-    for column, path in WIRE_PATHS.items():
-        fields[column]["validation_alias"] = [list(path), [column]]
-    return SchemaValidator(
-        core_schema.model_fields_schema(cast(Any, fields), model_name="PlateEvent"),
-        cast(core_schema.CoreConfig, model["config"]),
-    )
-
-
-_FAST: Final = _fast_validator()
+    "plate_normalized_text": (
+        frozenset({"_ignore_sent_normalization"}),
+        lambda _: core_schema.any_schema(),
+    ),
+}
+_FAST: Final = fields_validator(
+    PlateEvent,
+    _FAST_REPLACED,
+    {column: [list(path), [column]] for column, path in WIRE_PATHS.items()},
+    post_init="model_post_init",
+)
 _JSON_TYPES: Final = frozenset({dict, list, str, int, float, bool, type(None)})
-_new_object = object.__new__
-_set_slot = object.__setattr__
 
 
 def _fast_event(
     message: dict[str, Any], naive_timezone: tzinfo | None, check_nul: bool
 ) -> PlateEvent | None:
     """The event from `message` when the fast checks accept it, else None."""
-    try:
-        values, _, fields_set = _FAST.validate_python(message)
-    except ValidationError:
+    validated = validated_fields(_FAST, message)
+    if validated is None:
         return None
+    values, fields_set = validated
     if check_nul:
         # Each text column's validated value is the text that was sent
         # (plate_normalized_text still is too), so this is _reject_nul's test.
@@ -306,14 +265,7 @@ def _fast_event(
     region = values["plate_region"]
     if region is None or region == "":
         values["plate_region"] = UNKNOWN_REGION
-    # The instance pydantic-core would build (as BaseModel.model_construct
-    # does), without validating the values a second time.
-    event: PlateEvent = _new_object(PlateEvent)
-    _set_slot(event, "__dict__", values)
-    _set_slot(event, "__pydantic_fields_set__", fields_set)
-    _set_slot(event, "__pydantic_extra__", None)
-    _set_slot(event, "__pydantic_private__", None)
-    return event
+    return construct(PlateEvent, values, fields_set)
 
 
 def _plain_json(message: dict[str, Any]) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
 from core.settings import GatewaySettings
@@ -29,10 +30,11 @@ def settings_for(database_url: str, **changes: Any) -> GatewaySettings:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: GatewaySettings) -> AsyncIterator[str]:
-    """Run the gateway until the block ends; yields its base URL."""
+async def serve(settings: GatewaySettings, app: FastAPI | None = None) -> AsyncIterator[str]:
+    """Run the gateway (`app`, else `create_app(settings)`) until the block ends; yields its
+    base URL."""
     config = uvicorn.Config(
-        create_app(settings),
+        app or create_app(settings),
         host="127.0.0.1",
         port=0,
         log_config=None,

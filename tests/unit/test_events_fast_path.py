@@ -15,17 +15,18 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, tzinfo
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from pydantic_core import core_schema
+from pydantic import field_validator, model_validator
 
 from ingestor.simulate import Simulation, SimulationConfig
 from schema import events
 from schema.errors import InvalidEvent
 from schema.events import PlateEvent, decode_event, event_from_dict
+from schema.pydantic_internals import fields_validator
 from tests.factories import DELETE, wire_event
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -267,13 +268,39 @@ def test_decoding_names_the_field_holding_nul(changes: dict[str, Any], field: st
         assert (caught.value.field, caught.value.reason) == (field, "contains a NUL character")
 
 
-def test_a_validator_the_fast_path_does_not_know_stops_the_import() -> None:
-    text = core_schema.str_schema(max_length=20)
-    known = core_schema.no_info_after_validator_function(PlateEvent._plate_has_characters, text)
-    assert events._without_functions(cast(Any, known), "plate_text") == text
-    unknown = core_schema.no_info_after_validator_function(str.strip, known)
-    with pytest.raises(RuntimeError, match="plate_text"):
-        events._without_functions(cast(Any, unknown), "plate_text")
+class _NewFieldValidator(PlateEvent):
+    @field_validator("camera_id")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+class _ChangedValidator(PlateEvent):
+    @field_validator("plate_text")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class _ModelValidator(PlateEvent):
+    @model_validator(mode="after")
+    def _check(self) -> _ModelValidator:
+        return self
+
+
+@pytest.mark.parametrize(
+    ("model", "named"),
+    [
+        (_NewFieldValidator, "camera_id"),
+        (_ChangedValidator, "plate_text"),
+        (_ModelValidator, "model validators"),
+    ],
+)
+def test_a_validator_the_fast_path_does_not_know_stops_the_import(
+    model: type[PlateEvent], named: str
+) -> None:
+    with pytest.raises(RuntimeError, match=named):
+        fields_validator(model, events._FAST_REPLACED, {}, post_init="model_post_init")
 
 
 def test_valid_messages_take_the_fast_path() -> None:
@@ -289,6 +316,26 @@ def test_valid_messages_take_the_fast_path() -> None:
     assert len(valid) > 150
     assert decoded == from_dicts
     assert zoned.captured_at.tzinfo is BERLIN
+
+
+# Valid in other ways than simulated traffic: optional columns left out or
+# empty, the flat shape, a mixture.
+OTHER_VALID = [
+    wire_event(plate__region=DELETE, plate__normalized_text=DELETE),
+    wire_event(plate__region=None, vehicle=DELETE, images=DELETE, node=DELETE, extras=DELETE),
+    wire_event(plate__region="", latency_ms=DELETE),
+    _flat(),
+    _flat(plate_region=None, plate_normalized_text=DELETE, vehicle_make=None),
+    wire_event(plate__text=DELETE, plate_text="FLAT-1"),
+]
+
+
+@pytest.mark.parametrize("message", OTHER_VALID)
+def test_other_valid_messages_take_the_fast_path(message: dict[str, Any]) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(events, "_exact_event", _refuse)
+        event_from_dict(message)
+        decode_event(orjson.dumps(message))
 
 
 def _valid(payload: bytes) -> bool:

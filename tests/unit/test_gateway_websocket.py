@@ -1,6 +1,8 @@
-"""A shared subscription shape renders a read as GraphQL would: aliases,
+"""A shared subscription shape renders a read as its selection says: aliases,
 fragments, directives on the shape's variables, enums, nested scalars; read
-off its plan, or through graphql-core when the plan cannot say."""
+off its plan, or through graphql-core when the plan cannot say. (That both
+render as Strawberry's own execution does, over a corpus, is in
+test_library_internals.py.)"""
 
 from __future__ import annotations
 
@@ -108,15 +110,6 @@ def test_a_read_renders_as_its_selection(planned: bool) -> None:
             }
         }
     }
-
-
-@pytest.mark.parametrize("with_plate", [True, False])
-def test_a_plan_renders_what_graphql_core_renders(with_plate: bool) -> None:
-    event = _event()
-    variables = {"c": "cam-7", "withPlate": with_plate}
-    planned = _shape(DOCUMENT, variables, planned=True)
-    assert planned.planned
-    assert _rendered(planned, event) == _rendered(_shape(DOCUMENT, variables, False), event)
 
 
 def test_a_value_that_is_an_error_is_rendered_by_graphql_core() -> None:

@@ -1,21 +1,31 @@
-"""What keeps one GraphQL request cheap: documents parsed and validated once,
-and scalar fields read without graphql-core's per-field machinery.
+"""The one module that reaches into graphql-core's internals: plain fields read
+without graphql-core's per-field machinery.
 
-Both are measured (bench/gateway.py, bench/README.md): graphql-core spends
-about 10 us on every field of every object (a resolve-info tuple, a path,
-the resolver through Strawberry, value completion), and a page of 100 reads
-with its camera and plate has 1,200 fields, 900 of them plain scalars.
-Parsing and hashing a document cost 0.2-0.8 ms per request.
+graphql-core spends about 10 us on every field of every object (a resolve-info
+tuple, a path, the resolver through Strawberry, value completion); a page of
+100 reads with its camera and plate has 1,200 fields, 900 of them plain
+attributes. `LeanExecutionContext` reads those directly inside graphql-core's
+own loop over a selection set, and the live plan (`gateway.live_plan`) reads
+a subscription's plain fields with the same `plain_value`. What it gains end
+to end is in bench/README.md.
+
+What is taken from graphql-core's executor, which it documents as not public:
+`execute_fields` (copied, with the plain fields read in its loop),
+`execute_field`, `collect_and_execute_subfields`, `handle_field_error`,
+`settle_in_background`, `is_awaitable`, `middleware_manager`, and the shape
+of a grouped field set. graphql-core is pinned to the minor version this was
+tested with (pyproject.toml), and tests/unit/test_library_internals.py runs
+the fast path beside graphql-core's own over corpora of queries and
+subscriptions (tests/integration/test_live_protocols.py over both websocket
+protocols), so an upgrade that changes any of them fails there.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Final, NamedTuple
 
 from graphql import (
-    DocumentNode,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -23,54 +33,8 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.pyutils import Path, gather_with_cancel
-from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.types.field import StrawberryField
 
-
-class DocumentCache(SchemaExtension):
-    """Reuse the parsed document of a query text that parsed and validated
-    without errors before (bounded LRU, one per schema: the token limit and
-    the validation rules are the schema's).
-
-    Unlike Strawberry's ParserCache, a miss parses through Strawberry's own
-    step, so a syntax error still becomes a GraphQL error with its code
-    (`ErrorCodes`); only documents without errors are kept, so every error is
-    found again by a fresh parse and validation.
-    """
-
-    def __init__(self, documents: OrderedDict[str, DocumentNode], maxsize: int) -> None:
-        self.documents = documents
-        self.maxsize = maxsize
-        self.hit = False
-
-    def on_parse(self) -> Iterator[None]:
-        ctx = self.execution_context
-        query = ctx.query
-        document = self.documents.get(query) if query is not None else None
-        if document is not None:
-            self.documents.move_to_end(query)  # type: ignore[arg-type]
-            ctx.graphql_document = document  # Strawberry then skips parsing
-            self.hit = True
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        ctx = self.execution_context
-        if self.hit:
-            ctx.pre_execution_errors = []  # validated when it was cached
-        yield
-        if self.hit or ctx.pre_execution_errors or ctx.query is None:
-            return
-        if ctx.graphql_document is not None:
-            self.documents[ctx.query] = ctx.graphql_document
-            if len(self.documents) > self.maxsize:
-                self.documents.popitem(last=False)
-
-
-def document_cache(maxsize: int) -> Callable[[], DocumentCache]:
-    """A factory of `DocumentCache` extensions sharing one cache."""
-    documents: OrderedDict[str, DocumentNode] = OrderedDict()
-    return lambda: DocumentCache(documents, maxsize)
+from gateway.strawberry_internals import StrawberryExecutionContext, plain_attribute
 
 
 class PlainField(NamedTuple):
@@ -87,27 +51,22 @@ class PlainField(NamedTuple):
 
 
 def plain_plan(parent_type: GraphQLObjectType, name: str) -> PlainField | None:
+    """The plan of field `name` of `parent_type`, or None when graphql-core must run it:
+    a field that is not a plain attribute, a list, an interface or union."""
     field = parent_type.fields.get(name)
-    if field is None or field.args or field.resolve is None:
-        return None
-    definition = field.extensions.get("strawberry-definition")
-    # Only a field without resolver, permissions or extensions, whose
-    # resolver Strawberry made `_get_basic_result`: a call of the default
-    # resolver on the attribute, nothing else.
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
-        return None
-    if getattr(field.resolve, "__name__", "") != "_get_basic_result":
+    attribute = plain_attribute(field) if field is not None else None
+    if field is None or attribute is None:
         return None
     field_type = field.type
     non_null = isinstance(field_type, GraphQLNonNull)
     inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-    read, attribute = definition.default_resolver, definition.python_name
+    read, attribute_name = attribute
     if is_leaf_type(inner):
         coerce = inner.coerce_output_value
-        return PlainField(read, attribute, field_type, non_null, coerce, None)
+        return PlainField(read, attribute_name, field_type, non_null, coerce, None)
     if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
-        return PlainField(read, attribute, field_type, non_null, None, inner)
-    return None  # lists, interfaces, unions: the ordinary way
+        return PlainField(read, attribute_name, field_type, non_null, None, inner)
+    return None
 
 
 # What `plain_value` returns for a value only graphql-core may produce (an error).
@@ -138,7 +97,7 @@ class _Step(NamedTuple):
     plan: PlainField | None
 
 
-class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class LeanExecutionContext(StrawberryExecutionContext):
     """Strawberry's execution context with a fast path for plain fields.
 
     A field with Strawberry's default resolver (an attribute set when the
@@ -146,8 +105,8 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
     wrapper, no path, no dispatch on the type; a scalar is coerced, an
     object's sub-selection executed. Anything else goes the ordinary way,
     and so does a plain field whose value would be an error (null for a
-    non-null field, a failed coercion), which then raises the error it
-    always did. With field middleware (an extension's `resolve` hook) every
+    non-null field, a failed coercion), which then raises graphql-core's own
+    error. With field middleware (an extension's `resolve` hook) every
     field goes the ordinary way.
 
     `execute_fields` is graphql-core 3.3's, with the plain fields read in
@@ -175,7 +134,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     continue
                 field_path = Path(path, name, parent_type.name)
                 if value is SLOW:
-                    result = super().execute_field(
+                    result = self.execute_field(
                         parent_type, source_value, details, field_path, position_context
                     )
                 else:
