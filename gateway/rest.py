@@ -1,4 +1,4 @@
-"""The storage-layer document's REST endpoints, over the same store functions as GraphQL.
+"""The storage-layer document's REST endpoints, over the same query functions as GraphQL.
 
 Paths and field names are the document's. Lists of reads are JSON arrays;
 where a cursor continues a list it is sent in the `X-Next-Cursor` header, so
