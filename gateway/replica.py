@@ -80,6 +80,12 @@ class WalSamples:
         return max(0.0, now - self.samples[0][0]) if self.samples else 0.0
 
 
+def in_rotation_next(was_in: bool, lag_s: float, max_lag_s: float) -> bool:
+    """Whether a replica with this lag reads queries after a check: out above
+    the limit, back in only under half of it."""
+    return lag_s <= (max_lag_s if was_in else max_lag_s / 2)
+
+
 @dataclass(frozen=True)
 class ReplicaState:
     """The outcome of the last check, as `/health` shows it."""
@@ -205,9 +211,7 @@ class ReadRotation:
 
     def _measured(self, written: int, replayed: int) -> None:
         lag_s = self._samples.lag(time.monotonic(), replayed)
-        # Out above the limit; back in only under half of it.
-        limit = self._max_lag_s if self.last_check.in_rotation else self._max_lag_s / 2
-        in_rotation = lag_s <= limit
+        in_rotation = in_rotation_next(self.last_check.in_rotation, lag_s, self._max_lag_s)
         state = ReplicaState(
             "ok" if in_rotation else "lagging",
             in_rotation,

@@ -1,8 +1,9 @@
-"""The replica's lag from WAL positions: zero when caught up, however idle the primary."""
+"""The replica's lag from WAL positions (zero when caught up, however idle the
+primary), and when it reads queries."""
 
 from __future__ import annotations
 
-from gateway.replica import WalSamples
+from gateway.replica import WalSamples, in_rotation_next
 
 
 def test_a_caught_up_replica_of_an_idle_primary_never_lags() -> None:
@@ -46,3 +47,11 @@ def test_a_full_history_keeps_its_oldest_sample() -> None:
         samples.add(float(second), 100 * (second + 1))
     assert len(samples.samples) == 3
     assert samples.lag(20.0, replayed=0) == 20.0
+
+
+def test_a_replica_leaves_above_the_limit_and_returns_under_half_of_it() -> None:
+    assert in_rotation_next(True, 10.0, max_lag_s=10.0)
+    assert not in_rotation_next(True, 10.1, max_lag_s=10.0)
+    assert not in_rotation_next(False, 9.0, max_lag_s=10.0)  # no flapping at the limit
+    assert not in_rotation_next(False, 5.1, max_lag_s=10.0)
+    assert in_rotation_next(False, 5.0, max_lag_s=10.0)
