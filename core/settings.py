@@ -167,6 +167,10 @@ class GatewaySettings(DatabaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     read_database_url: SecretStr | None = None
+    # Past this lag the replica leaves rotation (queries read the primary);
+    # it rejoins once back under half of it.
+    replica_max_lag_s: float = Field(default=10.0, gt=0)
+    replica_check_interval_s: float = Field(default=1.0, gt=0)
     require_keys: bool = True
     require_purpose: bool = False
     introspection: bool = True

@@ -8,6 +8,7 @@ uvicorn, tests and `alpr up`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import time
@@ -35,6 +36,7 @@ from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
 from gateway.live import LiveFeed
 from gateway.metrics import REGISTRY, REQUEST_SECONDS
+from gateway.replica import ReadRotation
 from gateway.strawberry_internals import LegacyWSHandler, TextWebSocket, TransportWSHandler
 from schema.errors import AlprError, AuthError, InvalidRequest, StorageError
 
@@ -133,15 +135,30 @@ def settle_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
+def _read_rotation(settings: GatewaySettings, pool: queries.Db) -> ReadRotation:
+    """Queries read the replica (`ALPR_READ_DATABASE_URL`) while it keeps up."""
+    replica = settings.read_database_url
+    connect = functools.partial(_connect, settings, replica.get_secret_value()) if replica else None
+    return ReadRotation(
+        pool,
+        connect,
+        max_lag_s=settings.replica_max_lag_s,
+        interval_s=settings.replica_check_interval_s,
+        timeout_s=settings.db_connect_timeout_s,
+    )
+
+
 def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await _connect(settings, settings.dsn())
-        replica = settings.read_database_url
-        read_pool = await _connect(settings, replica.get_secret_value()) if replica else pool
-        live = LiveFeed(settings.dsn(), buffer=settings.subscription_buffer, db=read_pool)
+        reads = _read_rotation(settings, pool)
+        await reads.start()
+        # Nested objects of live reads come from the primary, which has just
+        # committed them; a replica may not have replayed them yet.
+        live = LiveFeed(settings.dsn(), buffer=settings.subscription_buffer, db=pool)
         await live.start()
-        app.state.gateway = GatewayState(settings, pool, read_pool, live, settings.require_keys)
+        app.state.gateway = GatewayState(settings, pool, reads, live, settings.require_keys)
         if not settings.require_keys:
             log.warning(
                 "API keys are OFF (ALPR_REQUIRE_KEYS=false): anyone who can reach %s:%d "
@@ -154,8 +171,7 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
             yield
         finally:
             await live.stop()
-            if read_pool is not pool:
-                await read_pool.close()
+            await reads.stop()
             await pool.close()
 
     return lifespan
@@ -172,26 +188,24 @@ async def _database_status(db: queries.Db) -> str:
 def _add_service_routes(app: FastAPI) -> None:
     @app.get("/health", tags=["service"])
     async def read_health(request: Request) -> JSONResponse:
-        """Liveness, and the state of the primary and the read replica."""
+        """Liveness, the state of the primary, and the read replica as last checked."""
         state: GatewayState = request.app.state.gateway
         primary = await _database_status(state.pool)
-        replica = (
-            await _database_status(state.read_pool)
-            if state.read_pool is not state.pool
-            else "not configured"
-        )
-        healthy = primary == "ok" and replica in ("ok", "not configured")
+        replica = state.reads.last_check
+        healthy = primary == "ok" and replica.status in ("ok", "not configured")
         body = {
             "status": "ok" if healthy else "degraded",
             "is_connected": primary == "ok",
-            "database": {"primary": primary, "replica": replica},
+            "database": {"primary": primary, "replica": replica.status},
+            "replica": replica.describe(),
             "live": "listening" if state.live.connected else "reconnecting",
         }
         return JSONResponse(body)
 
     @app.get("/ready", tags=["service"])
     async def read_ready(request: Request) -> JSONResponse:
-        """200 when queries and the live feed can be served, else 503."""
+        """200 when queries (from the replica in rotation, else the primary) and
+        the live feed can be served, else 503."""
         state: GatewayState = request.app.state.gateway
         ready = await _database_status(state.read_pool) == "ok" and state.live.connected
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)

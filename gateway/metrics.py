@@ -50,3 +50,20 @@ LIVE_BATCHES = Counter(
     "alpr_gateway_live_batches", "Stored batches seen by the live feed", registry=REGISTRY
 )
 AUDIT_RECORDS = Counter("alpr_gateway_audit_records", "Audit records written", registry=REGISTRY)
+# The read replica (ALPR_READ_DATABASE_URL), from the gateway's checks;
+# NaN while its lag is unknown (unreachable, or not a standby).
+REPLICA_LAG_SECONDS = Gauge(
+    "alpr_gateway_replica_lag_seconds",
+    "How long ago the primary first held WAL the read replica has not replayed",
+    registry=REGISTRY,
+)
+REPLICA_LAG_BYTES = Gauge(
+    "alpr_gateway_replica_lag_bytes",
+    "WAL the primary has written and the read replica not yet replayed",
+    registry=REGISTRY,
+)
+REPLICA_IN_ROTATION = Gauge(
+    "alpr_gateway_replica_in_rotation",
+    "1 while queries read the replica, 0 while they read the primary",
+    registry=REGISTRY,
+)
