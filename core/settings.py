@@ -176,3 +176,12 @@ class GatewaySettings(DatabaseSettings):
     max_tokens: int = Field(default=2000, ge=10)
     subscription_buffer: int = Field(default=1000, ge=1)
     gateway_workers: int = Field(default=1, ge=1, le=64)
+    # A revoked or expired key stops working within 5 s: new checks trust a
+    # key found for at most key_cache_s, open websockets are checked every
+    # key_check_interval_s.
+    key_cache_s: float = Field(default=2.0, ge=0, le=4)
+    key_check_interval_s: float = Field(default=2.0, gt=0, le=4)
+    # Wrong keys (unknown, revoked, expired) one address may send per window
+    # before every key check from it is refused (429) until the window ends.
+    auth_failure_limit: int = Field(default=20, ge=1)
+    auth_failure_window_s: float = Field(default=60.0, gt=0)

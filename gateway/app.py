@@ -7,12 +7,14 @@ uvicorn, tests and `alpr up`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
@@ -26,17 +28,25 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET, UnsetType
 
 from core.db import create_pool
+from core.keys import KeyCache
 from core.settings import GatewaySettings, is_loopback
 from gateway import queries, rest, rest_holds, rest_plates
 from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
-from gateway.auth import identify, token_from_headers, token_from_params
+from gateway.auth import (
+    CLOSE_TOO_MANY,
+    FailedAttempts,
+    identify,
+    token_from_headers,
+    token_from_params,
+    watch_keys,
+)
 from gateway.context import Context, GatewayState, clean_purpose
 from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
 from gateway.live import LiveFeed
 from gateway.metrics import REGISTRY, REQUEST_SECONDS
 from gateway.strawberry_internals import LegacyWSHandler, TextWebSocket, TransportWSHandler
-from schema.errors import AlprError, AuthError, InvalidRequest, StorageError
+from schema.errors import AlprError, AuthError, InvalidRequest, RateLimited, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +72,24 @@ class GraphQLApp(GraphQLRouter[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         try:
-            key = await identify(context.state, token_from_params(params))
-        except AuthError as exc:
-            code, _ = code_and_status(exc)
-            raise ConnectionRejectionError({"message": str(exc), "code": code}) from None
-        context.identify(key, clean_purpose(params.get("purpose")))
+            key = await identify(context.state, token_from_params(params), context.client, "ws")
+            context.identify(key, clean_purpose(params.get("purpose")))
+        except (AuthError, InvalidRequest) as exc:
+            await _refuse_connection(context, exc)
+        if context.key is not None:
+            context.state.sockets.add(context)  # closed if its key goes (`watch_keys`)
         unset: UnsetType = UNSET
         return unset
+
+
+async def _refuse_connection(context: Context, exc: AuthError | InvalidRequest) -> NoReturn:
+    """Refuse a websocket at connection_init: Strawberry closes it with 4403 (the
+    legacy protocol: connection_error), unless it is closed here first (4429, 4400)."""
+    code, _ = code_and_status(exc)
+    close = {RateLimited: CLOSE_TOO_MANY, InvalidRequest: 4400}.get(type(exc))
+    if close is not None and context.connection is not None:
+        await context.connection.close_connection(close, public_message(exc))
+    raise ConnectionRejectionError({"message": public_message(exc), "code": code}) from None
 
 
 async def graphql_context(connection: HTTPConnection) -> Context:
@@ -80,7 +101,8 @@ async def graphql_context(connection: HTTPConnection) -> Context:
     request = Request(connection.scope)
     # The GraphiQL page itself carries no data; its queries carry the key.
     wants_ide = request.method == "GET" and "query" not in request.query_params
-    key = None if wants_ide else await identify(state, token_from_headers(request.headers))
+    token = token_from_headers(request.headers)
+    key = None if wants_ide else await identify(state, token, client, "http")
     return Context(state, key, clean_purpose(request.headers.get("x-purpose")), client)
 
 
@@ -141,7 +163,11 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
         read_pool = await _connect(settings, replica.get_secret_value()) if replica else pool
         live = LiveFeed(settings.dsn(), buffer=settings.subscription_buffer, db=read_pool)
         await live.start()
-        app.state.gateway = GatewayState(settings, pool, read_pool, live, settings.require_keys)
+        keys = KeyCache(settings.key_cache_s)
+        failures = FailedAttempts(settings.auth_failure_limit, settings.auth_failure_window_s)
+        state = GatewayState(settings, pool, read_pool, live, settings.require_keys, keys, failures)
+        app.state.gateway = state
+        key_watch = asyncio.create_task(watch_keys(state, settings.key_check_interval_s))
         if not settings.require_keys:
             log.warning(
                 "API keys are OFF (ALPR_REQUIRE_KEYS=false): anyone who can reach %s:%d "
@@ -153,6 +179,7 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
         try:
             yield
         finally:
+            key_watch.cancel()
             await live.stop()
             if read_pool is not pool:
                 await read_pool.close()
@@ -208,12 +235,18 @@ def _add_error_handlers(app: FastAPI) -> None:
         code, status = code_and_status(exc)
         if status >= 500:
             log.error("request failed: %s", type(exc).__name__, exc_info=exc)
+        # Rate limited: when to come back, in whole seconds.
+        headers = (
+            {"Retry-After": str(math.ceil(exc.retry_after))}
+            if isinstance(exc, RateLimited)
+            else None
+        )
         if request.url.path.startswith(GRAPHQL_PATH):
-            return JSONResponse(error_body(exc), status_code=status)
+            return JSONResponse(error_body(exc), status_code=status, headers=headers)
         body: dict[str, Any] = {"detail": public_message(exc), "code": code}
         if isinstance(exc, InvalidRequest):
             body["parameter"] = exc.argument
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(body, status_code=status, headers=headers)
 
 
 _PROBE_ROUTES = frozenset({"/health", "/ready", "/metrics"})

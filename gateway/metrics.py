@@ -50,3 +50,10 @@ LIVE_BATCHES = Counter(
     "alpr_gateway_live_batches", "Stored batches seen by the live feed", registry=REGISTRY
 )
 AUDIT_RECORDS = Counter("alpr_gateway_audit_records", "Audit records written", registry=REGISTRY)
+AUTH_FAILURES = Counter(
+    "alpr_gateway_auth_failures",
+    "Refused key checks, by transport and reason (missing, unknown, revoked, expired, "
+    "scope, rate_limited)",
+    ["transport", "reason"],
+    registry=REGISTRY,
+)
