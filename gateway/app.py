@@ -29,7 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from core.db import create_pool
 from core.keys import KeyCache
-from core.settings import GatewaySettings, is_loopback
+from core.settings import GatewaySettings, check_keys_off_bind
 from gateway import queries, rest, rest_holds, rest_plates
 from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
 from gateway.auth import (
@@ -297,11 +297,10 @@ class RequestTimer:
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
-    """The gateway app; refuses keys off unless it listens on loopback only."""
-    if not settings.require_keys and not is_loopback(settings.gateway_host):
-        raise ValueError(
-            "ALPR_REQUIRE_KEYS=false is only allowed when ALPR_GATEWAY_HOST is a loopback address"
-        )
+    """The gateway app; refuses (ValueError) keys off unless every address it
+    would bind is loopback."""
+    if not settings.require_keys:
+        check_keys_off_bind(settings.gateway_host)
     app = FastAPI(
         title="ALPR gateway",
         description="Plate reads over GraphQL (/graphql) and the storage-layer REST endpoints.",
