@@ -13,7 +13,9 @@ taken here and nowhere else:
   reads are rendered once per subscription shape (`gateway.websocket`);
 - a websocket connection closable from outside its handler, after which it
   sends nothing (`close_connection`, `TextWebSocket.close`): the websockets
-  of a revoked or expired key are closed (`gateway.auth`).
+  of a revoked or expired key are closed (`gateway.auth`);
+- the validation rules Strawberry adds of its own (`validation_rules`), to
+  validate with graphql-core's `hide_suggestions` (`gateway.graphql_schema`).
 
 Strawberry is pinned to the minor version these were tested with
 (pyproject.toml). tests/unit/test_library_internals.py runs each fast path
@@ -35,17 +37,20 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import strawberry
-from graphql import GraphQLField, GraphQLSchema
+from graphql import ASTValidationRule, GraphQLField, GraphQLSchema
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types import ExecutionContext
 from strawberry.types.field import StrawberryField
 
 from gateway.context import Context
@@ -60,6 +65,7 @@ __all__ = [
     "current_operation",
     "graphql_core_schema",
     "plain_attribute",
+    "validation_rules",
 ]
 
 # The class graphql-core executes with under Strawberry (its resolve info
@@ -70,6 +76,12 @@ StrawberryExecutionContext = StrawberryGraphQLCoreExecutionContext
 def graphql_core_schema(schema: strawberry.Schema) -> GraphQLSchema:
     """The graphql-core schema Strawberry built and executes against."""
     return schema._schema
+
+
+def validation_rules(execution: ExecutionContext) -> tuple[type[ASTValidationRule], ...]:
+    """Every rule Strawberry validates this operation's document with: those of
+    the operation (the specified rules and the extensions'), then its own two."""
+    return (*execution.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule)
 
 
 class Attribute(NamedTuple):
