@@ -191,13 +191,19 @@ async def _with_pool(work: Any) -> Any:
 _DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def _expiry(expires_in: str | None, expires_at: datetime | None) -> datetime | None:
+def _expiry(expires_in: str | None, expires_at: str | None) -> datetime | None:
     """When a new key expires: `--expires-in 90d` (m, h, d or w) from now, or
-    `--expires-at` (UTC unless it names an offset); None for never."""
+    `--expires-at` (ISO 8601, UTC unless it names an offset); None for never."""
     if expires_in is not None and expires_at is not None:
         raise typer.BadParameter("give it or --expires-at, not both", param_hint="--expires-in")
     if expires_at is not None:
-        moment = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+        try:
+            moment = datetime.fromisoformat(expires_at)
+        except ValueError:
+            raise typer.BadParameter(
+                "expected ISO 8601: 2026-06-30T00:00Z", param_hint="--expires-at"
+            ) from None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         if moment <= datetime.now(UTC):
             raise typer.BadParameter("is in the past", param_hint="--expires-at")
         return moment
@@ -219,7 +225,7 @@ def keys_create(
         str | None, typer.Option(help="the key expires after this long: 30m, 12h, 90d, 2w")
     ] = None,
     expires_at: Annotated[
-        datetime | None, typer.Option(help="the key expires then (UTC unless an offset is given)")
+        str | None, typer.Option(help="the key expires then: ISO 8601, UTC unless it has an offset")
     ] = None,
 ) -> None:
     """Create a key and print it once; only its digest is stored."""

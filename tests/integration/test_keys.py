@@ -104,13 +104,23 @@ def test_cli_keys_with_an_expiry(database_url: str) -> None:
     assert created.returncode == 0, created.stderr
     key_id = created.stdout.splitlines()[0].removeprefix("key_id=")
     at = alpr("keys", "create", "dated", "--scope", "read", "--expires-at", "2999-01-02T03:04:05")
+    offset = alpr("keys", "create", "zoned", "--scope", "read", "--expires-at", "2999-01-02T05:04Z")
+    assert offset.returncode == 0, offset.stderr
+    zoned_id = offset.stdout.splitlines()[0].removeprefix("key_id=")
     assert at.returncode == 0, at.stderr
     dated_id = at.stdout.splitlines()[0].removeprefix("key_id=")
     listed = {line.split("\t")[0]: line for line in alpr("keys", "list").stdout.splitlines()}
     in_90_days = (datetime.now(UTC) + timedelta(days=90)).date().isoformat()
     assert "\tactive\t" in listed[key_id] and f"expires={in_90_days}" in listed[key_id]
     assert "expires=2999-01-02T03:04:05+00:00" in listed[dated_id]
-    for bad in (["--expires-in", "90"], ["--expires-in", "0d"], ["--expires-at", "2001-01-01"]):
+    assert "expires=2999-01-02T05:04:00+00:00" in listed[zoned_id]
+    for bad in (
+        ["--expires-in", "90"],
+        ["--expires-in", "0d"],
+        ["--expires-at", "2001-01-01"],
+        ["--expires-at", "soon"],
+        ["--expires-in", "1d", "--expires-at", "2999-01-01"],
+    ):
         refused = alpr("keys", "create", "bad", "--scope", "read", *bad)
         assert refused.returncode != 0 and "expires" in refused.stderr, bad
 
