@@ -243,9 +243,8 @@ class AuditExtension(SchemaExtension):
             return
         if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
             return  # recorded when the subscription starts
-        name, fields = _parsed(self.execution_context)
         try:
-            await record(ctx, name, fields, tally.count)
+            await record(ctx, *_parsed(self.execution_context), tally.count)
         except Exception as exc:
             raise withheld(exc) from None
 

@@ -53,6 +53,9 @@ class FailedAttempts:
         self._clock = clock
         self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._windows)
+
     def check(self, client: str | None) -> None:
         """Raise `RateLimited` when `client` used up its failures for this window."""
         window = self._windows.get(client or "")
@@ -148,10 +151,14 @@ async def _close_forbidden(ctx: Context) -> None:
 
 
 async def watch_keys(state: GatewayState, interval_s: float) -> None:
-    """Run `close_revoked` every `interval_s` until cancelled; a database outage only delays it."""
+    """Run `close_revoked` every `interval_s` until cancelled; a failed round
+    (a database outage) is logged and the next one tries again."""
     while True:
         await asyncio.sleep(interval_s)
         try:
             await close_revoked(state)
         except StorageError as exc:
             log.warning("checking the keys of open websockets failed: %s", type(exc).__name__)
+        except Exception:
+            # A fault of ours must not end the watch: revocation depends on it.
+            log.exception("checking the keys of open websockets failed")
