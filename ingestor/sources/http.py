@@ -31,7 +31,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from core.keys import authenticate, bearer_token
+from core.keys import authenticate, token_from_headers
 from core.settings import IngestorSettings, is_loopback
 from ingestor import metrics
 from ingestor.pipeline.batch import Batcher
@@ -141,7 +141,7 @@ def create_app(
         client = request.client.host if request.client else ""
         if not settings.require_keys and is_loopback(client):
             return
-        token = bearer_token(request.headers.get("authorization"))
+        token = token_from_headers(request.headers)
         await authenticate(pool, token, "ingest")
 
     @app.exception_handler(AuthError)

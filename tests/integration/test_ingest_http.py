@@ -160,6 +160,22 @@ async def test_keys_when_required(pool: asyncpg.Pool[Any], keyed_server: str) ->
     assert right.status_code == 200 and right.json()["stored"] == 1
 
 
+async def test_the_ingestor_reads_keys_as_the_gateway_does(
+    pool: asyncpg.Pool[Any], keyed_server: str
+) -> None:
+    """Defect 8: `X-API-Key` (and a bare key in Authorization) work here too."""
+    _, writer = await create_key(pool, "edge box 2", ["ingest"])
+    async with httpx.AsyncClient() as client:
+        for headers in ({"X-API-Key": writer}, {"Authorization": writer}):
+            body = orjson.dumps(wire_event())
+            response = await client.post(f"{keyed_server}/ingest", content=body, headers=headers)
+            assert response.status_code == 200 and response.json()["stored"] == 1, headers
+        wrong = await client.post(
+            f"{keyed_server}/ingest", content=b"{}", headers={"X-API-Key": "alpr_nope_nope"}
+        )
+    assert wrong.status_code == 401
+
+
 async def test_simulated_traffic_over_http(pool: asyncpg.Pool[Any], open_server: str) -> None:
     from ingestor.simulate import Simulation, SimulationConfig, send_to_http
 
