@@ -45,7 +45,7 @@ from uuid import UUID
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from core.db import translate
+from core.db import DRIVER_ERRORS, translate
 from schema.errors import RowRejected, StorageError
 from schema.events import COLUMNS, PlateEvent
 from sql import Query, load_queries
@@ -113,7 +113,6 @@ class IsolatedWrite:
 
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
-_DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 _ROLLUPS: Final = (
     "upsert_plates",
     "upsert_plate_cameras",
@@ -223,7 +222,7 @@ class Writer:
                 if not _is_missing_partition(exc) or attempt == _CONFLICT_RETRIES:
                     raise translate(exc) from exc
                 self._days.known.clear()
-            except _DB_ERRORS as exc:
+            except DRIVER_ERRORS as exc:
                 self._days.known.clear()  # the transaction that made them may not have committed
                 raise translate(exc) from exc
         raise StorageError("unreachable")  # pragma: no cover
@@ -287,7 +286,7 @@ async def merge_search_pending(conn: Connection) -> int:
     """Merge the plate-search indexes' pending lists; returns the pages merged."""
     try:
         return int(await conn.fetchval(*_query("merge_search_pending").bind()))
-    except _DB_ERRORS as exc:
+    except DRIVER_ERRORS as exc:
         raise translate(exc) from exc
 
 
@@ -295,6 +294,6 @@ async def prune_announcements(conn: Connection, keep_s: float = 3600.0) -> int:
     """Delete `stored_batches` rows older than `keep_s`; returns how many."""
     try:
         status = await conn.execute(*_query("prune_announcements").bind(keep_s=keep_s))
-    except _DB_ERRORS as exc:
+    except DRIVER_ERRORS as exc:
         raise translate(exc) from exc
     return int(status.split()[-1])

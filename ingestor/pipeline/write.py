@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
-from core.db import translate
+from core.db import DRIVER_ERRORS, translate
 from ingestor import metrics
 from ingestor.pipeline.batch import Batch
 from ingestor.pipeline.message import ROW_REJECTED, DeadLetter
@@ -65,7 +65,7 @@ async def connection(pool: asyncpg.Pool[Any]) -> AsyncIterator[Connection]:
     """A pooled connection; failing to get one is `StorageUnavailable`, not a crash."""
     try:
         conn = await pool.acquire()
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+    except DRIVER_ERRORS as exc:
         raise translate(exc) from exc
     try:
         yield conn

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from ingestor.writer import NOTIFY_CHANNEL, Writer, write_batch
-from schema.errors import RowRejected
+from schema.errors import RowRejected, StorageUnavailable
 from schema.events import PlateEvent, event_from_dict
 from sql import migrations
 from tests.factories import wire_event
@@ -454,3 +454,27 @@ async def test_camera_totals_match_the_daily_rollup(pool: asyncpg.Pool[Any]) -> 
         )
         await conn.execute(update)
         assert tuple(await conn.fetchrow(totals, camera)) == pytest.approx(expected)
+
+
+async def test_a_connection_cut_under_the_writer_is_an_outage(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    # The server ends the session (a shutdown, a failover) as the writer
+    # starts: the driver's error, whichever it is, means "retry later". Which
+    # one depends on timing; tried until the protocol's own state error came.
+    admin = await asyncpg.connect(database_url)
+    causes: set[type[BaseException]] = set()
+    try:
+        for _ in range(30):
+            if asyncpg.InternalClientError in causes:
+                break
+            async with pool.acquire() as conn:
+                pid = await conn.fetchval("SELECT pg_backend_pid()")
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+                with pytest.raises(StorageUnavailable) as caught:
+                    await Writer().write(conn, [_event()])
+            assert caught.value.__cause__ is not None
+            causes.add(type(caught.value.__cause__))
+    finally:
+        await admin.close()
+    assert asyncpg.InternalClientError in causes
