@@ -103,7 +103,9 @@ async def ingest_body(
     """Put the items of one body through the pipeline; what became of them."""
     rejects, totals = Rejects(), _Totals()
     write = Write(functools.partial(store, pool, writer), rejects, totals, stats, SOURCE)
-    pipeline = Decode(Batcher(write, settings.batch_size), settings.naive_tz())
+    pipeline = Decode(
+        Batcher(write, settings.batch_size), settings.naive_tz(), settings.capture_window()
+    )
     try:
         count = await feed(pipeline, messages(body))
     finally:

@@ -66,3 +66,28 @@ def test_bad_values_are_refused() -> None:
     with pytest.raises(ValidationError, match="unknown time zone"):
         IngestorSettings(naive_timezone="Mars/Olympus")
     assert IngestorSettings(naive_timezone="Europe/Berlin").naive_tz() is not None
+
+
+def test_capture_window_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ALPR_MAX_FUTURE_S", "ALPR_MAX_READ_AGE_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    window = IngestorSettings().capture_window()
+    assert (window.max_future_s, window.max_age_days) == (86_400, 3650)
+    monkeypatch.setenv("ALPR_MAX_FUTURE_S", "600")
+    monkeypatch.setenv("ALPR_MAX_READ_AGE_DAYS", "30")
+    window = IngestorSettings().capture_window()
+    assert (window.max_future_s, window.max_age_days) == (600, 30)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"max_future_s": -1},
+        {"max_future_s": 367 * 86_400},  # a window reaching the calendar's end
+        {"max_read_age_days": 0},
+        {"max_read_age_days": 36_501},
+    ],
+)
+def test_ingest_bounds_are_bounded(changes: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        IngestorSettings(**changes)  # type: ignore[arg-type]
