@@ -24,7 +24,11 @@ one-off write with a writer of its own, for tools and tests.
 
 `Writer.write_isolating` is for batches that may hold a row the database refuses:
 it splits a refused batch in halves until the culprits stand alone, stores
-everything else, and returns the culprits with the database's reason.
+everything else, and returns the culprits with the database's reason. A
+lone read refused with an error that does not name its content (not a
+data or constraint error) is refused too, once a plain read written and
+rolled back shows the database takes reads: otherwise the fault is the
+database's, and it is raised.
 
 Failures leave as the project's errors (`schema.errors`): `StorageUnavailable`
 (retry later), `RowRejected` (a row's content), `StorageError` (anything else).
@@ -35,9 +39,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from operator import attrgetter
 from typing import Any, Final, TypeAlias
 from uuid import UUID
@@ -46,7 +51,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from core.db import DRIVER_ERRORS, translate
-from schema.errors import RowRejected, StorageError
+from ingestor.pipeline.message import ROW_REJECTED
+from schema.errors import RowRejected, StorageError, StorageUnavailable
 from schema.events import COLUMNS, PlateEvent
 from sql import Query, load_queries
 
@@ -81,35 +87,31 @@ def _query(name: str) -> Query:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """An event that was not stored and never will be: why, and what kind of why."""
+
+    event: PlateEvent
+    reason: str
+    code: str = ROW_REJECTED
+
+
+@dataclass(frozen=True)
 class WriteResult:
-    """What one write did: `stored` new rows, `duplicates` already there."""
+    """What one write did: `stored` new rows, `duplicates` already there,
+    `rejected` the rows the database refused."""
 
     stored: int = 0
     duplicates: int = 0
     batch_ids: tuple[int, ...] = ()
+    rejected: tuple[Rejected, ...] = ()
 
     def __add__(self, other: WriteResult) -> WriteResult:
         return WriteResult(
             self.stored + other.stored,
             self.duplicates + other.duplicates,
             self.batch_ids + other.batch_ids,
+            self.rejected + other.rejected,
         )
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """An event the database refused, with the database's reason."""
-
-    event: PlateEvent
-    reason: str
-
-
-@dataclass
-class IsolatedWrite:
-    """The outcome of `write_isolating`: what was stored and what was refused."""
-
-    result: WriteResult = field(default_factory=WriteResult)
-    rejected: list[Rejected] = field(default_factory=list)
 
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
@@ -138,10 +140,15 @@ class _PartitionDays:
         self.known: set[date] = set()
 
     def missing(self, events: Sequence[PlateEvent]) -> list[date]:
+        """The UTC days of `events` not known yet; `RowRejected` for a time no
+        calendar day holds (validation's window keeps those out)."""
         # Day numbers first: timestamp() is one C call per event, where
         # astimezone().date() makes two objects.
         numbers = {int(e.captured_at.timestamp() // 86_400) for e in events}
-        days = {date.fromordinal(_EPOCH_ORDINAL + n) for n in numbers}
+        try:
+            days = {date.fromordinal(_EPOCH_ORDINAL + n) for n in numbers}
+        except (ValueError, OverflowError):
+            raise RowRejected("captured_at: outside the calendar once converted to UTC") from None
         return sorted(days - self.known)
 
 
@@ -188,6 +195,22 @@ async def _insert_careful(conn: Connection, events: Iterable[PlateEvent]) -> int
     return int(status.split()[-1])
 
 
+def _probe() -> PlateEvent:
+    """A plain, valid read for `Writer.refuses_any_read`, never committed."""
+    return PlateEvent(
+        event_id=uuid.uuid4(),
+        captured_at=datetime.now(UTC),
+        camera_id="alpr-write-probe",
+        track_id="alpr-write-probe",
+        plate_text="PROBE",
+        plate_confidence=1.0,
+    )
+
+
+class _RolledBack(Exception):
+    """Leaves the probe's transaction so that it is rolled back."""
+
+
 class Writer:
     """Stores batches of one source; see the module docstring for what it remembers.
 
@@ -227,30 +250,54 @@ class Writer:
                 raise translate(exc) from exc
         raise StorageError("unreachable")  # pragma: no cover
 
-    async def write_isolating(
-        self, conn: Connection, events: Sequence[PlateEvent]
-    ) -> IsolatedWrite:
+    async def write_isolating(self, conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
         """Store `events`; if the database refuses rows, bisect until they stand alone.
 
         The good events are stored (in several transactions when a split was
-        needed, each idempotent); the refused ones come back with the reason.
-        Any other failure propagates, leaving some halves perhaps stored: the
-        caller retries the whole batch, and the stored halves count as duplicates.
+        needed, each idempotent); the refused ones come back in `rejected`
+        with the reason. A lone event refused with an error that does not
+        name its content is refused only if the database takes a plain read
+        (`refuses_any_read`); otherwise that error is raised. `StorageUnavailable`
+        propagates, leaving some halves perhaps stored: the caller retries the
+        whole batch, and the stored halves count as duplicates.
         """
-        outcome = IsolatedWrite()
+        outcome = WriteResult()
         pending: list[Sequence[PlateEvent]] = [events]
         while pending:
             part = pending.pop()
             try:
-                outcome.result = outcome.result + await self.write(conn, part)
-            except RowRejected as exc:
-                if len(part) == 1:
-                    outcome.rejected.append(Rejected(part[0], str(exc)))
-                    continue
-                middle = len(part) // 2
-                # Right half pushed first so the left is written first: order kept.
-                pending.extend([part[middle:], part[:middle]])
+                outcome = outcome + await self.write(conn, part)
+            except StorageUnavailable:
+                raise
+            except StorageError as exc:
+                if len(part) > 1:
+                    middle = len(part) // 2
+                    # Right half pushed first so the left is written first: order kept.
+                    pending.extend([part[middle:], part[:middle]])
+                elif isinstance(exc, RowRejected) or not await self.refuses_any_read(conn):
+                    outcome = outcome + WriteResult(rejected=(Rejected(part[0], str(exc)),))
+                else:
+                    raise
         return outcome
+
+    async def refuses_any_read(self, conn: Connection) -> bool:
+        """Whether the database refuses a plain, valid read too: then a refusal
+        is its fault, not a row's. The read is written and rolled back, so
+        nothing of it stays or is announced; `StorageUnavailable` propagates."""
+        days, careful = set(self._days.known), self.careful
+        try:
+            async with conn.transaction():
+                await self._write_once(conn, [_probe()])
+                raise _RolledBack
+        except _RolledBack:
+            return False
+        except (*DRIVER_ERRORS, StorageError) as exc:
+            error = translate(exc)
+            if isinstance(error, StorageUnavailable):
+                raise error from exc
+            return True
+        finally:
+            self._days.known, self.careful = days, careful
 
     async def _write_once(self, conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
         distinct = _distinct(events)

@@ -31,7 +31,7 @@ import asyncpg
 from core.db import DRIVER_ERRORS, translate
 from ingestor import metrics
 from ingestor.pipeline.batch import Batch
-from ingestor.pipeline.message import ROW_REJECTED, DeadLetter
+from ingestor.pipeline.message import DeadLetter
 from ingestor.pipeline.retry import Backoff, GaveUp
 from ingestor.pipeline.step import MessageRejected
 from ingestor.writer import Connection, Writer, WriteResult
@@ -81,11 +81,8 @@ async def store(pool: asyncpg.Pool[Any], writer: Writer, batch: Batch) -> Writte
     dead = list(batch.dead)
     if batch.events:
         async with connection(pool) as conn:
-            isolated = await writer.write_isolating(conn, batch.events)
-        result = isolated.result
-        dead += [
-            DeadLetter(batch.message_of(r.event), ROW_REJECTED, r.reason) for r in isolated.rejected
-        ]
+            result = await writer.write_isolating(conn, batch.events)
+        dead += [DeadLetter(batch.message_of(r.event), r.code, r.reason) for r in result.rejected]
     return Written(batch, result, dead)
 
 

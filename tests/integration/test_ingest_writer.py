@@ -255,7 +255,7 @@ async def test_isolating_stores_the_good_rows(pool: asyncpg.Pool[Any]) -> None:
     batch = [*good[:7], bad[0], *good[7:15], bad[1], *good[15:]]
     async with pool.acquire() as conn:
         outcome = await Writer().write_isolating(conn, batch)
-    assert outcome.result.stored == 20
+    assert outcome.stored == 20
     assert [r.event for r in outcome.rejected] == bad
     assert all("too long" in r.reason for r in outcome.rejected)
     assert (
