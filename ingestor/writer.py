@@ -116,7 +116,9 @@ class WriteResult:
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _ROLLUPS: Final = (
-    "upsert_plates",
+    "insert_plates",
+    "update_plates",
+    "count_new_plates",
     "upsert_plate_cameras",
     "upsert_plate_sites",
     "upsert_cameras",

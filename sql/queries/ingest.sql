@@ -22,6 +22,11 @@ CREATE TEMP TABLE IF NOT EXISTS alpr_inserted (
     plate_confidence FLOAT NOT NULL,
     latency_ms INTEGER
 ) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS alpr_plate_hours (
+    plate_normalized_text VARCHAR(20) NOT NULL,
+    bucket TIMESTAMPTZ NOT NULL,
+    plates INTEGER NOT NULL
+) ON COMMIT DELETE ROWS;
 
 -- name: ensure_partitions
 SELECT alpr_ensure_partitions(:days::date[]);
@@ -47,11 +52,13 @@ WITH ins AS (
 )
 INSERT INTO alpr_inserted SELECT * FROM ins;
 
--- name: upsert_plates
--- last_region / last_camera_id follow the newest read, whichever side has it.
--- A plate this upsert inserted (xmax = 0) counts once in plates_hourly, in
--- the hour it was first seen: summed, plates_hourly is the number of plates.
--- It also gets its number in plate_numbers, for plate_day_bits.
+-- name: insert_plates
+-- The batch's plates new to `plates`, with what the batch knows of them.
+-- Each gets its number in plate_numbers (for plate_day_bits) and counts once
+-- in the hour of its first read: alpr_plate_hours holds the batch's changes
+-- to plates_hourly by plate, added up by count_new_plates. ON CONFLICT DO
+-- NOTHING waits for a writer inserting the same plate, so afterwards every
+-- plate of the batch is in `plates` and update_plates finds it.
 WITH batch AS (
     SELECT
         plate_normalized_text,
@@ -60,36 +67,83 @@ WITH batch AS (
         count(*) AS reads,
         (array_agg(plate_region ORDER BY captured_at DESC))[1] AS last_region,
         (array_agg(camera_id ORDER BY captured_at DESC))[1] AS last_camera_id
-    FROM alpr_inserted
+    FROM alpr_inserted AS i
+    WHERE NOT EXISTS (SELECT 1 FROM plates AS p
+                      WHERE p.plate_normalized_text = i.plate_normalized_text)
     GROUP BY plate_normalized_text
 ),
-upserted AS (
-    INSERT INTO plates AS p (
+inserted AS (
+    INSERT INTO plates (
         plate_normalized_text, first_seen, last_seen, read_count, last_region, last_camera_id)
     SELECT plate_normalized_text, first_seen, last_seen, reads, last_region, last_camera_id
     FROM batch
     ORDER BY plate_normalized_text
-    ON CONFLICT (plate_normalized_text) DO UPDATE SET
-        first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
-        last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen),
-        read_count = p.read_count + EXCLUDED.read_count,
-        last_region = CASE WHEN EXCLUDED.last_seen >= p.last_seen
-            THEN EXCLUDED.last_region ELSE p.last_region END,
-        last_camera_id = CASE WHEN EXCLUDED.last_seen >= p.last_seen
-            THEN EXCLUDED.last_camera_id ELSE p.last_camera_id END
-    RETURNING p.plate_normalized_text, p.first_seen, (p.xmax = 0) AS is_new
+    ON CONFLICT (plate_normalized_text) DO NOTHING
+    RETURNING plate_normalized_text, first_seen
 ),
 numbered AS (
     INSERT INTO plate_numbers (plate_normalized_text)
-    SELECT plate_normalized_text FROM upserted WHERE is_new ORDER BY 1
+    SELECT plate_normalized_text FROM inserted ORDER BY 1
     ON CONFLICT DO NOTHING
 )
+INSERT INTO alpr_plate_hours (plate_normalized_text, bucket, plates)
+SELECT plate_normalized_text, date_trunc('hour', first_seen, 'UTC'), 1 FROM inserted;
+
+-- name: update_plates
+-- The batch's plates that were in `plates` before it (those insert_plates
+-- did not note in alpr_plate_hours). last_region / last_camera_id follow the newest read,
+-- whichever side has it. The rows are locked first, in key order, so
+-- `old.first_seen` is the value this update replaces, even when another
+-- writer changed it since the statement began; a plate whose first read
+-- moves to an earlier hour moves its count in plates_hourly with it.
+WITH batch AS (
+    SELECT
+        plate_normalized_text,
+        min(captured_at) AS first_seen,
+        max(captured_at) AS last_seen,
+        count(*) AS reads,
+        (array_agg(plate_region ORDER BY captured_at DESC))[1] AS last_region,
+        (array_agg(camera_id ORDER BY captured_at DESC))[1] AS last_camera_id
+    FROM alpr_inserted AS i
+    WHERE NOT EXISTS (SELECT 1 FROM alpr_plate_hours AS h
+                      WHERE h.plate_normalized_text = i.plate_normalized_text)
+    GROUP BY plate_normalized_text
+),
+updated AS (
+    UPDATE plates AS p SET
+        first_seen = LEAST(p.first_seen, b.first_seen),
+        last_seen = GREATEST(p.last_seen, b.last_seen),
+        read_count = p.read_count + b.reads,
+        last_region = CASE WHEN b.last_seen >= p.last_seen
+            THEN b.last_region ELSE p.last_region END,
+        last_camera_id = CASE WHEN b.last_seen >= p.last_seen
+            THEN b.last_camera_id ELSE p.last_camera_id END
+    FROM batch AS b,
+        (SELECT plate_normalized_text, first_seen
+         FROM plates
+         WHERE plate_normalized_text IN (SELECT plate_normalized_text FROM batch)
+         ORDER BY plate_normalized_text
+         FOR UPDATE) AS old
+    WHERE p.plate_normalized_text = b.plate_normalized_text
+      AND old.plate_normalized_text = b.plate_normalized_text
+    RETURNING p.plate_normalized_text,
+        date_trunc('hour', old.first_seen, 'UTC') AS was,
+        date_trunc('hour', p.first_seen, 'UTC') AS now
+)
+INSERT INTO alpr_plate_hours (plate_normalized_text, bucket, plates)
+SELECT plate_normalized_text, was, -1 FROM updated WHERE now <> was
+UNION ALL
+SELECT plate_normalized_text, now, 1 FROM updated WHERE now <> was;
+
+-- name: count_new_plates
+-- Summed, plates_hourly is the number of plates: each counts in the hour of
+-- its first read. Hours in key order, like every other upsert here.
 INSERT INTO plates_hourly AS h (bucket, new_plates)
-SELECT date_trunc('hour', first_seen, 'UTC') AS bucket, count(*)
-FROM upserted
-WHERE is_new
-GROUP BY 1
-ORDER BY 1
+SELECT bucket, sum(plates)
+FROM alpr_plate_hours
+GROUP BY bucket
+HAVING sum(plates) <> 0
+ORDER BY bucket
 ON CONFLICT (bucket) DO UPDATE SET new_plates = h.new_plates + EXCLUDED.new_plates;
 
 -- name: upsert_plate_cameras

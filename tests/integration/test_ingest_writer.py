@@ -478,3 +478,48 @@ async def test_a_connection_cut_under_the_writer_is_an_outage(
     finally:
         await admin.close()
     assert asyncpg.InternalClientError in causes
+
+
+_PLATES_HOURLY_DIFF = """
+WITH first AS (
+    SELECT date_trunc('hour', min(captured_at), 'UTC') AS bucket
+    FROM plate_events WHERE plate_normalized_text = ANY($1)
+    GROUP BY plate_normalized_text
+), expected AS (SELECT bucket, count(*) AS n FROM first GROUP BY bucket)
+SELECT COALESCE(e.bucket, h.bucket) AS bucket, e.n AS expected, h.new_plates AS found
+FROM expected e
+FULL JOIN (SELECT * FROM plates_hourly WHERE bucket >= $2 AND bucket < $3) h USING (bucket)
+WHERE COALESCE(e.n, 0) <> COALESCE(h.new_plates, 0)
+"""
+
+
+async def test_plates_hourly_counts_a_plate_in_the_hour_of_its_first_capture(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    # Concurrent writers, each plate's reads spread over hours and sent in
+    # every order: a read captured before a plate's first one moves its count.
+    rng = random.Random(12)
+    start = datetime(2033, 5, 1, tzinfo=UTC)  # hours no other test writes
+    plates = [f"H{uuid.uuid4().hex[:6].upper()}" for _ in range(40)]
+    reads = [
+        _event(
+            plate__text=plate,
+            camera_id=_camera(),
+            captured_at=(start + timedelta(minutes=rng.randrange(12 * 60))).isoformat(),
+        )
+        for plate in plates
+        for _ in range(6)
+    ]
+    rng.shuffle(reads)
+    batches = [reads[i : i + 20] for i in range(0, len(reads), 20)]
+
+    async def write(batches: list[list[PlateEvent]]) -> None:
+        async with pool.acquire() as conn:
+            for batch in batches:
+                await Writer().write(conn, batch)
+
+    await asyncio.gather(*(write(batches[k::4]) for k in range(4)))
+    end = start + timedelta(hours=12)
+    assert await pool.fetch(_PLATES_HOURLY_DIFF, plates, start, end) == []
+    total = "SELECT sum(new_plates) FROM plates_hourly WHERE bucket >= $1 AND bucket < $2"
+    assert await _scalar(pool, total, start, end) == len(plates)
