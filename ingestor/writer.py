@@ -7,14 +7,21 @@ the rollups and `plate_days` from the rows actually inserted (a replay
 changes nothing), and announce the batch (`stored_batches` + NOTIFY
 `alpr_stored`, delivered by PostgreSQL only at commit).
 
+One event id is one read: `event_ids` holds each stored read's id, and a
+read whose id is there already is a duplicate when its content equals the
+stored read's, and refused otherwise ("conflicting duplicate", code
+`conflicting_duplicate`); of two reads with one id in a batch, the first
+is written and the second compared with it.
+
 Reads go in one of two ways. The fast way, for the usual batch of new
-reads, COPYs them straight into `plate_events` inside a savepoint: a COPY
-costs the server a third of an `INSERT ... SELECT ... ON CONFLICT` from a
-staging table. A read that is already stored makes that COPY fail on the
-primary key; the savepoint is rolled back and the batch takes the careful
-way: COPY into a staging table and `INSERT ... ON CONFLICT DO NOTHING
-RETURNING`. After a conflict the writer stays careful (a replay is rarely
-one batch long) until a careful batch finds no duplicate.
+reads, COPYs their ids into `event_ids` and them into `plate_events`
+inside a savepoint: a COPY costs the server a third of an `INSERT ...
+SELECT ... ON CONFLICT` from a staging table. A read whose id is already
+stored makes that COPY fail on a unique key; the savepoint is rolled back
+and the batch takes the careful way: COPY into a staging table, `INSERT ...
+ON CONFLICT DO NOTHING RETURNING`, and a look at the stored reads of the
+ids that were there. After a conflict the writer stays careful (a replay
+is rarely one batch long) until a careful batch finds no duplicate.
 
 A `Writer` holds what it learns between batches: the UTC days whose
 partition it has made sure of, and whether it is being careful. Each source
@@ -40,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import attrgetter
@@ -51,7 +58,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from core.db import DRIVER_ERRORS, translate
-from ingestor.pipeline.message import ROW_REJECTED
+from ingestor.pipeline.message import CONFLICTING_DUPLICATE, ROW_REJECTED
 from schema.errors import RowRejected, StorageError, StorageUnavailable
 from schema.events import COLUMNS, PlateEvent
 from sql import Query, load_queries
@@ -74,9 +81,14 @@ INSERTED_COLUMNS: Final = (
 # an outage: a quick retry usually succeeds.
 _CONFLICT_RETRIES: Final = 5
 _CONFLICT_ERRORS: Final = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+ID_COLUMNS: Final = ("event_id", "captured_at")
+# What makes two reads with one id the same read: what the producer sent
+# (plate_normalized_text is derived from plate_text).
+COMPARED_COLUMNS: Final = tuple(c for c in COLUMNS if c != "plate_normalized_text")
 # One C call per event instead of a Python loop over 22 columns.
 _row: Final = attrgetter(*COLUMNS)
 _inserted_row: Final = attrgetter(*INSERTED_COLUMNS)
+_id_row: Final = attrgetter(*ID_COLUMNS)
 
 # A connection of its own or one borrowed from a pool: the writer takes either.
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
@@ -98,7 +110,7 @@ class Rejected:
 @dataclass(frozen=True)
 class WriteResult:
     """What one write did: `stored` new rows, `duplicates` already there,
-    `rejected` the rows the database refused."""
+    `rejected` refused (a conflicting duplicate, a row the database refuses)."""
 
     stored: int = 0
     duplicates: int = 0
@@ -158,14 +170,35 @@ def _is_missing_partition(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.CheckViolationError) and "no partition" in str(exc)
 
 
-def _distinct(events: Sequence[PlateEvent]) -> Sequence[PlateEvent]:
-    """The batch without repeats of one read, first occurrence kept, in order."""
+def _differences(event: PlateEvent, stored: Mapping[str, Any]) -> list[str]:
+    """The columns in which `event` is not the read `stored`."""
+    return [c for c in COMPARED_COLUMNS if getattr(event, c) != stored[c]]
+
+
+def _conflict(event: PlateEvent, stored: Mapping[str, Any], differs: list[str]) -> Rejected:
+    at = stored["captured_at"].astimezone(UTC).isoformat()
+    reason = (
+        f"conflicting duplicate: event_id {event.event_id} already stored with "
+        f"captured_at {at}; differs in {', '.join(differs)}"
+    )
+    return Rejected(event, reason, CONFLICTING_DUPLICATE)
+
+
+def _distinct(events: Sequence[PlateEvent]) -> tuple[Sequence[PlateEvent], list[Rejected]]:
+    """The batch with one read per event id, the first, in order; and the
+    repeats whose content differs from their first, refused."""
     if len({e.event_id.int for e in events}) == len(events):
-        return events  # the usual case, found with the cheapest hash there is
-    distinct: dict[tuple[UUID, datetime], PlateEvent] = {}
+        return events, []  # the usual case, found with the cheapest hash there is
+    first: dict[UUID, PlateEvent] = {}
+    refused: list[Rejected] = []
     for e in events:
-        distinct.setdefault((e.event_id, e.captured_at), e)
-    return list(distinct.values())
+        kept = first.setdefault(e.event_id, e)
+        if kept is not e:
+            stored = dict(kept)
+            differs = _differences(e, stored)
+            if differs:
+                refused.append(_conflict(e, stored, differs))
+    return list(first.values()), refused
 
 
 async def _update_rollups(conn: Connection) -> int | None:
@@ -176,9 +209,12 @@ async def _update_rollups(conn: Connection) -> int | None:
 
 
 async def _insert_fast(conn: Connection, events: Sequence[PlateEvent]) -> bool:
-    """COPY `events` into plate_events; False if one was already stored (nothing kept)."""
+    """COPY `events` and their ids; False if an id was already stored (nothing kept)."""
     try:
-        async with conn.transaction():  # a savepoint: a conflict undoes only this COPY
+        async with conn.transaction():  # a savepoint: a conflict undoes only these COPYs
+            await conn.copy_records_to_table(
+                "event_ids", records=map(_id_row, events), columns=ID_COLUMNS
+            )
             await conn.copy_records_to_table(
                 "plate_events", records=map(_row, events), columns=COLUMNS
             )
@@ -190,11 +226,22 @@ async def _insert_fast(conn: Connection, events: Sequence[PlateEvent]) -> bool:
     return True
 
 
-async def _insert_careful(conn: Connection, events: Iterable[PlateEvent]) -> int:
-    """Staging COPY + INSERT ... ON CONFLICT DO NOTHING; returns how many were new."""
+async def _insert_careful(
+    conn: Connection, events: Sequence[PlateEvent]
+) -> tuple[int, list[Rejected]]:
+    """Staging COPY + INSERT ... ON CONFLICT DO NOTHING: how many were new, and
+    the reads refused because their id is stored with other content."""
     await conn.copy_records_to_table(STAGING_TABLE, records=map(_row, events), columns=COLUMNS)
     status = await conn.execute(*_query("insert_events").bind())
-    return int(status.split()[-1])
+    stored = int(status.split()[-1])
+    if stored == len(events):
+        return stored, []
+    by_id = {e.event_id: e for e in events}
+    refused = []
+    for row in await conn.fetch(*_query("conflicting_repeats").bind()):
+        event = by_id[row["event_id"]]
+        refused.append(_conflict(event, row, _differences(event, row)))
+    return stored, refused
 
 
 def _probe() -> PlateEvent:
@@ -229,8 +276,9 @@ class Writer:
     async def write(self, conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
         """Store `events` in one transaction; replays and repeats count as duplicates.
 
-        Raises `StorageUnavailable`, `RowRejected` or `StorageError`; on any
-        error nothing of the batch is stored and nothing is announced.
+        Conflicting duplicates come back in `rejected`. Raises
+        `StorageUnavailable`, `RowRejected` or `StorageError`; on any error
+        nothing of the batch is stored and nothing is announced.
         """
         if not events:
             return WriteResult()
@@ -302,20 +350,22 @@ class Writer:
             self._days.known, self.careful = days, careful
 
     async def _write_once(self, conn: Connection, events: Sequence[PlateEvent]) -> WriteResult:
-        distinct = _distinct(events)
+        distinct, refused = _distinct(events)
         await conn.execute(*_query("create_staging").bind())
         async with conn.transaction():
             await self._ensure_partitions(conn, distinct)
             if not self.careful and await _insert_fast(conn, distinct):
                 stored = len(distinct)
             else:
-                stored = await _insert_careful(conn, distinct)
+                stored, conflicting = await _insert_careful(conn, distinct)
+                refused += conflicting
                 self.careful = stored < len(distinct)
             batch_id = await _update_rollups(conn) if stored else None
         return WriteResult(
             stored=stored,
-            duplicates=len(events) - stored,
+            duplicates=len(events) - stored - len(refused),
             batch_ids=() if batch_id is None else (batch_id,),
+            rejected=tuple(refused),
         )
 
     async def _ensure_partitions(self, conn: Connection, events: Sequence[PlateEvent]) -> None:

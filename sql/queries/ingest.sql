@@ -1,11 +1,11 @@
 -- The one write path (ingestor/writer.py). A batch runs, in one transaction:
 -- create_staging (once per connection), ensure_partitions, the reads into
--- plate_events and alpr_inserted (usually two COPYs from the writer; after a
--- conflict, COPY into alpr_staging and insert_events), the upserts from
--- alpr_inserted, announce. Only rows this batch actually inserted feed the
--- rollups, so a replayed event never raises a count. Every upsert takes its
--- rows in key order, so concurrent writers lock rows in the same order and
--- do not deadlock each other.
+-- event_ids, plate_events and alpr_inserted (usually three COPYs from the
+-- writer; after a conflict, COPY into alpr_staging, insert_events and
+-- conflicting_repeats), the upserts from alpr_inserted, announce. Only rows
+-- this batch actually inserted feed the rollups, so a replayed event never
+-- raises a count. Every upsert takes its rows in key order, so concurrent
+-- writers lock rows in the same order and do not deadlock each other.
 
 -- name: create_staging
 -- Per-connection scratch tables, emptied by every commit (and by rollback,
@@ -32,25 +32,59 @@ CREATE TEMP TABLE IF NOT EXISTS alpr_plate_hours (
 SELECT alpr_ensure_partitions(:days::date[]);
 
 -- name: insert_events
--- ON CONFLICT DO NOTHING also drops a repeat of an event inside the batch.
-WITH ins AS (
+-- Each staged read (one per event_id: the writer drops repeats) claims its
+-- id in event_ids; only the reads that claimed one go into plate_events. An
+-- id claimed before, or meanwhile by another writer (ON CONFLICT waits for
+-- it to commit), is left for conflicting_repeats.
+WITH claimed AS (
+    INSERT INTO event_ids (event_id, captured_at)
+    SELECT event_id, captured_at FROM alpr_staging
+    ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id, captured_at
+), ins AS (
     INSERT INTO plate_events (
         event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
         plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model,
         vehicle_color, plate_image_url, vehicle_image_url, frame_image_url, latency_ms,
         quality_score, frame_number, site_id, host_id, roi, direction)
     SELECT
-        event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+        s.event_id, s.captured_at, camera_id, track_id, plate_text, plate_normalized_text,
         plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model,
         vehicle_color, plate_image_url, vehicle_image_url, frame_image_url, latency_ms,
         quality_score, frame_number, site_id, host_id, roi, direction
-    FROM alpr_staging
-    ORDER BY event_id, captured_at
+    FROM alpr_staging AS s
+    JOIN claimed AS c ON c.event_id = s.event_id AND c.captured_at = s.captured_at
+    ORDER BY s.event_id, s.captured_at
     ON CONFLICT (event_id, captured_at) DO NOTHING
     RETURNING event_id, captured_at, camera_id, site_id, plate_normalized_text,
         plate_region, plate_confidence, latency_ms
 )
 INSERT INTO alpr_inserted SELECT * FROM ins;
+
+-- name: conflicting_repeats
+-- The stored reads of the staged ones not inserted whose content differs:
+-- the writer refuses those and counts the rest as duplicates. Compared is
+-- what the producer sent; plate_normalized_text is derived from plate_text
+-- and created_at is the server's. A statement of its own after
+-- insert_events, so it sees what a concurrent writer committed.
+SELECT e.event_id, e.captured_at, e.camera_id, e.track_id, e.plate_text,
+    e.plate_confidence, e.plate_region, e.vehicle_type, e.vehicle_make, e.vehicle_model,
+    e.vehicle_color, e.plate_image_url, e.vehicle_image_url, e.frame_image_url,
+    e.latency_ms, e.quality_score, e.frame_number, e.site_id, e.host_id, e.roi, e.direction
+FROM alpr_staging AS s
+JOIN event_ids AS i ON i.event_id = s.event_id
+JOIN plate_events AS e ON e.event_id = i.event_id AND e.captured_at = i.captured_at
+WHERE NOT EXISTS (SELECT 1 FROM alpr_inserted AS n WHERE n.event_id = s.event_id)
+  AND (s.captured_at, s.camera_id, s.track_id, s.plate_text, s.plate_confidence,
+       s.plate_region, s.vehicle_type, s.vehicle_make, s.vehicle_model, s.vehicle_color,
+       s.plate_image_url, s.vehicle_image_url, s.frame_image_url, s.latency_ms,
+       s.quality_score, s.frame_number, s.site_id, s.host_id, s.roi, s.direction)
+      IS DISTINCT FROM
+      (e.captured_at, e.camera_id, e.track_id, e.plate_text, e.plate_confidence,
+       e.plate_region, e.vehicle_type, e.vehicle_make, e.vehicle_model, e.vehicle_color,
+       e.plate_image_url, e.vehicle_image_url, e.frame_image_url, e.latency_ms,
+       e.quality_score, e.frame_number, e.site_id, e.host_id, e.roi, e.direction);
 
 -- name: insert_plates
 -- The batch's plates new to `plates`, with what the batch knows of them.
