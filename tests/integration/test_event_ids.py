@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 import sql
+from gateway.queries import fetch_event
 from ingestor.writer import Writer
 from schema.events import PlateEvent, event_from_dict
 from tests.conftest import create_database, drop_database
@@ -124,11 +125,33 @@ async def test_concurrent_writers_with_one_id_store_one_read(pool: asyncpg.Pool[
     assert claimed == 50
 
 
+async def test_event_by_id_answers_the_read_its_id_is_claimed_for(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    # A second row with the id, older, as stored before ids were claimed.
+    first = _event(camera_id="ids-legacy")
+    older = CAPTURED - timedelta(days=1)
+    async with pool.acquire() as conn:
+        await Writer().write(conn, [first])
+        await conn.execute("SELECT alpr_ensure_partitions(ARRAY[$1::date])", older.date())
+        await conn.execute(
+            "INSERT INTO plate_events (event_id, captured_at, camera_id, track_id, plate_text, "
+            "plate_normalized_text, plate_confidence, plate_region) "
+            "SELECT event_id, $2, camera_id, track_id, plate_text, plate_normalized_text, "
+            "plate_confidence, plate_region FROM plate_events WHERE event_id = $1",
+            first.event_id,
+            older,
+        )
+    row = await fetch_event(pool, first.event_id)
+    assert row is not None and row["captured_at"] == CAPTURED
+    assert await fetch_event(pool, uuid.uuid4()) is None
+
+
 async def test_every_stored_read_has_its_id_claimed(pool: asyncpg.Pool[Any]) -> None:
     unclaimed = await pool.fetchval(
         "SELECT count(*) FROM plate_events e WHERE NOT EXISTS "
         "(SELECT 1 FROM event_ids i WHERE i.event_id = e.event_id "
-        "AND i.captured_at = e.captured_at)"
+        "AND i.captured_at = e.captured_at) AND e.camera_id <> 'ids-legacy'"
     )
     orphans = await pool.fetchval(
         "SELECT count(*) FROM event_ids i WHERE NOT EXISTS "
