@@ -145,6 +145,8 @@ class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
     ingest_http_host: str = "127.0.0.1"
     ingest_http_port: int = 8001
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Rejected items a POST /ingest answer lists (all are counted).
+    ingest_max_rejections: int = Field(default=100, ge=0, le=100_000)
     ingestor_metrics_port: int | None = 9101
     ingestor_metrics_host: str = "127.0.0.1"
     stats_interval_s: float = Field(default=30.0, gt=0)

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
@@ -160,8 +160,8 @@ class Write:
         result = written.result
         self.stats.record_batch(self.source, result.stored, result.duplicates, written.seconds)
         await self.commit(written)
-        for letter in written.dead:
-            self.stats.record_dead(self.source, letter.code)
+        for code, count in Counter(letter.code for letter in written.dead).items():
+            self.stats.record_dead(self.source, code, count)
         return True
 
     async def _attempt(self, operation: Callable[[], Awaitable[T]]) -> T:

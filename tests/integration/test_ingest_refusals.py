@@ -146,3 +146,25 @@ async def test_http_answers_200_with_the_refusal(
     assert answer.json()["stored"] == 3
     assert [item["index"] for item in answer.json()["rejected"]] == [3]
     assert "the test refuses this read" in answer.json()["rejected"][0]["reason"]
+
+
+async def test_http_answers_a_database_fault_with_a_plain_500(
+    refusing: asyncpg.Pool[Any], database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = await refusing.fetchval("SELECT current_database()")
+    await refusing.execute(f'ALTER DATABASE "{name}" SET alpr.test_refuse_all = on')
+    own = await asyncpg.create_pool(database_url, min_size=1, max_size=2)  # new sessions
+    assert own is not None
+    server = Server(_settings(database_url), own)
+    try:
+        async with httpx.AsyncClient(base_url=await server.url(), timeout=30) as client:
+            answer = await client.post("/ingest", json=[wire_event(), wire_event()])
+    finally:
+        await server.close()
+        await own.close()
+        await refusing.execute(f'ALTER DATABASE "{name}" RESET alpr.test_refuse_all')
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "internal error"}
+    failures = [r for r in caplog.records if r.getMessage().startswith("ingest failed")]
+    assert len(failures) == 1 and failures[0].exc_info is not None
+    assert "the test refuses this read" in failures[0].getMessage()

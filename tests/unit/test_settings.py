@@ -86,6 +86,7 @@ def test_capture_window_defaults_and_environment(monkeypatch: pytest.MonkeyPatch
         {"max_future_s": 367 * 86_400},  # a window reaching the calendar's end
         {"max_read_age_days": 0},
         {"max_read_age_days": 36_501},
+        {"ingest_max_rejections": -1},
     ],
 )
 def test_ingest_bounds_are_bounded(changes: dict[str, float]) -> None:
