@@ -44,7 +44,7 @@ from ingestor.pipeline.decode import Decode
 from ingestor.pipeline.message import DeadLetter, Message, Parsed
 from ingestor.pipeline.step import feed
 from ingestor.pipeline.write import Write, Written, store
-from ingestor.writer import Writer, WriteResult
+from ingestor.writer import Writer
 from schema.errors import AuthError, Forbidden, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -93,13 +93,16 @@ def messages(body: bytes) -> Iterator[Message]:
 
 
 class _Totals:
-    """The acknowledgement of each written batch: counts for the answer."""
+    """The acknowledgement of each written batch: counts for the answer (the
+    refused reads reach the answer as dead letters, through `_Rejections`)."""
 
     def __init__(self) -> None:
-        self.result = WriteResult()
+        self.stored = 0
+        self.duplicates = 0
 
     async def __call__(self, written: Written) -> None:
-        self.result = self.result + written.result
+        self.stored += written.result.stored
+        self.duplicates += written.result.duplicates
 
 
 class _Rejections:
@@ -135,8 +138,8 @@ async def ingest_body(
         write.cancel()  # a request that fails or goes away takes its write with it
     stats.record_consumed(SOURCE, count)
     return IngestResult(
-        stored=totals.result.stored,
-        duplicates=totals.result.duplicates,
+        stored=totals.stored,
+        duplicates=totals.duplicates,
         rejected=[RejectedItem(index=i, reason=r) for i, r in rejections.first],
         rejected_count=rejections.count,
         rejections_truncated=rejections.count > len(rejections.first),
