@@ -8,17 +8,25 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
+import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 import sql
 from gateway.queries import fetch_event
+from ingestor import metrics
+from ingestor.sources.files import import_file, reject_reasons
+from ingestor.sources.kafka import KafkaSource
 from ingestor.writer import Writer
 from schema.events import PlateEvent, event_from_dict
 from tests.conftest import create_database, drop_database
-from tests.factories import wire_event
+from tests.factories import kafka_ingestor_settings, wire_event
+from tests.integration.test_ingest_http import Server, _settings
 
 CAPTURED = datetime(2026, 11, 27, 10, tzinfo=UTC)
 
@@ -191,3 +199,85 @@ async def test_the_migration_claims_each_stored_id_with_its_oldest_read(
     finally:
         await conn.close()
         await drop_database(pg_admin_url, url)
+
+
+@pytest.mark.kafka
+async def test_kafka_http_and_files_refuse_a_conflicting_duplicate_alike(
+    pool: asyncpg.Pool[Any], database_url: str, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    original = wire_event(camera_id="ids-sources", captured_at=CAPTURED.isoformat())
+    async with pool.acquire() as conn:
+        await Writer().write(conn, [event_from_dict(original)])
+    moved = {**original, "captured_at": (CAPTURED + timedelta(hours=1)).isoformat()}
+    expected = (
+        f"conflicting duplicate: event_id {original['event_id']} already stored with "
+        "captured_at 2026-11-27T10:00:00+00:00; differs in captured_at"
+    )
+
+    def body(n: int) -> list[bytes]:  # the conflict between good reads
+        good = [wire_event(camera_id="ids-sources") for _ in range(n)]
+        return [orjson.dumps(good[0]), orjson.dumps(moved), *map(orjson.dumps, good[1:])]
+
+    # Kafka: dead-lettered with its code, and the partition goes on.
+    topic = f"test-{uuid.uuid4().hex}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for line in body(3):
+            await producer.send_and_wait(topic, value=line, key=b"ids")
+    finally:
+        await producer.stop()
+    settings = kafka_ingestor_settings(database_url, kafka_bootstrap, topic)
+    stats, stop = metrics.Stats(), asyncio.Event()
+    task = asyncio.create_task(KafkaSource(settings, pool, stats).run(stop))
+    try:
+        for _ in range(600):
+            if (stats.dead_lettered >= 1 and stats.stored >= 3) or task.done():
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    [letter] = await _dead_letters(kafka_bootstrap, settings.dlq_topic, 1)
+    assert (letter["reason_code"], letter["reason"], letter["original_offset"]) == (
+        "conflicting_duplicate",
+        expected,
+        "1",
+    )
+    # HTTP: listed with the same reason, the rest stored.
+    server = Server(_settings(database_url), pool)
+    try:
+        async with httpx.AsyncClient(base_url=await server.url(), timeout=30) as client:
+            answer = await client.post("/ingest", content=b"\n".join(body(3)))
+    finally:
+        await server.close()
+    assert answer.status_code == 200
+    assert (answer.json()["stored"], answer.json()["rejected"]) == (
+        3,
+        [{"index": 1, "reason": expected}],
+    )
+    # Files: the same reason in the rejects file.
+    path = tmp_path / "ids.ndjson"
+    path.write_bytes(b"\n".join(body(3)) + b"\n")
+    report = await import_file(pool, path)
+    assert (report.stored, report.rejected) == (3, 1)
+    assert report.rejects_path is not None
+    assert reject_reasons(report.rejects_path) == [expected]
+    [row] = await _rows(pool, uuid.UUID(original["event_id"]))
+    assert row["captured_at"] == CAPTURED
+
+
+async def _dead_letters(bootstrap: str, topic: str, n: int) -> list[dict[str, str]]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    letters: list[dict[str, str]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(letters) < n and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                letters += [{k: v.decode() for k, v in r.headers} for r in records]
+    finally:
+        await consumer.stop()
+    return letters
