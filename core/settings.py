@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schema.events import CaptureWindow
+
 DEFAULT_DB_PASSWORD = "alpr_secure_pass"  # the storage-layer document's; refused off loopback
 
 
@@ -170,9 +172,15 @@ class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     batch_max_age_ms: int = Field(default=200, ge=1)
     naive_timezone: str | None = None
+    # The capture window (schema.events.CaptureWindow). Bounded so that no
+    # setting lets a date near the calendar's ends (year 1, year 9999) in.
+    max_future_s: float = Field(default=86_400.0, ge=0, le=366 * 86_400)
+    max_read_age_days: int = Field(default=3650, ge=1, le=36_500)
     ingest_http_host: str = "127.0.0.1"
     ingest_http_port: int = 8001
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Rejected items a POST /ingest answer lists (all are counted).
+    ingest_max_rejections: int = Field(default=100, ge=0, le=100_000)
     ingestor_metrics_port: int | None = 9101
     ingestor_metrics_host: str = "127.0.0.1"
     stats_interval_s: float = Field(default=30.0, gt=0)
@@ -193,6 +201,10 @@ class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
     def naive_tz(self) -> tzinfo | None:
         """The zone assumed for timestamps sent without an offset, if any."""
         return ZoneInfo(self.naive_timezone) if self.naive_timezone else None
+
+    def capture_window(self) -> CaptureWindow:
+        """Where a read's `captured_at` must lie, on the system clock."""
+        return CaptureWindow(self.max_future_s, self.max_read_age_days)
 
 
 class GatewaySettings(DatabaseSettings):

@@ -130,3 +130,29 @@ def test_key_settings_keep_revocation_within_5s() -> None:
 
 def test_a_database_on_the_local_socket_may_keep_the_default_password() -> None:
     DatabaseSettings(db_host="").check_secrets()
+
+
+def test_capture_window_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ALPR_MAX_FUTURE_S", "ALPR_MAX_READ_AGE_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    window = IngestorSettings().capture_window()
+    assert (window.max_future_s, window.max_age_days) == (86_400, 3650)
+    monkeypatch.setenv("ALPR_MAX_FUTURE_S", "600")
+    monkeypatch.setenv("ALPR_MAX_READ_AGE_DAYS", "30")
+    window = IngestorSettings().capture_window()
+    assert (window.max_future_s, window.max_age_days) == (600, 30)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"max_future_s": -1},
+        {"max_future_s": 367 * 86_400},  # a window reaching the calendar's end
+        {"max_read_age_days": 0},
+        {"max_read_age_days": 36_501},
+        {"ingest_max_rejections": -1},
+    ],
+)
+def test_ingest_bounds_are_bounded(changes: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        IngestorSettings(**changes)  # type: ignore[arg-type]
