@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 from graphql import GraphQLObjectType
 
-from gateway.execution import plain_plan
+from gateway.graphql_core_internals import plain_plan
 from gateway.graphql_schema import build_schema, sdl
 from schema.errors import InvalidRequest
 from schema.events import event_from_dict
