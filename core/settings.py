@@ -174,5 +174,7 @@ class GatewaySettings(DatabaseSettings):
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=2000, ge=10)
+    # The largest HTTP request body and websocket message the gateway takes.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     subscription_buffer: int = Field(default=1000, ge=1)
     gateway_workers: int = Field(default=1, ge=1, le=64)

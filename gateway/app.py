@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +17,8 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import HTTPConnection
@@ -33,9 +36,15 @@ from gateway.auth import identify, token_from_headers, token_from_params
 from gateway.context import Context, GatewayState, clean_purpose
 from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
+from gateway.limits import JSONTooDeep, RequestLimits, load_json
 from gateway.live import LiveFeed
 from gateway.metrics import REGISTRY, REQUEST_SECONDS
-from gateway.strawberry_internals import LegacyWSHandler, TextWebSocket, TransportWSHandler
+from gateway.strawberry_internals import (
+    LegacyWSHandler,
+    TextWebSocket,
+    TransportWSHandler,
+    ViewError,
+)
 from schema.errors import AlprError, AuthError, InvalidRequest, StorageError
 
 log = logging.getLogger(__name__)
@@ -58,6 +67,25 @@ class GraphQLApp(GraphQLRouter[Context, None]):
     @property
     def graphql_ide_html(self) -> str:
         return local_ide_html(super().graphql_ide_html)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A body or websocket message; JSON nested too deep is bad JSON (`load_json`)."""
+        return load_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """An HTTP body (or a GET's `variables`): a JSON object, else 400 with the reason.
+
+        A list is a batch, which Strawberry refuses with its own message.
+        """
+        try:
+            value = self.decode_json(data)
+        except JSONTooDeep as exc:
+            raise ViewError(400, exc.msg) from None
+        except json.JSONDecodeError:
+            raise ViewError(400, "Unable to parse request body as JSON") from None
+        if not isinstance(value, dict | list):
+            raise ViewError(400, "the body must be a JSON object with a `query`")
+        return value
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
@@ -203,6 +231,14 @@ def _add_service_routes(app: FastAPI) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def handle_validation_error(request: Request, exc: Exception) -> Response:
+        """FastAPI's 422, in ASCII JSON: the input it echoes may hold a lone
+        surrogate, which UTF-8 (FastAPI's rendering) cannot encode."""
+        assert isinstance(exc, RequestValidationError)
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())})
+        return Response(body, status_code=422, media_type="application/json")
+
     @app.exception_handler(AlprError)
     async def handle_alpr_error(request: Request, exc: Exception) -> JSONResponse:
         code, status = code_and_status(exc)
@@ -287,5 +323,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(rest_holds.router)
     _add_service_routes(app)
     _add_error_handlers(app)
+    # The outermost last: every request is timed, refused ones too.
+    app.add_middleware(
+        RequestLimits, max_body_bytes=settings.max_request_bytes, graphql_path=GRAPHQL_PATH
+    )
     app.add_middleware(RequestTimer)
     return app

@@ -32,6 +32,7 @@ _CODES: tuple[tuple[type[AlprError], str, int], ...] = (
     (StorageUnavailable, "SERVICE_UNAVAILABLE", 503),
 )
 INTERNAL = "INTERNAL_SERVER_ERROR"
+BAD_INPUT = "BAD_USER_INPUT"
 UNAVAILABLE_MESSAGE = "the database is unavailable; retry later"
 
 
@@ -52,6 +53,20 @@ def public_message(exc: BaseException) -> str:
     return str(exc)
 
 
+def mask_escaped(error: GraphQLError) -> GraphQLError:
+    """An error that reached the result without `ErrorCodes` (one an extension
+    hook raised after the operation ran, such as a failed audit insert), coded
+    and masked the same way; errors that have a code pass unchanged."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    original = error.original_error
+    code, _ = code_and_status(original) if original is not None else (INTERNAL, 500)
+    if code == INTERNAL:
+        log.error("operation failed", exc_info=original or error)
+    message = public_message(original) if original is not None else "internal error"
+    return GraphQLError(message, extensions={"code": code})
+
+
 def error_body(exc: BaseException) -> dict[str, Any]:
     """A GraphQL-shaped body for errors raised before GraphQL runs (auth)."""
     code, _ = code_and_status(exc)
@@ -59,6 +74,14 @@ def error_body(exc: BaseException) -> dict[str, Any]:
         "data": None,
         "errors": [{"message": public_message(exc), "extensions": {"code": code}}],
     }
+
+
+def refusal_body(graphql: bool, message: str) -> dict[str, Any]:
+    """The body of a request refused before any handler ran (too large, not
+    JSON), shaped as its endpoint answers errors."""
+    if graphql:
+        return {"data": None, "errors": [{"message": message, "extensions": {"code": BAD_INPUT}}]}
+    return {"detail": message, "code": BAD_INPUT}
 
 
 class ErrorCodes(MaskErrors):

@@ -8,7 +8,7 @@ class of fields and append it to `QUERY_PARTS`; `merge_types` builds one
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -24,12 +24,13 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from core.settings import GatewaySettings
 from gateway.audit import AuditExtension, OperationTimer
 from gateway.document_cache import document_cache
-from gateway.errors import ErrorCodes
+from gateway.errors import ErrorCodes, mask_escaped
 from gateway.graphql_core_internals import LeanExecutionContext
 from gateway.resolvers import (
     AuditQueries,
@@ -55,10 +56,46 @@ QUERY_PARTS: tuple[type, ...] = (
 Query = merge_types("Query", QUERY_PARTS)
 
 
+# What plain HTTP may run: a subscription needs a websocket.
+HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
 class GatewaySchema(strawberry.Schema):
     """Strawberry's schema without its error log, which prints the whole document
     (plate text included) at ERROR for every client mistake. `ErrorCodes`
     logs the failures that are ours."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Strawberry's, which serves plain HTTP only (websockets `stream`).
+
+        A subscription is refused (Strawberry's view answers 400: it would run
+        its resolver once and fail); an error that escaped `ErrorCodes` is
+        masked (`mask_escaped`): nothing the driver said reaches the client.
+        """
+        allowed = HTTP_OPERATIONS.intersection(
+            HTTP_OPERATIONS if allowed_operation_types is None else allowed_operation_types
+        )
+        result = await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
+        if result.errors:
+            result.errors = [mask_escaped(error) for error in result.errors]
+        return result
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -1,6 +1,6 @@
 """The one module that reaches into Strawberry's internals.
 
-The gateway's fast paths need four things Strawberry does not offer as API;
+The gateway needs these things Strawberry does not offer as API;
 they are taken here and nowhere else:
 
 - which GraphQL field only reads an attribute (no resolver, permission or
@@ -10,7 +10,10 @@ they are taken here and nowhere else:
   Strawberry schema (`graphql_core_schema`);
 - which websocket operation a subscription resolver runs for, and a socket
   that sends text already JSON (`current_operation`, `TextWebSocket`): live
-  reads are rendered once per subscription shape (`gateway.websocket`).
+  reads are rendered once per subscription shape (`gateway.websocket`);
+- the exception Strawberry's HTTP views answer with a status and a text
+  (`ViewError`, cross_web's `HTTPException`, which Strawberry does not
+  re-export), to refuse a malformed body from an overridden `parse_json`.
 
 Strawberry is pinned to the minor version these were tested with
 (pyproject.toml). tests/unit/test_library_internals.py runs each fast path
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import strawberry
+from cross_web import HTTPException as ViewError
 from graphql import GraphQLField, GraphQLSchema
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -50,6 +54,7 @@ __all__ = [
     "StrawberryExecutionContext",
     "TextWebSocket",
     "TransportWSHandler",
+    "ViewError",
     "WebSocketDisconnected",
     "WebSocketOperation",
     "current_operation",
