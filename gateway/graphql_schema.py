@@ -32,6 +32,7 @@ from gateway.audit import AuditExtension, OperationTimer
 from gateway.document_cache import document_cache
 from gateway.errors import ErrorCodes, mask_escaped
 from gateway.graphql_core_internals import LeanExecutionContext
+from gateway.query_cost import QueryCost
 from gateway.resolvers import (
     AuditQueries,
     EventQueries,
@@ -120,6 +121,8 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         # The limiters' rule classes are made once: a fresh class per request
         # would make every request miss the validation cache below.
         partial(AddValidationRules, _limit_rules(settings)),
+        # Pages multiplied through nesting, with the request's variables.
+        partial(QueryCost, settings.max_query_cost),
         # Parsing and validating a document cost more than running a small
         # query; clients repeat a few documents, so keep the ones that passed
         # (bounded LRU keyed by the query text). Errors are never cached.
