@@ -38,7 +38,7 @@ from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
 from gateway.limits import JSONTooDeep, RequestLimits, load_json
 from gateway.live import LiveFeed
-from gateway.metrics import REGISTRY, REQUEST_SECONDS
+from gateway.metrics import REGISTRY, REQUEST_SECONDS, method_label
 from gateway.strawberry_internals import (
     LegacyWSHandler,
     TextWebSocket,
@@ -285,7 +285,7 @@ class RequestTimer:
             GRAPHQL_PATH if scope["path"].startswith(GRAPHQL_PATH) else "unmatched"
         )
         elapsed = time.perf_counter() - started
-        REQUEST_SECONDS.labels(label, scope["method"]).observe(elapsed)
+        REQUEST_SECONDS.labels(label, method_label(scope["method"])).observe(elapsed)
         # One line per request at INFO with the route template, never the
         # path: /events/plate/ABC123 carries plate text. Probes stay at DEBUG.
         level = logging.DEBUG if label in _PROBE_ROUTES else logging.INFO

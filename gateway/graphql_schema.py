@@ -8,7 +8,8 @@ class of fields and append it to `QUERY_PARTS`; `merge_types` builds one
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -28,10 +29,11 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from core.settings import GatewaySettings
-from gateway.audit import AuditExtension, OperationTimer
+from gateway.audit import AuditExtension
 from gateway.document_cache import document_cache
 from gateway.errors import ErrorCodes, mask_escaped
 from gateway.graphql_core_internals import LeanExecutionContext
+from gateway.metrics import OPERATION_SECONDS, operation_label
 from gateway.query_cost import QueryCost
 from gateway.resolvers import (
     AuditQueries,
@@ -40,6 +42,7 @@ from gateway.resolvers import (
     SearchQueries,
     StatsQueries,
 )
+from gateway.strawberry_internals import graphql_core_schema
 from gateway.subscription import Subscription
 from schema.errors import AlprError
 
@@ -104,6 +107,21 @@ class GatewaySchema(strawberry.Schema):
         for error in errors:
             if error.original_error is not None and not isinstance(error.original_error, AlprError):
                 log.debug("operation error: %s", type(error.original_error).__name__)
+
+
+class OperationTimer(SchemaExtension):
+    """Time each query by its root field (`operation_label`), for the operators' dashboard."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        yield
+        ctx = self.execution_context
+        if ctx.graphql_document is None:
+            return  # refused before parsing (token limit): nothing ran
+        schema = graphql_core_schema(ctx.schema)
+        label = operation_label(schema, ctx.graphql_document, ctx.operation_name)
+        if not label.startswith("subscription"):  # a subscription's lifetime is no latency
+            OPERATION_SECONDS.labels(label).observe(time.perf_counter() - started)
 
 
 def _limit_rules(settings: GatewaySettings) -> list[type[ASTValidationRule]]:

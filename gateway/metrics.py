@@ -2,10 +2,28 @@
 
 A registry per module (not the global default) so that tests building
 several apps in one process do not collide on metric names.
+
+`/metrics` needs no key, and every label value is a series kept until the
+process ends: no label takes a value a client chose. Routes are labelled by
+their template, methods by the HTTP methods there are, operations by the
+schema's root fields (`operation_label`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Final
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLSchema,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_operation_ast,
+)
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -22,11 +40,10 @@ REQUEST_SECONDS = Histogram(
     ["route", "method"],
     registry=REGISTRY,
 )
-# Labelled by kind and root fields ("query events,plate"), never by the
-# client's operation name: the schema bounds the first, clients do not.
 OPERATION_SECONDS = Histogram(
     "alpr_gateway_operation_seconds",
-    "Time to run a GraphQL operation, by kind and root fields",
+    "Time to run a GraphQL query, by its root field (query events), "
+    "'query several' for more than one, 'other' for a document that did not name one",
     ["operation"],
     registry=REGISTRY,
 )
@@ -50,3 +67,53 @@ LIVE_BATCHES = Counter(
     "alpr_gateway_live_batches", "Stored batches seen by the live feed", registry=REGISTRY
 )
 AUDIT_RECORDS = Counter("alpr_gateway_audit_records", "Audit records written", registry=REGISTRY)
+
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER: Final = "other"
+_INTROSPECTION: Final = frozenset({"__schema", "__type", "__typename"})
+
+
+def method_label(method: str) -> str:
+    """An HTTP method as a label: one of `METHODS`, else "other"."""
+    return method if method in METHODS else OTHER
+
+
+def operation_label(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> str:
+    """`query events` for an operation of one root field of the schema,
+    `query several` for more, "other" for anything else (no such operation,
+    no field the schema has). Aliases and fragments do not matter."""
+    operation = get_operation_ast(document, operation_name)
+    root = schema.get_root_type(operation.operation) if operation else None
+    if operation is None or root is None:
+        return OTHER
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    known = {
+        name
+        for name in _root_fields(operation.selection_set, fragments, set())
+        if name in root.fields or name in _INTROSPECTION
+    }
+    if not known:
+        return OTHER
+    kind = operation.operation.value
+    return f"{kind} {known.pop()}" if len(known) == 1 else f"{kind} several"
+
+
+def _root_fields(
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    seen: set[str],
+) -> Iterator[str]:
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection.name.value
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _root_fields(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen:
+                seen.add(name)
+                yield from _root_fields(fragments[name].selection_set, fragments, seen)

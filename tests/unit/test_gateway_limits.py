@@ -1,4 +1,5 @@
-"""What one request may carry (gateway/limits.py), without a server."""
+"""What one request may carry (gateway/limits.py) and the labels /metrics may show
+(gateway/metrics.py), without a server."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from graphql import GraphQLSchema, parse
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway.graphql_schema import build_schema
 from gateway.limits import MAX_JSON_DEPTH, JSONTooDeep, RequestLimits, load_json
+from gateway.metrics import method_label, operation_label
+from gateway.strawberry_internals import graphql_core_schema
 
 LIMIT = 1024
 
@@ -105,3 +110,43 @@ async def test_a_chunked_body_is_read_up_to_the_limit_only() -> None:
 async def test_no_body_passes() -> None:
     app, sent, _ = await _call([], [b""])
     assert app.called and sent[0]["status"] == 200
+
+
+@pytest.fixture(scope="module")
+def schema() -> GraphQLSchema:
+    return graphql_core_schema(build_schema())
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "label"),
+    [
+        ("{ stats { totalReads } }", None, "query stats"),
+        (
+            "query MyDashboard { a: stats { totalReads } b: stats { totalReads } }",
+            None,
+            "query stats",
+        ),
+        ("{ ...F } fragment F on Query { sites { id } }", None, "query sites"),
+        ("{ ... on Query { sites { id } } }", None, "query sites"),
+        ("{ sites { id } stats { totalReads } }", None, "query several"),
+        ("{ __typename }", None, "query __typename"),
+        ("subscription { plateDetected { id } }", None, "subscription plateDetected"),
+        # Made-up names, client names and missing operations are never labels.
+        ("{ madeUpName123 }", None, "other"),
+        ("{ ...madeUpFragment }", None, "other"),
+        ("{ madeUpName stats { totalReads } }", None, "query stats"),
+        ("query A { sites { id } } query B { stats { totalReads } }", "B", "query stats"),
+        ("query A { sites { id } } query B { stats { totalReads } }", "C", "other"),
+        ("query A { sites { id } } query B { stats { totalReads } }", None, "other"),
+    ],
+)
+def test_operation_labels_come_from_the_schema(
+    schema: GraphQLSchema, query: str, name: str | None, label: str
+) -> None:
+    assert operation_label(schema, parse(query), name) == label
+
+
+def test_method_labels_are_the_http_methods() -> None:
+    assert method_label("GET") == "GET"
+    assert method_label("PROPFIND") == "other"
+    assert method_label("get") == "other"
