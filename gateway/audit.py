@@ -7,7 +7,6 @@ The record goes to the primary: a replica cannot take writes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from strawberry.types.graphql import OperationType
 
 from gateway import queries
 from gateway.context import Context
-from gateway.metrics import AUDIT_RECORDS, OPERATION_SECONDS
+from gateway.metrics import AUDIT_RECORDS
 from gateway.reader import start_tally
 
 
@@ -66,18 +65,3 @@ class AuditExtension(SchemaExtension):
         )
         variables = dict(self.execution_context.variables or {})
         await record(ctx, operation, variables, tally.count)
-
-
-class OperationTimer(SchemaExtension):
-    """Time each query by its root fields, for the operators' dashboard."""
-
-    async def on_operation(self) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        yield
-        document = self.execution_context.graphql_document
-        if document is None:
-            return  # refused before parsing (token limit): nothing ran
-        if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
-            return  # a subscription's lifetime is not a latency
-        operation = describe_operation(None, document)
-        OPERATION_SECONDS.labels(operation).observe(time.perf_counter() - started)
