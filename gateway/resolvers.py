@@ -155,13 +155,16 @@ class AuditQueries:
         before_id: strawberry.ID | None = None,
         key_id: str | None = None,
     ) -> list[AuditRecord]:
-        """Audit records, newest first (admin scope)."""
+        """Audit records, newest first (admin scope); the read is audited in turn."""
         info.context.require_admin()
         if not 1 <= first <= MAX_PAGE:
             raise InvalidRequest("first", f"must be between 1 and {MAX_PAGE}")
         before = check_record_id(str(before_id), "beforeId") if before_id is not None else None
         key = check_id(key_id, "keyId")
+        # Records name the plates that were asked for: plate data.
+        info.context.reader.note_plate_data(0)
         rows = await queries.fetch_audit(info.context.state.pool, before, key, first)
+        info.context.reader.note_plate_data(len(rows))
         return [
             AuditRecord(
                 id=strawberry.ID(str(row["audit_id"])),

@@ -195,8 +195,12 @@ async def read_audit(
     before_id: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
     key_id: str | None = None,
 ) -> list[AuditPublic]:
-    """Audit records, newest first (admin scope)."""
+    """Audit records, newest first (admin scope); itself recorded: records name
+    the plates that were asked for."""
     ctx.require_admin()
     key = check_id(key_id, "key_id")
+    ctx.reader.note_plate_data(0)
     rows = await queries.fetch_audit(ctx.state.pool, before_id, key, limit)
+    variables = {"limit": limit, "before_id": before_id, "key_id": key_id}
+    await record(ctx, "GET /audit", variables, len(rows))
     return [AuditPublic.model_validate(dict(row)) for row in rows]

@@ -431,3 +431,25 @@ async def test_a_failure_after_the_operation_ran_leaks_no_driver_text(
             ["INTERNAL_SERVER_ERROR"],
             ["BAD_USER_INPUT"],
         )
+
+
+async def test_reading_the_audit_log_is_recorded(
+    client: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    # Found by the fuzzer: audit records name the plates that were asked for, and
+    # reading them left no record.
+    await client.get("/events/plate/BND3")
+    count = "SELECT count(*) FROM audit_log"
+    before = await pool.fetchval(count)
+    listed = (await client.get("/audit", params={"limit": 5})).json()
+    assert any("BND3" in record["variables"] for record in listed)
+    body = await gql(client, "query Oversight { auditLog(first: 5) { id variables } }")
+    assert "errors" not in body, body
+    assert await pool.fetchval(count) == before + 2
+    rows = await pool.fetch(
+        "SELECT operation, result_count FROM audit_log ORDER BY audit_id DESC LIMIT 2"
+    )
+    assert [(r["operation"], r["result_count"]) for r in rows] == [
+        ("Oversight", len(body["data"]["auditLog"])),
+        ("GET /audit", len(listed)),
+    ]
