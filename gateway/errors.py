@@ -23,16 +23,16 @@ from schema.errors import (
 
 log = logging.getLogger(__name__)
 
+INTERNAL = "INTERNAL_SERVER_ERROR"
+BAD_INPUT = "BAD_USER_INPUT"
 # Most specific first: (error class, GraphQL code, HTTP status).
 _CODES: tuple[tuple[type[AlprError], str, int], ...] = (
-    (InvalidRequest, "BAD_USER_INPUT", 422),
+    (InvalidRequest, BAD_INPUT, 422),
     (NotFound, "NOT_FOUND", 404),
     (Unauthenticated, "UNAUTHENTICATED", 401),
     (Forbidden, "FORBIDDEN", 403),
     (StorageUnavailable, "SERVICE_UNAVAILABLE", 503),
 )
-INTERNAL = "INTERNAL_SERVER_ERROR"
-BAD_INPUT = "BAD_USER_INPUT"
 UNAVAILABLE_MESSAGE = "the database is unavailable; retry later"
 
 
@@ -122,6 +122,6 @@ class ErrorCodes(MaskErrors):
         if error.path is None:
             # Parsing, validation (depth, aliases, tokens) and variable
             # coercion happen before execution: the document was at fault.
-            return "BAD_USER_INPUT", error.message
+            return BAD_INPUT, error.message
         log.error("resolver failed", exc_info=original or error)
         return INTERNAL, "internal error"

@@ -46,6 +46,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from gateway.errors import BAD_INPUT
 from gateway.strawberry_internals import graphql_core_schema
 from schema.paging import DEFAULT_PAGE
 
@@ -203,7 +204,7 @@ def cost_error(cost: int, limit: int) -> GraphQLError:
     return GraphQLError(
         f"query cost {cost} is over the limit of {limit} (each page's size multiplies "
         "the cost of what is selected inside it): ask for smaller pages or fewer nested lists",
-        extensions={"code": "BAD_USER_INPUT", "cost": cost, "maxCost": limit},
+        extensions={"code": BAD_INPUT, "cost": cost, "maxCost": limit},
     )
 
 
