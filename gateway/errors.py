@@ -17,6 +17,7 @@ from schema.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
+    RateLimited,
     StorageUnavailable,
     Unauthenticated,
 )
@@ -31,6 +32,7 @@ _CODES: tuple[tuple[type[AlprError], str, int], ...] = (
     (NotFound, "NOT_FOUND", 404),
     (Unauthenticated, "UNAUTHENTICATED", 401),
     (Forbidden, "FORBIDDEN", 403),
+    (RateLimited, "TOO_MANY_REQUESTS", 429),
     (StorageUnavailable, "SERVICE_UNAVAILABLE", 503),
 )
 UNAVAILABLE_MESSAGE = "the database is unavailable; retry later"
@@ -51,20 +53,6 @@ def public_message(exc: BaseException) -> str:
     if code == INTERNAL:
         return "internal error"
     return str(exc)
-
-
-def mask_escaped(error: GraphQLError) -> GraphQLError:
-    """An error that reached the result without `ErrorCodes` (one an extension
-    hook raised after the operation ran, such as a failed audit insert), coded
-    and masked the same way; errors that have a code pass unchanged."""
-    if error.extensions and "code" in error.extensions:
-        return error
-    original = error.original_error
-    code, _ = code_and_status(original) if original is not None else (INTERNAL, 500)
-    if code == INTERNAL:
-        log.error("operation failed", exc_info=original or error)
-    message = public_message(original) if original is not None else "internal error"
-    return GraphQLError(message, extensions={"code": code})
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:

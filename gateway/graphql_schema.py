@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, Executor, validate
 from graphql.error import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
@@ -31,7 +31,7 @@ from strawberry.types.graphql import OperationType
 from core.settings import GatewaySettings
 from gateway.audit import AuditExtension
 from gateway.document_cache import document_cache
-from gateway.errors import ErrorCodes, mask_escaped
+from gateway.errors import ErrorCodes
 from gateway.graphql_core_internals import LeanExecutionContext
 from gateway.metrics import OPERATION_SECONDS, operation_label
 from gateway.query_cost import QueryCost
@@ -42,7 +42,7 @@ from gateway.resolvers import (
     SearchQueries,
     StatsQueries,
 )
-from gateway.strawberry_internals import graphql_core_schema
+from gateway.strawberry_internals import graphql_core_schema, validation_rules
 from gateway.subscription import Subscription
 from schema.errors import AlprError
 
@@ -82,13 +82,12 @@ class GatewaySchema(strawberry.Schema):
         """Strawberry's, which serves plain HTTP only (websockets `stream`).
 
         A subscription is refused (Strawberry's view answers 400: it would run
-        its resolver once and fail); an error that escaped `ErrorCodes` is
-        masked (`mask_escaped`): nothing the driver said reaches the client.
+        its resolver once and fail).
         """
         allowed = HTTP_OPERATIONS.intersection(
             HTTP_OPERATIONS if allowed_operation_types is None else allowed_operation_types
         )
-        result = await super().execute(
+        return await super().execute(
             query,
             variable_values,
             context_value,
@@ -97,9 +96,6 @@ class GatewaySchema(strawberry.Schema):
             allowed,
             operation_extensions,
         )
-        if result.errors:
-            result.errors = [mask_escaped(error) for error in result.errors]
-        return result
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -122,6 +118,35 @@ class OperationTimer(SchemaExtension):
         label = operation_label(schema, ctx.graphql_document, ctx.operation_name)
         if not label.startswith("subscription"):  # a subscription's lifetime is no latency
             OPERATION_SECONDS.labels(label).observe(time.perf_counter() - started)
+
+
+class HideSuggestions(SchemaExtension):
+    """Validate without "Did you mean …?" hints: with introspection off they
+    would spell the schema out to whoever guesses near a field's name.
+
+    Runs the validation Strawberry would (same rules) with graphql-core's
+    `hide_suggestions`; Strawberry skips its own when errors are set, as for
+    a document the cache validated before (`gateway.document_cache`).
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        execution = self.execution_context
+        if execution.pre_execution_errors is None and execution.graphql_document is not None:
+            execution.pre_execution_errors = validate(
+                graphql_core_schema(execution.schema),
+                execution.graphql_document,
+                validation_rules(execution),
+                hide_suggestions=True,
+            )
+        yield
+
+
+class QuietExecutor(LeanExecutionContext):
+    """The executor, coercing variables without "Did you mean …?" hints."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
 
 
 def _limit_rules(settings: GatewaySettings) -> list[type[ASTValidationRule]]:
@@ -149,13 +174,16 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         AuditExtension,
         OperationTimer,
     ]
+    executor: type[LeanExecutionContext] = LeanExecutionContext
     if not settings.introspection:
-        extensions.append(DisableIntrospection)
+        # After the document cache: a document it knows was validated already.
+        extensions += [DisableIntrospection, HideSuggestions]
+        executor = QuietExecutor
     return GatewaySchema(
         query=Query,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=LeanExecutionContext,
+        execution_context_class=executor,
     )
 
 

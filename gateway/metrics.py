@@ -11,20 +11,12 @@ schema's root fields (`operation_label`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Final
 
-from graphql import (
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLSchema,
-    InlineFragmentNode,
-    SelectionSetNode,
-    get_operation_ast,
-)
+from graphql import DocumentNode, GraphQLSchema, get_operation_ast
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway.root_fields import root_fields
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -67,6 +59,30 @@ LIVE_BATCHES = Counter(
     "alpr_gateway_live_batches", "Stored batches seen by the live feed", registry=REGISTRY
 )
 AUDIT_RECORDS = Counter("alpr_gateway_audit_records", "Audit records written", registry=REGISTRY)
+# The read replica (ALPR_READ_DATABASE_URL), from the gateway's checks;
+# NaN while its lag is unknown (unreachable, or not a standby).
+REPLICA_LAG_SECONDS = Gauge(
+    "alpr_gateway_replica_lag_seconds",
+    "How long ago the primary first held WAL the read replica has not replayed",
+    registry=REGISTRY,
+)
+REPLICA_LAG_BYTES = Gauge(
+    "alpr_gateway_replica_lag_bytes",
+    "WAL the primary has written and the read replica not yet replayed",
+    registry=REGISTRY,
+)
+REPLICA_IN_ROTATION = Gauge(
+    "alpr_gateway_replica_in_rotation",
+    "1 while queries read the replica, 0 while they read the primary",
+    registry=REGISTRY,
+)
+AUTH_FAILURES = Counter(
+    "alpr_gateway_auth_failures",
+    "Refused key checks, by transport and reason (missing, unknown, revoked, expired, "
+    "scope, rate_limited)",
+    ["transport", "reason"],
+    registry=REGISTRY,
+)
 
 METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER: Final = "other"
@@ -88,32 +104,9 @@ def operation_label(
     root = schema.get_root_type(operation.operation) if operation else None
     if operation is None or root is None:
         return OTHER
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    known = {
-        name
-        for name in _root_fields(operation.selection_set, fragments, set())
-        if name in root.fields or name in _INTROSPECTION
-    }
+    names = (node.name.value for node in root_fields(document, operation))
+    known = {name for name in names if name in root.fields or name in _INTROSPECTION}
     if not known:
         return OTHER
     kind = operation.operation.value
     return f"{kind} {known.pop()}" if len(known) == 1 else f"{kind} several"
-
-
-def _root_fields(
-    selection_set: SelectionSetNode,
-    fragments: dict[str, FragmentDefinitionNode],
-    seen: set[str],
-) -> Iterator[str]:
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            yield selection.name.value
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _root_fields(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                seen.add(name)
-                yield from _root_fields(fragments[name].selection_set, fragments, seen)

@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core import holds
 from core.holds import Hold, HoldRequest
-from core.keys import authenticate
-from gateway.auth import token_from_headers
+from gateway.auth import check_key, token_from_headers
 from gateway.context import GatewayState
 from schema.errors import InvalidRequest, NotFound
 from schema.filters import MAX_RECORD_ID, check_instant, check_text
@@ -40,7 +39,8 @@ async def admin(request: Request) -> Admin:
     token = token_from_headers(request.headers)
     if token is None and not state.keys_required:
         return Admin(state, "local")
-    key = await authenticate(state.pool, token, "admin")
+    client = request.client.host if request.client else None
+    key = await check_key(state, token, "admin", client, "rest")
     return Admin(state, f"{key.name} ({key.key_id})")
 
 

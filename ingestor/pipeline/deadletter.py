@@ -1,12 +1,12 @@
-"""Where dead letters go: the Kafka dead-letter topic, or a list of rejects.
+"""Where Kafka's dead letters go: the dead-letter topic.
 
 Kafka: each dead letter keeps the original key and bytes, and headers say
 why (`reason`, `reason_code`) and where it came from (`original_topic`,
 `original_partition`, `original_offset`, `original_timestamp`), so it can be
 inspected, fixed and replayed. `KafkaDeadLetters` returns once the broker
 acknowledged every one, so a batch is committed only after its dead letters
-are safe. HTTP and file import collect theirs (`Rejects`) and answer or
-write them with the batch's acknowledgement.
+are safe. HTTP and file import deliver theirs to sinks of their own (the
+answer's rejections, the rejects file), with the same `Deliver` contract.
 """
 
 from __future__ import annotations
@@ -62,13 +62,3 @@ class KafkaDeadLetters:
             await asyncio.gather(*acks)
         except KafkaError as exc:
             raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-
-class Rejects:
-    """Dead letters kept in order of arrival, for the source to report."""
-
-    def __init__(self) -> None:
-        self.letters: list[DeadLetter] = []
-
-    async def __call__(self, letters: Sequence[DeadLetter]) -> None:
-        self.letters.extend(letters)

@@ -114,12 +114,14 @@ class KafkaSource:
             backoff=self.backoff,
         )
         self.batcher = Batcher(self.write, settings.batch_size, settings.batch_max_age_ms / 1000)
-        self.pipeline = Decode(self.batcher, settings.naive_tz())
+        self.pipeline = Decode(self.batcher, settings.naive_tz(), settings.capture_window())
         # Read but not yet taken by the pipeline (it refused them: back-pressure).
         self._held: deque[Message] = deque()
-        # A turn of the loop and settling (before a revocation) never overlap:
-        # when settling starts, everything read is in the pipeline.
-        self._turning = asyncio.Lock()
+        # Settling for a revocation and for the stop take turns: each sets how
+        # long the writes may retry. The loop must not hold this (or any lock
+        # the rebalance listener takes) across a poll: during a rebalance
+        # `getmany` waits for the new assignment, which waits for the listener.
+        self._settling = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; then write and commit what was read, and leave."""
@@ -136,8 +138,7 @@ class KafkaSource:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                async with self._turning:
-                    await self._turn(stopping)
+                await self._turn(stopping)
             await self.settle(grace_s=0.0)
         finally:
             stopping.cancel()
@@ -152,7 +153,7 @@ class KafkaSource:
         What is given up is read again: the consumer seeks back to it on the
         partitions still assigned. Raises a write's failure (not an outage).
         """
-        async with self._turning:
+        async with self._settling:
             held, self._held = self._held, deque()
             self.backoff.give_up_after(grace_s)
             try:
@@ -291,6 +292,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.source = source
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        log.info("revoking %d partitions: storing and committing what was read", len(revoked))
         await self.source.settle(grace_s=REVOKE_GRACE_S)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:

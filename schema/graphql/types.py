@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.types.field import StrawberryField
 
 from schema.filters import EventQuery, check_window
 from schema.graphql.context import HasReader
@@ -43,7 +42,7 @@ class RowLike(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
-def _reads_field(narrow: Callable[[Any], EventQuery]) -> StrawberryField:
+def _reads_field(narrow: Callable[[Any], EventQuery]) -> Any:
     """The `reads` field of an object whose reads are `narrow(obj)`."""
 
     async def reads(
