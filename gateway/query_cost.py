@@ -39,6 +39,7 @@ from graphql import (
     SelectionSetNode,
     Undefined,
     get_named_type,
+    get_operation_ast,
     is_list_type,
     value_from_ast,
     value_from_ast_untyped,
@@ -156,13 +157,6 @@ def _is_connection_edges(field: GraphQLField) -> bool:
     return isinstance(node_type, GraphQLObjectType) and "node" in node_type.fields
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((op for op in operations if op.name and op.name.value == name), None)
-
-
 def _variables(operation: OperationDefinitionNode, given: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for definition in operation.variable_definitions or ():
@@ -190,7 +184,7 @@ def operation_cost(
 
     0 when the operation is not found (execution reports that).
     """
-    operation = _operation(document, operation_name)
+    operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0
     root = schema.get_root_type(operation.operation)
