@@ -68,9 +68,11 @@ STATEMENT_TIMEOUT_MS = "10000"
 
 
 class GraphQLApp(GraphQLRouter[Context, None]):
-    """Strawberry's router, with the websocket key check in connection_init,
-    live reads rendered once per subscription shape (`gateway.websocket`) and
-    GraphiQL's files served locally when installed (`gateway.assets`)."""
+    """Strawberry's router, with bodies and messages checked as JSON of bounded
+    nesting (`parse_json`, `decode_json`), the websocket key check in
+    connection_init, live reads rendered once per subscription shape
+    (`gateway.websocket`) and GraphiQL's files served locally when installed
+    (`gateway.assets`)."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
