@@ -224,6 +224,12 @@ class GatewaySettings(DatabaseSettings):
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=2000, ge=10)
+    # Pages multiplied through nesting (gateway/query_cost.py): 10,000 admits
+    # twenty pages of 500 reads with their camera and plate, and refuses a
+    # page of 500 reads each with a page of its camera's reads (250,500).
+    max_query_cost: int = Field(default=10_000, ge=1)
+    # The largest HTTP request body and websocket message the gateway takes.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     subscription_buffer: int = Field(default=1000, ge=1)
     gateway_workers: int = Field(default=1, ge=1, le=64)
     # A revoked or expired key stops working within 5 s: new checks trust a

@@ -39,6 +39,8 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         # Compressing every live event costs more CPU than the bandwidth it
         # saves on the networks dashboards sit on; fan-out is CPU-bound.
         "ws_per_message_deflate": False,
+        # No websocket message the gateway takes is larger than a request body.
+        "ws_max_size": settings.max_request_bytes,
     }
     if settings.gateway_workers > 1:
         uvicorn.run(

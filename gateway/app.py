@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import json
 import logging
 import math
 import time
@@ -19,6 +20,8 @@ from typing import Any, NoReturn
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import HTTPConnection
@@ -44,10 +47,16 @@ from gateway.auth import (
 from gateway.context import Context, GatewayState, clean_purpose
 from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
+from gateway.limits import JSONTooDeep, RequestLimits, load_json
 from gateway.live import LiveFeed
-from gateway.metrics import REGISTRY, REQUEST_SECONDS
+from gateway.metrics import REGISTRY, REQUEST_SECONDS, method_label
 from gateway.replica import ReadRotation
-from gateway.strawberry_internals import LegacyWSHandler, TextWebSocket, TransportWSHandler
+from gateway.strawberry_internals import (
+    LegacyWSHandler,
+    TextWebSocket,
+    TransportWSHandler,
+    ViewError,
+)
 from schema.errors import AlprError, AuthError, InvalidRequest, RateLimited, StorageError
 
 log = logging.getLogger(__name__)
@@ -59,9 +68,11 @@ STATEMENT_TIMEOUT_MS = "10000"
 
 
 class GraphQLApp(GraphQLRouter[Context, None]):
-    """Strawberry's router, with the websocket key check in connection_init,
-    live reads rendered once per subscription shape (`gateway.websocket`) and
-    GraphiQL's files served locally when installed (`gateway.assets`)."""
+    """Strawberry's router, with bodies and messages checked as JSON of bounded
+    nesting (`parse_json`, `decode_json`), the websocket key check in
+    connection_init, live reads rendered once per subscription shape
+    (`gateway.websocket`) and GraphiQL's files served locally when installed
+    (`gateway.assets`)."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -70,6 +81,25 @@ class GraphQLApp(GraphQLRouter[Context, None]):
     @property
     def graphql_ide_html(self) -> str:
         return local_ide_html(super().graphql_ide_html)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A body or websocket message; JSON nested too deep is bad JSON (`load_json`)."""
+        return load_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """An HTTP body (or a GET's `variables`): a JSON object, else 400 with the reason.
+
+        A list is a batch, which Strawberry refuses with its own message.
+        """
+        try:
+            value = self.decode_json(data)
+        except JSONTooDeep as exc:
+            raise ViewError(400, exc.msg) from None
+        except json.JSONDecodeError:
+            raise ViewError(400, "Unable to parse request body as JSON") from None
+        if not isinstance(value, dict | list):
+            raise ViewError(400, "the body must be a JSON object with a `query`")
+        return value
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
@@ -244,6 +274,14 @@ def _add_service_routes(app: FastAPI) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def handle_validation_error(request: Request, exc: Exception) -> Response:
+        """FastAPI's 422, in ASCII JSON: the input it echoes may hold a lone
+        surrogate, which UTF-8 (FastAPI's rendering) cannot encode."""
+        assert isinstance(exc, RequestValidationError)
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())})
+        return Response(body, status_code=422, media_type="application/json")
+
     @app.exception_handler(AlprError)
     async def handle_alpr_error(request: Request, exc: Exception) -> JSONResponse:
         code, status = code_and_status(exc)
@@ -296,7 +334,7 @@ class RequestTimer:
             GRAPHQL_PATH if scope["path"].startswith(GRAPHQL_PATH) else "unmatched"
         )
         elapsed = time.perf_counter() - started
-        REQUEST_SECONDS.labels(label, scope["method"]).observe(elapsed)
+        REQUEST_SECONDS.labels(label, method_label(scope["method"])).observe(elapsed)
         # One line per request at INFO with the route template, never the
         # path: /events/plate/ABC123 carries plate text. Probes stay at DEBUG.
         level = logging.DEBUG if label in _PROBE_ROUTES else logging.INFO
@@ -333,5 +371,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(rest_holds.router)
     _add_service_routes(app)
     _add_error_handlers(app)
+    # The outermost last: every request is timed, refused ones too.
+    app.add_middleware(
+        RequestLimits, max_body_bytes=settings.max_request_bytes, graphql_path=GRAPHQL_PATH
+    )
     app.add_middleware(RequestTimer)
     return app

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextvars import ContextVar
 from datetime import date
 from datetime import time as time_of_day
@@ -30,16 +29,12 @@ from typing import Any, Final
 
 from graphql import (
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLIncludeDirective,
     GraphQLSchema,
     GraphQLSkipDirective,
-    InlineFragmentNode,
     OperationDefinitionNode,
-    SelectionSetNode,
+    SelectionNode,
     get_argument_values,
     get_directive_values,
     get_operation_ast,
@@ -53,8 +48,9 @@ from strawberry.types.graphql import OperationType
 from gateway import queries
 from gateway.context import Context
 from gateway.errors import INTERNAL, code_and_status, public_message
-from gateway.metrics import AUDIT_RECORDS, OPERATION_SECONDS
+from gateway.metrics import AUDIT_RECORDS
 from gateway.reader import start_tally
+from gateway.root_fields import root_fields
 from gateway.strawberry_internals import graphql_core_schema
 
 log = logging.getLogger(__name__)
@@ -160,11 +156,8 @@ def _root_arguments(
     variables: VariableValues,
 ) -> dict[str, Any]:
     root = schema.get_root_type(operation.operation)
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
     fields: dict[str, Any] = {}
-    for node in _root_fields(operation.selection_set, fragments, variables, set()):
+    for node in root_fields(document, operation, lambda node: _included(node, variables)):
         name = node.name.value
         key = f"{node.alias.value}: {name}" if node.alias else name
         definition = root.fields.get(name) if root is not None else None
@@ -172,27 +165,11 @@ def _root_arguments(
     return fields
 
 
-def _root_fields(
-    selections: SelectionSetNode,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: VariableValues,
-    spread: set[str],
-) -> Iterator[FieldNode]:
-    """The root fields selected, through fragments, skipping `@skip`/`@include`d-out ones."""
-    for node in selections.selections:
-        if get_directive_values(GraphQLSkipDirective, node, variables) == {"if": True}:
-            continue
-        if get_directive_values(GraphQLIncludeDirective, node, variables) == {"if": False}:
-            continue
-        if isinstance(node, FieldNode):
-            yield node
-        elif isinstance(node, InlineFragmentNode):
-            yield from _root_fields(node.selection_set, fragments, variables, spread)
-        elif isinstance(node, FragmentSpreadNode) and node.name.value not in spread:
-            fragment = fragments.get(node.name.value)
-            if fragment is not None:
-                spread.add(node.name.value)
-                yield from _root_fields(fragment.selection_set, fragments, variables, spread)
+def _included(node: SelectionNode, variables: VariableValues) -> bool:
+    """False for a selection `@skip`ped or not `@include`d with these variables."""
+    if get_directive_values(GraphQLSkipDirective, node, variables) == {"if": True}:
+        return False
+    return get_directive_values(GraphQLIncludeDirective, node, variables) != {"if": False}
 
 
 def _parsed(execution: ExecutionContext) -> tuple[str, dict[str, Any]]:
@@ -247,32 +224,3 @@ class AuditExtension(SchemaExtension):
             await record(ctx, *_parsed(self.execution_context), tally.count)
         except Exception as exc:
             raise withheld(exc) from None
-
-
-def describe_operation(name: str | None, document: Any) -> str:
-    """`name` or, for anonymous operations, the kind and root fields (`query events,plate`)."""
-    if name:
-        return name
-    for definition in getattr(document, "definitions", ()):
-        if isinstance(definition, OperationDefinitionNode):
-            fields = [
-                getattr(getattr(s, "name", None), "value", "?")
-                for s in definition.selection_set.selections
-            ]
-            return f"{definition.operation.value} {','.join(fields)}"
-    return "unknown"
-
-
-class OperationTimer(SchemaExtension):
-    """Time each query by its root fields, for the operators' dashboard."""
-
-    async def on_operation(self) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        yield
-        document = self.execution_context.graphql_document
-        if document is None:
-            return  # refused before parsing (token limit): nothing ran
-        if self.execution_context.operation_type == OperationType.SUBSCRIPTION:
-            return  # a subscription's lifetime is not a latency
-        operation = describe_operation(None, document)
-        OPERATION_SECONDS.labels(operation).observe(time.perf_counter() - started)

@@ -24,16 +24,17 @@ from schema.errors import (
 
 log = logging.getLogger(__name__)
 
+INTERNAL = "INTERNAL_SERVER_ERROR"
+BAD_INPUT = "BAD_USER_INPUT"
 # Most specific first: (error class, GraphQL code, HTTP status).
 _CODES: tuple[tuple[type[AlprError], str, int], ...] = (
-    (InvalidRequest, "BAD_USER_INPUT", 422),
+    (InvalidRequest, BAD_INPUT, 422),
     (NotFound, "NOT_FOUND", 404),
     (Unauthenticated, "UNAUTHENTICATED", 401),
     (Forbidden, "FORBIDDEN", 403),
     (RateLimited, "TOO_MANY_REQUESTS", 429),
     (StorageUnavailable, "SERVICE_UNAVAILABLE", 503),
 )
-INTERNAL = "INTERNAL_SERVER_ERROR"
 UNAVAILABLE_MESSAGE = "the database is unavailable; retry later"
 
 
@@ -61,6 +62,14 @@ def error_body(exc: BaseException) -> dict[str, Any]:
         "data": None,
         "errors": [{"message": public_message(exc), "extensions": {"code": code}}],
     }
+
+
+def refusal_body(graphql: bool, message: str) -> dict[str, Any]:
+    """The body of a request refused before any handler ran (too large, not
+    JSON), shaped as its endpoint answers errors."""
+    if graphql:
+        return {"data": None, "errors": [{"message": message, "extensions": {"code": BAD_INPUT}}]}
+    return {"detail": message, "code": BAD_INPUT}
 
 
 class ErrorCodes(MaskErrors):
@@ -101,6 +110,6 @@ class ErrorCodes(MaskErrors):
         if error.path is None:
             # Parsing, validation (depth, aliases, tokens) and variable
             # coercion happen before execution: the document was at fault.
-            return "BAD_USER_INPUT", error.message
+            return BAD_INPUT, error.message
         log.error("resolver failed", exc_info=original or error)
         return INTERNAL, "internal error"

@@ -8,7 +8,8 @@ class of fields and append it to `QUERY_PARTS`; `merge_types` builds one
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -24,13 +25,16 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from core.settings import GatewaySettings
-from gateway.audit import AuditExtension, OperationTimer
+from gateway.audit import AuditExtension
 from gateway.document_cache import document_cache
 from gateway.errors import ErrorCodes
 from gateway.graphql_core_internals import LeanExecutionContext
+from gateway.metrics import OPERATION_SECONDS, operation_label
+from gateway.query_cost import QueryCost
 from gateway.resolvers import (
     AuditQueries,
     EventQueries,
@@ -56,10 +60,42 @@ QUERY_PARTS: tuple[type, ...] = (
 Query = merge_types("Query", QUERY_PARTS)
 
 
+# What plain HTTP may run: a subscription needs a websocket.
+HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
 class GatewaySchema(strawberry.Schema):
     """Strawberry's schema without its error log, which prints the whole document
     (plate text included) at ERROR for every client mistake. `ErrorCodes`
     logs the failures that are ours."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Strawberry's, which serves plain HTTP only (websockets `stream`).
+
+        A subscription is refused (Strawberry's view answers 400: it would run
+        its resolver once and fail).
+        """
+        allowed = HTTP_OPERATIONS.intersection(
+            HTTP_OPERATIONS if allowed_operation_types is None else allowed_operation_types
+        )
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -67,6 +103,21 @@ class GatewaySchema(strawberry.Schema):
         for error in errors:
             if error.original_error is not None and not isinstance(error.original_error, AlprError):
                 log.debug("operation error: %s", type(error.original_error).__name__)
+
+
+class OperationTimer(SchemaExtension):
+    """Time each query by its root field (`operation_label`), for the operators' dashboard."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        yield
+        ctx = self.execution_context
+        if ctx.graphql_document is None:
+            return  # refused before parsing (token limit): nothing ran
+        schema = graphql_core_schema(ctx.schema)
+        label = operation_label(schema, ctx.graphql_document, ctx.operation_name)
+        if not label.startswith("subscription"):  # a subscription's lifetime is no latency
+            OPERATION_SECONDS.labels(label).observe(time.perf_counter() - started)
 
 
 class HideSuggestions(SchemaExtension):
@@ -113,6 +164,8 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         # The limiters' rule classes are made once: a fresh class per request
         # would make every request miss the validation cache below.
         partial(AddValidationRules, _limit_rules(settings)),
+        # Pages multiplied through nesting, with the request's variables.
+        partial(QueryCost, settings.max_query_cost),
         # Parsing and validating a document cost more than running a small
         # query; clients repeat a few documents, so keep the ones that passed
         # (bounded LRU keyed by the query text). Errors are never cached.

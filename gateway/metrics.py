@@ -2,11 +2,21 @@
 
 A registry per module (not the global default) so that tests building
 several apps in one process do not collide on metric names.
+
+`/metrics` needs no key, and every label value is a series kept until the
+process ends: no label takes a value a client chose. Routes are labelled by
+their template, methods by the HTTP methods there are, operations by the
+schema's root fields (`operation_label`).
 """
 
 from __future__ import annotations
 
+from typing import Final
+
+from graphql import DocumentNode, GraphQLSchema, get_operation_ast
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway.root_fields import root_fields
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -22,11 +32,10 @@ REQUEST_SECONDS = Histogram(
     ["route", "method"],
     registry=REGISTRY,
 )
-# Labelled by kind and root fields ("query events,plate"), never by the
-# client's operation name: the schema bounds the first, clients do not.
 OPERATION_SECONDS = Histogram(
     "alpr_gateway_operation_seconds",
-    "Time to run a GraphQL operation, by kind and root fields",
+    "Time to run a GraphQL query, by its root field (query events), "
+    "'query several' for more than one, 'other' for a document that did not name one",
     ["operation"],
     registry=REGISTRY,
 )
@@ -74,3 +83,30 @@ AUTH_FAILURES = Counter(
     ["transport", "reason"],
     registry=REGISTRY,
 )
+
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER: Final = "other"
+_INTROSPECTION: Final = frozenset({"__schema", "__type", "__typename"})
+
+
+def method_label(method: str) -> str:
+    """An HTTP method as a label: one of `METHODS`, else "other"."""
+    return method if method in METHODS else OTHER
+
+
+def operation_label(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> str:
+    """`query events` for an operation of one root field of the schema,
+    `query several` for more, "other" for anything else (no such operation,
+    no field the schema has). Aliases and fragments do not matter."""
+    operation = get_operation_ast(document, operation_name)
+    root = schema.get_root_type(operation.operation) if operation else None
+    if operation is None or root is None:
+        return OTHER
+    names = (node.name.value for node in root_fields(document, operation))
+    known = {name for name in names if name in root.fields or name in _INTROSPECTION}
+    if not known:
+        return OTHER
+    kind = operation.operation.value
+    return f"{kind} {known.pop()}" if len(known) == 1 else f"{kind} several"

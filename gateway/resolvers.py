@@ -16,7 +16,7 @@ from gateway import queries
 from gateway.context import Context
 from gateway.plate_search import SearchLimits, search_plates
 from schema.errors import InvalidRequest, NotFound
-from schema.filters import check_id, check_plate, check_window
+from schema.filters import check_id, check_plate, check_record_id, check_text, check_window
 from schema.graphql.inputs import EventFilter
 from schema.graphql.matches import PlateMatchConnection, PlateSearchFilter
 from schema.graphql.selection import connection_nested, nested_fields, selected_names
@@ -155,16 +155,16 @@ class AuditQueries:
         before_id: strawberry.ID | None = None,
         key_id: str | None = None,
     ) -> list[AuditRecord]:
-        """Audit records, newest first (admin scope)."""
+        """Audit records, newest first (admin scope); the read is audited in turn."""
         info.context.require_admin()
         if not 1 <= first <= MAX_PAGE:
             raise InvalidRequest("first", f"must be between 1 and {MAX_PAGE}")
-        before = None
-        if before_id is not None:
-            if not str(before_id).isdigit():
-                raise InvalidRequest("beforeId", "is not an audit record id")
-            before = int(before_id)
-        rows = await queries.fetch_audit(info.context.state.pool, before, key_id, first)
+        before = check_record_id(str(before_id), "beforeId") if before_id is not None else None
+        key = check_id(key_id, "keyId")
+        # Records name the plates that were asked for: plate data.
+        info.context.reader.note_plate_data(0)
+        rows = await queries.fetch_audit(info.context.state.pool, before, key, first)
+        info.context.reader.note_plate_data(len(rows))
         return [
             AuditRecord(
                 id=strawberry.ID(str(row["audit_id"])),
@@ -195,6 +195,7 @@ class SearchQueries:
     ) -> PlateMatchConnection:
         """Plates matching `query`, best first: exact, wildcard, or fuzzy the way OCR
         fails (ranked by cost, then most recently seen, then most read)."""
+        check_text(query, "query")
         offset = decode_rank(after, "after") if after else 0
         search_filter = (filter or PlateSearchFilter()).to_filter()
         info.context.reader.note_plate_data(0)  # the purpose rule, before any read

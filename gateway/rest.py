@@ -19,8 +19,8 @@ from gateway.audit import record
 from gateway.auth import identify, token_from_headers
 from gateway.context import Context, GatewayState, clean_purpose
 from schema.errors import InvalidRequest, NotFound
-from schema.filters import EventQuery, check_id, check_plate, check_window
-from schema.paging import MAX_PAGE, PageRequest, encode_cursor
+from schema.filters import MAX_RECORD_ID, EventQuery, check_id, check_plate, check_window
+from schema.paging import MAX_PAGE, PageRequest, decode_cursor, encode_cursor
 
 MAX_OFFSET = 10_000
 
@@ -128,7 +128,7 @@ async def read_events_by_plate(
     if cursor is not None:
         if offset:
             raise InvalidRequest("offset", "give either offset or cursor, not both")
-        page = PageRequest.from_args(first=limit, after=cursor)
+        page = PageRequest(limit, cursor=decode_cursor(cursor, "cursor"))
         rows, more = await queries.fetch_events(ctx.state.read_pool, EventQuery(plate=plate), page)
     else:
         rows = await queries.fetch_events_by_offset(ctx.state.read_pool, plate, limit + 1, offset)
@@ -192,10 +192,15 @@ async def read_stats(ctx: Ctx) -> StatsPublic:
 async def read_audit(
     ctx: Ctx,
     limit: Limit = 100,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
     key_id: str | None = None,
 ) -> list[AuditPublic]:
-    """Audit records, newest first (admin scope)."""
+    """Audit records, newest first (admin scope); itself recorded: records name
+    the plates that were asked for."""
     ctx.require_admin()
-    rows = await queries.fetch_audit(ctx.state.pool, before_id, key_id, limit)
+    key = check_id(key_id, "key_id")
+    ctx.reader.note_plate_data(0)
+    rows = await queries.fetch_audit(ctx.state.pool, before_id, key, limit)
+    variables = {"limit": limit, "before_id": before_id, "key_id": key_id}
+    await record(ctx, "GET /audit", variables, len(rows))
     return [AuditPublic.model_validate(dict(row)) for row in rows]

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core import holds
@@ -20,6 +20,7 @@ from core.holds import Hold, HoldRequest
 from gateway.auth import check_key, token_from_headers
 from gateway.context import GatewayState
 from schema.errors import InvalidRequest, NotFound
+from schema.filters import MAX_RECORD_ID, check_instant, check_text
 
 router = APIRouter(prefix="/admin/holds", tags=["legal holds"])
 
@@ -95,9 +96,19 @@ class ReleasedPublic(BaseModel):
     released: list[int]
 
 
+def _check_text(**values: str | None) -> None:
+    """What PostgreSQL's text cannot hold (NUL, lone surrogates) is refused by name."""
+    for name, value in values.items():
+        if value is not None:
+            check_text(value, name)
+
+
 @router.post("", status_code=201)
 async def create_hold(caller: AdminDep, body: HoldCreate) -> HoldPublic:
     """Place a legal hold; its reads survive retention until it is released."""
+    _check_text(plate=body.plate, case_number=body.case_number, reason=body.reason)
+    check_instant(body.held_from, "held_from")
+    check_instant(body.held_until, "held_until")
     try:
         request = HoldRequest(**body.model_dump(), created_by=caller.name)
     except ValidationError as exc:
@@ -112,6 +123,7 @@ async def list_holds(
     case_number: Annotated[str | None, Query(alias="case")] = None,
 ) -> list[HoldPublic]:
     """Holds in the order placed; released ones too with `all=true`."""
+    _check_text(case=case_number)
     found = await holds.list_holds(
         caller.state.pool, active_only=not include_released, case_number=case_number
     )
@@ -133,13 +145,18 @@ async def _release(
     return ReleasedPublic(released=released)
 
 
+HoldId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID)]
+
+
 @router.post("/{hold_id}/release")
-async def release_hold(caller: AdminDep, hold_id: int, body: HoldRelease) -> ReleasedPublic:
+async def release_hold(caller: AdminDep, hold_id: HoldId, body: HoldRelease) -> ReleasedPublic:
     """Release one hold; the record stays, with who released it and why."""
+    _check_text(reason=body.reason)
     return await _release(caller, hold_id, None, body.reason)
 
 
 @router.post("/cases/{case_number}/release")
 async def release_case(caller: AdminDep, case_number: str, body: HoldRelease) -> ReleasedPublic:
     """Release every active hold of a case."""
+    _check_text(case_number=case_number, reason=body.reason)
     return await _release(caller, None, case_number, body.reason)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from gateway.audit import record
 from gateway.plate_search import MAX_PAGE, SearchLimits, search_plates
 from gateway.rest import Ctx
-from schema.filters import check_id, check_window
+from schema.filters import check_id, check_text, check_window
 from schema.plate_match import DEFAULT_MAX_DISTANCE, PlateMatch, SearchFilter, SearchMode
 
 
@@ -61,6 +61,7 @@ async def search_plates_rest(
     region: str | None = None,
 ) -> list[PlateMatchPublic]:
     """Plates matching `q`, best first (the REST twin of GraphQL `plateSearch`)."""
+    check_text(q, "q")
     since, until = check_window(since, until)
     search_filter = SearchFilter(
         since=since,

@@ -15,7 +15,10 @@ taken here and nowhere else:
   sends nothing (`close_connection`, `TextWebSocket.close`): the websockets
   of a revoked or expired key are closed (`gateway.auth`);
 - the validation rules Strawberry adds of its own (`validation_rules`), to
-  validate with graphql-core's `hide_suggestions` (`gateway.graphql_schema`).
+  validate with graphql-core's `hide_suggestions` (`gateway.graphql_schema`);
+- the exception Strawberry's HTTP views answer with a status and a text
+  (`ViewError`, cross_web's `HTTPException`, which Strawberry does not
+  re-export), to refuse a malformed body from an overridden `parse_json`.
 
 Strawberry is pinned to the minor version these were tested with
 (pyproject.toml). tests/unit/test_library_internals.py runs each fast path
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import strawberry
+from cross_web import HTTPException as ViewError
 from graphql import ASTValidationRule, GraphQLField, GraphQLSchema
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -60,6 +64,7 @@ __all__ = [
     "StrawberryExecutionContext",
     "TextWebSocket",
     "TransportWSHandler",
+    "ViewError",
     "WebSocketDisconnected",
     "WebSocketOperation",
     "current_operation",

