@@ -96,7 +96,8 @@ class SearchPage:
     `complete` is False when the search looked at a bounded part of the
     plates only (a wildcard without three literal characters in a row scans
     the plates of the newest reads; a fuzzy query with too many candidates
-    verifies the first ones): results are then correct but maybe not all.
+    verifies the first ones; a fuzzy limit of three plain edits finds the
+    third by trigram similarity): results are then correct but maybe not all.
     """
 
     matches: list[PlateMatch]
@@ -254,6 +255,10 @@ def deletions(text: str, depth: int) -> set[str]:
 SKELETON_ALPHABET = "".join(sorted(set(plate_skeleton(string.ascii_uppercase + string.digits))))
 
 
+# Plain edits within which `candidate_keys` finds every plate.
+KEYS_COMPLETE_UP_TO = 2 * EDIT_COST
+
+
 def candidate_keys(query: str, max_distance: float) -> list[str]:
     """The strings to look up in the index of plate skeletons and their
     single deletions: every plate whose skeleton is within
@@ -270,7 +275,7 @@ def candidate_keys(query: str, max_distance: float) -> list[str]:
     substituted (i = 2). About 800 strings for a 7-character query.
     """
     skeleton = plate_skeleton(query)
-    depth = min(2, int(max_distance // EDIT_COST))
+    depth = int(min(max_distance, KEYS_COMPLETE_UP_TO) // EDIT_COST)
     keys = deletions(skeleton, depth)
     if depth == 2:
         keys |= _plate_side_second_deletions(skeleton)

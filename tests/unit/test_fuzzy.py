@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import string
-from itertools import combinations, product
 
 import pytest
 
@@ -18,65 +16,14 @@ from schema.fuzzy import (
     _plain_distance,
     align,
 )
-from schema.plate_match import CONFUSION_COST, EDIT_COST, ocr_distance, parse_wildcard
-from schema.plates import OCR_CONFUSION_CLASSES
-
-ALPHABET = string.ascii_uppercase + string.digits
-_LOOK_ALIKES = {c: sorted(group - {c}) for group in OCR_CONFUSION_CLASSES for c in group}
-
-
-def _random_plate(rng: random.Random, low: int = 5, high: int = 8) -> str:
-    return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(low, high)))
-
-
-def _plain_edits(text: str) -> set[str]:
-    """Every string one substitution, insertion or deletion from `text`."""
-    found = set()
-    for i in range(len(text) + 1):
-        for c in ALPHABET:
-            found.add(text[:i] + c + text[i:])
-            if i < len(text):
-                found.add(text[:i] + c + text[i + 1 :])
-        if i < len(text):
-            found.add(text[:i] + text[i + 1 :])
-    found.discard(text)
-    return found
-
-
-def _confusions(text: str, most: int) -> set[str]:
-    """`text` with up to `most` characters swapped for a look-alike."""
-    found = {text}
-    confusable = [i for i, c in enumerate(text) if c in _LOOK_ALIKES]
-    for k in range(1, min(most, len(confusable)) + 1):
-        for positions in combinations(confusable, k):
-            for swaps in product(*(_LOOK_ALIKES[text[p]] for p in positions)):
-                chars = list(text)
-                for p, c in zip(positions, swaps, strict=True):
-                    chars[p] = c
-                found.add("".join(chars))
-    return found
-
-
-def every_variant(plate: str, max_cost: float) -> set[str]:
-    """Every string a sequence of edits costing at most `max_cost` makes
-    from `plate`: plain edits (1 each) over A-Z0-9, then look-alike swaps
-    (0.25 each) of the characters left. A swap before a plain edit of the
-    same character is that plain edit; elsewhere edits commute."""
-    plain = [{plate}]
-    for _ in range(int(max_cost // EDIT_COST)):
-        plain.append(set().union(*(_plain_edits(s) for s in plain[-1])))
-    found: set[str] = set()
-    for edits, strings in enumerate(plain):
-        swaps = int((max_cost - edits * EDIT_COST) // CONFUSION_COST)
-        for s in strings:
-            found |= _confusions(s, swaps)
-    return found
+from schema.plate_match import ocr_distance, parse_wildcard
+from tests.support.plate_variants import ALPHABET, every_variant, plain_edits, random_plate
 
 
 def _background(rng: random.Random, count: int) -> FuzzyIndex[str]:
     index: FuzzyIndex[str] = FuzzyIndex()
     for n in range(count):
-        index.add(f"bg{n}", _random_plate(rng), rng.choice([0.25, 1.0, 1.5, 2.0, 3.0]))
+        index.add(f"bg{n}", random_plate(rng), rng.choice([0.25, 1.0, 1.5, 2.0, 3.0]))
     return index
 
 
@@ -98,7 +45,7 @@ def test_every_variant_within_the_maximum_cost_is_found_at_its_cost(
 ) -> None:
     rng = random.Random(length)
     index = _background(rng, 50)
-    plate = _random_plate(rng, length, length)
+    plate = random_plate(rng, length, length)
     index.add("entry", plate, max_cost)
     variants = every_variant(plate, max_cost)
     assert len(variants) > 500
@@ -114,12 +61,12 @@ def test_sampled_variants_of_longer_plates_and_larger_costs_are_found(
     a sample of the variants made of plain edits only, the dearest kind."""
     rng = random.Random(length * 10 + int(max_cost))
     index = _background(rng, 50)
-    plate = _random_plate(rng, length, length)
+    plate = random_plate(rng, length, length)
     index.add("entry", plate, max_cost)
     for _ in range(1500):
         read = plate
         for _ in range(int(max_cost)):
-            read = rng.choice(sorted(_plain_edits(read)))
+            read = rng.choice(sorted(plain_edits(read)))
         if ocr_distance(plate, read, max_cost) is not None:
             _assert_found(index, "entry", plate, max_cost, read)
 
@@ -158,7 +105,7 @@ def test_align_spells_insertions_and_deletions() -> None:
 def test_align_costs_the_ocr_distance_on_random_pairs() -> None:
     rng = random.Random(5)
     for _ in range(2000):
-        a, b = _random_plate(rng, 0, 7), _random_plate(rng, 0, 7)
+        a, b = random_plate(rng, 0, 7), random_plate(rng, 0, 7)
         cost, edits = align(a, b)
         assert cost == ocr_distance(a, b, 99.0)
         assert sum(e.cost for e in edits) == cost
@@ -181,7 +128,7 @@ def _apply(text: str, edits: tuple[Edit, ...]) -> str:
 def test_bit_parallel_distance_is_levenshtein() -> None:
     rng = random.Random(7)
     for _ in range(3000):
-        a, b = _random_plate(rng, 0, 9), _random_plate(rng, 0, 9)
+        a, b = random_plate(rng, 0, 9), random_plate(rng, 0, 9)
         unweighted = _reference_levenshtein(a, b)
         assert _plain_distance(_bit_masks(a), len(a), b) == unweighted, (a, b)
 
@@ -199,13 +146,13 @@ def _reference_levenshtein(a: str, b: str) -> int:
 def test_no_entry_beyond_its_own_maximum_on_random_reads() -> None:
     rng = random.Random(17)
     entries = {
-        n: (_random_plate(rng, 4, 7), rng.choice([0.0, 0.5, 1.0, 2.0, 3.0])) for n in range(150)
+        n: (random_plate(rng, 4, 7), rng.choice([0.0, 0.5, 1.0, 2.0, 3.0])) for n in range(150)
     }
     index: FuzzyIndex[int] = FuzzyIndex()
     for n, (plate, max_cost) in entries.items():
         index.add(n, plate, max_cost)
     for _ in range(300):
-        read = _random_plate(rng, 3, 8)
+        read = random_plate(rng, 3, 8)
         expected = {
             n: cost
             for n, (plate, max_cost) in entries.items()
