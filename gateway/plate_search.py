@@ -200,9 +200,12 @@ async def _candidates(
     """Candidates by skeleton keys and, with `trigrams`, by trigram similarity.
 
     Session settings, for this transaction only (the pool's other users keep
-    theirs): the trigram threshold, and no parallel workers — the planner
-    cannot estimate an array overlap and expects a hundred thousand rows,
-    so it starts workers (about 60 ms on a busy host) to fetch a few dozen.
+    theirs): the trigram threshold, and the plan. The planner cannot estimate
+    an array overlap: it prices each of the ~800 keys as a share of the table
+    and expects every plate, so it would start parallel workers, or scan the
+    table (or its primary key) computing every plate's keys, for the few
+    dozen rows the index finds (2 minutes instead of milliseconds at 300,000
+    plates). So no parallel workers and nothing but bitmap index scans.
     """
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:

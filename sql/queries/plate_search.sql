@@ -58,10 +58,14 @@ WHERE alpr_plate_keys(plate_normalized_text) && :keys::text[]
 LIMIT :limit;
 
 -- name: candidate_settings
--- For this transaction only: the similarity the % operator asks for, and no
--- parallel workers (gateway/plate_search.py `_candidates` says why).
+-- For this transaction only: the similarity the % operator asks for, no
+-- parallel workers, and bitmap index scans only (gateway/plate_search.py
+-- `_candidates` says why).
 SELECT set_config('pg_trgm.similarity_threshold', :threshold::text, true),
-    set_config('max_parallel_workers_per_gather', '0', true);
+    set_config('max_parallel_workers_per_gather', '0', true),
+    set_config('enable_seqscan', 'off', true),
+    set_config('enable_indexscan', 'off', true),
+    set_config('enable_indexonlyscan', 'off', true);
 
 -- name: plate_details
 -- The plates named in :plates that pass the filters. A template: {columns}
