@@ -16,7 +16,7 @@ from gateway.plate_search import SearchLimits, audit_search, search_plates, simi
 from ingestor.writer import write_batch
 from schema.errors import InvalidRequest
 from schema.events import event_from_dict
-from schema.plate_match import SearchFilter, SearchMode, deletions, parse_wildcard
+from schema.plate_match import SearchFilter, SearchMode, candidate_keys, deletions, parse_wildcard
 from schema.plates import plate_skeleton
 from sql import load_queries
 from tests.factories import wire_event
@@ -248,3 +248,16 @@ async def test_candidate_query_uses_the_index(loaded: asyncpg.Pool[Any]) -> None
         await conn.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {text}", *values))
     assert "plates_skeleton_keys" in plan
+
+
+async def test_hundreds_of_keys_still_use_the_index(loaded: asyncpg.Pool[Any]) -> None:
+    """The planner expects every plate from an overlap with ~800 keys; the
+    candidate settings leave it bitmap index scans only."""
+    queries = load_queries("plate_search")
+    keys = candidate_keys("LOS7353", 2.0)
+    assert len(keys) > 500
+    text, *values = queries["fuzzy_candidates_by_keys"].bind(keys=keys, limit=5001)
+    async with loaded.acquire() as conn, conn.transaction():
+        await conn.execute(*queries["candidate_settings"].bind(threshold="0.3"))
+        plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {text}", *values))
+    assert "Bitmap Index Scan on plates_skeleton_keys" in plan
