@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import pytest
 
 from gateway.plate_search import SearchLimits, _fuzzy, search_plates
 from schema.plate_match import SearchFilter, SearchMode, ocr_distance
@@ -21,6 +22,8 @@ async def _store(conn: asyncpg.Connection[Any], plates: set[str]) -> None:
     await conn.copy_records_to_table("plates", records=rows)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # 70,000 plates stored and verified
 async def test_every_stored_variant_is_found(pool: asyncpg.Pool[Any]) -> None:
     """All strings within cost 2 of a plate (plain edits over A-Z0-9,
     look-alike swaps: about 70,000) are stored; a search for the plate

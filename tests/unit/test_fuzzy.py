@@ -39,6 +39,7 @@ def _assert_found(index: FuzzyIndex[str], key: str, plate: str, max_cost: float,
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 70,000 lookups at (5, 2.0): minutes on a busy host
 @pytest.mark.parametrize(("length", "max_cost"), [(5, 2.0), (6, 1.75), (7, 1.25), (8, 1.0)])
 def test_every_variant_within_the_maximum_cost_is_found_at_its_cost(
     length: int, max_cost: float
