@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from asyncpg.pool import PoolConnectionProxy
 
 from gateway.plate_search import SearchLimits, _fuzzy, search_plates
 from schema.plate_match import SearchFilter, SearchMode, ocr_distance
@@ -17,7 +18,7 @@ from tests.support.plate_variants import every_variant, plain_edits, random_plat
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
-async def _store(conn: asyncpg.Connection[Any], plates: set[str]) -> None:
+async def _store(conn: PoolConnectionProxy[Any], plates: set[str]) -> None:
     rows = [(p, T0, T0, 1, "US-FL", "cam-a") for p in plates]
     await conn.copy_records_to_table("plates", records=rows)
 
