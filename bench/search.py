@@ -36,9 +36,9 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.migrate import migrate
-from gateway.plate_search import search_plates
-from schema.plate_match import SearchMode
-from schema.plates import OCR_CONFUSION_CLASSES
+from gateway.plate_search import SearchLimits, _candidates, _details, _fuzzy, search_plates
+from schema.plate_match import SearchFilter, SearchMode, deletions, verify
+from schema.plates import OCR_CONFUSION_CLASSES, plate_skeleton
 
 FORMATS = ("LLLDDDD", "DLLLDDD", "LLDDLLL", "DDDLLL", "LLLDDD", "LDDDLL", "DDLLDD")
 _CLASS = {c: sorted(group - {c}) for group in OCR_CONFUSION_CLASSES for c in group}
@@ -126,6 +126,68 @@ async def timed(
     return p50, p99
 
 
+def _two_plain_edits(plate: str, rng: random.Random) -> str:
+    chars = list(plate)
+    for _ in range(2):
+        kind = rng.choice(("sub", "ins", "del"))
+        at = rng.randrange(len(chars) + (kind == "ins"))
+        if kind == "sub":
+            chars[at] = rng.choice(_ALNUM)
+        elif kind == "ins":
+            chars.insert(at, rng.choice(_ALNUM))
+        else:
+            del chars[at]
+    return "".join(chars)
+
+
+async def _fuzzy_before(pool: Any, query: str) -> set[str]:
+    """Fuzzy search as it was before the plate side's second deletion was
+    spelled by the query: the query's deletions up to two deep plus trigram
+    similarity at 0.3 (same SQL, same verification)."""
+    keys = sorted(deletions(plate_skeleton(query), 2))
+    limits = SearchLimits()
+    rows = await _candidates(pool, keys, query, limits, True)
+    scores = verify(query, [r["plate_normalized_text"] for r in rows], limits.max_distance)
+    return {m.plate for m in await _details(pool, list(scores), SearchFilter(), scores)}
+
+
+async def _fuzzy_now(pool: Any, query: str) -> set[str]:
+    matches, _ = await _fuzzy(pool, query, SearchFilter(), SearchLimits())
+    return {m.plate for m in matches}
+
+
+async def compare_fuzzy(pool: Any, plates: list[str], count: int, rng: random.Random) -> None:
+    """Before and after on the same queries, alternating, each returning all
+    its matches: latency, and how often the plate the query was made from
+    is found (every such plate is within distance 2, so 1.0 is complete)."""
+    picks = [rng.choice(plates) for _ in range(count)]
+    for label, make in (("misread", _misread), ("two plain edits", _two_plain_edits)):
+        pairs = [(p, q) for p in picks if len(q := make(p, rng)) >= 3]
+        times: dict[str, list[float]] = {"before": [], "after": []}
+        found: dict[str, int] = {"before": 0, "after": 0}
+        missed_by_after = 0
+        for plate, query in pairs:
+            results = {}
+            for name, run in (("before", _fuzzy_before), ("after", _fuzzy_now))[
+                :: rng.choice((1, -1))
+            ]:
+                started = time.perf_counter()
+                results[name] = await run(pool, query)
+                times[name].append((time.perf_counter() - started) * 1000)
+                if times[name][-1] > 1000:
+                    print(f"slow: {name} {query!r} {times[name][-1]:.0f} ms")
+                found[name] += plate in results[name]
+            missed_by_after += len(results["before"] - results["after"])
+        for name in ("before", "after"):
+            p50, p99 = statistics.median(times[name]), _percentile(times[name], 0.99)
+            print(
+                f"fuzzy {label:<16} {name:<6} n={len(pairs):<5} "
+                f"p50={p50:8.2f} ms  p99={p99:8.2f} ms  "
+                f"source found {found[name] / len(pairs):.3f}"
+            )
+        print(f"fuzzy {label:<16} plates found before but not after: {missed_by_after}")
+
+
 def _queries(plates: list[str], count: int, rng: random.Random) -> dict[str, list[str]]:
     picks = [rng.choice(plates) for _ in range(count)]
     return {
@@ -155,6 +217,9 @@ async def bench(url: str, args: argparse.Namespace) -> None:
                 f"loaded {args.reads} reads, {len(plates)} plates in "
                 f"{time.perf_counter() - started:.0f} s"
             )
+        if args.compare_fuzzy:
+            await compare_fuzzy(pool, plates, args.queries, rng)
+            return
         modes = {"exact": SearchMode.EXACT, "fuzzy (misread)": SearchMode.FUZZY}
         results = {}
         # Two shared cores: other people's jobs move the tail; say how busy.
@@ -214,6 +279,11 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--naive-queries", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--compare-fuzzy",
+        action="store_true",
+        help="only fuzzy: before/after the complete keys, alternating, with completeness",
+    )
     args = parser.parse_args()
     if not (args.admin_url or args.existing):
         parser.error("give --admin-url or --existing")

@@ -28,6 +28,7 @@ from schema.plate_match import (
     verify,
 )
 from schema.plates import OCR_SKELETON, plate_skeleton
+from tests.support.plate_variants import plain_edits, random_plate
 
 # --- wildcard ---------------------------------------------------------------
 
@@ -271,3 +272,20 @@ def test_search_filter_input_is_checked() -> None:
         PlateSearchFilter(camera_id="x" * 51).to_filter()
     made = PlateSearchFilter(region="US-FL").to_filter()
     assert made == SearchFilter(region="US-FL")
+
+
+def test_candidate_keys_meet_every_plate_within_two_plain_edits() -> None:
+    """A query meets, through the index keys, every stored plate two plain
+    edits (over A-Z0-9) away: all of them as stored plates, a sample as
+    queries (each query builds its ~800 keys)."""
+    rng = random.Random(41)
+    for length in (5, 7):
+        plate = random_plate(rng, length, length)
+        keys = set(candidate_keys(plate, 2.0))
+        once = plain_edits(plate)
+        variants = once.union(*(plain_edits(v) for v in once))
+        for variant in variants:
+            assert deletions(plate_skeleton(variant), 1) & keys, (plate, variant)
+        indexed = deletions(plate_skeleton(plate), 1)
+        for variant in rng.sample(sorted(variants), 200):
+            assert indexed & set(candidate_keys(variant, 2.0)), (plate, variant)
