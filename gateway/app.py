@@ -41,6 +41,7 @@ from gateway.auth import (
     token_from_params,
     watch_keys,
 )
+from gateway.camera_health import export_silent
 from gateway.context import Context, GatewayState, clean_purpose
 from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
@@ -238,8 +239,11 @@ def _add_service_routes(app: FastAPI) -> None:
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["service"])
-    async def read_metrics() -> Response:
+    async def read_metrics(request: Request) -> Response:
         """Prometheus metrics."""
+        state: GatewayState = request.app.state.gateway
+        with contextlib.suppress(StorageError):  # the rest still renders
+            await export_silent(state.read_pool)
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -34,6 +34,7 @@ from gateway.graphql_core_internals import LeanExecutionContext
 from gateway.resolvers import (
     AuditQueries,
     EventQueries,
+    OperationsQueries,
     PlaceQueries,
     SearchQueries,
     StatsQueries,
@@ -52,6 +53,7 @@ QUERY_PARTS: tuple[type, ...] = (
     StatsQueries,
     AuditQueries,
     SearchQueries,
+    OperationsQueries,
 )
 Query = merge_types("Query", QUERY_PARTS)
 
