@@ -43,6 +43,7 @@ from gateway.auth import (
 )
 from gateway.camera_health import export_silent
 from gateway.context import Context, GatewayState, clean_purpose
+from gateway.dashboard import add_dashboard
 from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
 from gateway.live import LiveFeed
@@ -323,6 +324,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         title="ALPR gateway",
         description="Plate reads over GraphQL (/graphql) and the storage-layer REST endpoints.",
         lifespan=_lifespan(settings),
+        docs_url=None,  # gateway.dashboard serves /docs from local files
     )
     graphql = GraphQLApp(
         build_schema(settings),
@@ -336,6 +338,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(rest_plates.router)
     app.include_router(rest_holds.router)
     _add_service_routes(app)
+    add_dashboard(app)
     _add_error_handlers(app)
     app.add_middleware(RequestTimer)
     return app
