@@ -29,7 +29,7 @@ ASSET_PATH = "/graphql-assets"
 VENDOR_DIR = Path(__file__).parent / "static" / "vendor"
 
 # name: (package@version, files inside the package). Pinned: an upgrade is a
-# reviewed change of this table (docs/adr/0002-dashboard-stack.md).
+# reviewed change of this table (docs/adr/0014-dashboard.md).
 VENDOR: dict[str, tuple[str, tuple[str, ...]]] = {
     "preact": ("preact@10.29.8", ("dist/preact.module.js", "hooks/dist/hooks.module.js")),
     "htm": ("htm@3.1.1", ("dist/htm.module.js",)),

@@ -1,7 +1,7 @@
 """The operator dashboard and Swagger UI, served from the gateway's own files.
 
 The dashboard (gateway/web/, ES modules without a build step; see
-docs/adr/0002-dashboard-stack.md) is a client of the public GraphQL API
+docs/adr/0014-dashboard.md) is a client of the public GraphQL API
 like any other: the page itself carries no data and needs no key. Its
 libraries and Swagger UI's come from npm at install time (`gateway.assets`);
 `/docs` uses them when installed and FastAPI's CDN page otherwise. Static
