@@ -130,8 +130,9 @@ function Holds({ text }) {
   else if (!data.legalHolds.length) body = html`<p>No legal hold on this plate.</p>`;
   else {
     body = html`<ul>${data.legalHolds.map((h) => html`<li key=${h.id}>
-      <strong>${h.active ? 'Active' : 'Released'}</strong> hold #${h.id}${h.caseNumber ? `, case ${h.caseNumber}` : ''}:
-      ${h.reason} (by ${h.createdBy}, <${Time} at=${h.createdAt} />)</li>`)}</ul>`;
+      <strong>${h.active ? 'Active' : 'Released'}</strong>
+      ${` hold #${h.id}${h.caseNumber ? `, case ${h.caseNumber}` : ''}: ${h.reason} (by ${h.createdBy}, `}
+      <${Time} at=${h.createdAt} />)</li>`)}</ul>`;
   }
   return html`<section aria-labelledby="holds-title"><h2 id="holds-title">Legal holds</h2>${body}</section>`;
 }
