@@ -14,18 +14,17 @@ from schema.cameras import HISTORY_HOURS, CameraGap, is_silent
 
 
 async def export_silent(db: queries.Db) -> int:
-    """Set the gauges from the database; the number of silent cameras.
-    A `StorageError` leaves the gauges as they were."""
-    cameras = await queries.list_cameras(db, None)
-    rows = await queries.fetch_camera_gaps(db, [c["camera_id"] for c in cameras], HISTORY_HOURS)
-    gaps = CameraGap.by_camera(rows)
+    """Set the gauges from the database (one statement); the number of silent
+    cameras. A `StorageError` leaves the gauges as they were."""
+    rows = await queries.fetch_camera_gaps(db, None, HISTORY_HOURS)
     now = datetime.now(UTC)
     CAMERA_SILENT.clear()
     silent = 0
-    for camera in cameras:
-        flag = is_silent(gaps.get(camera["camera_id"]), (now - camera["last_seen"]).total_seconds())
+    for row in rows:
+        gap = CameraGap(row["active_hours"], row["usual_gap_s"])
+        flag = is_silent(gap, (now - row["last_seen"]).total_seconds())
         if flag is not None:
-            CAMERA_SILENT.labels(camera["camera_id"]).set(int(flag))
+            CAMERA_SILENT.labels(row["camera_id"]).set(int(flag))
             silent += flag
     CAMERAS_SILENT.set(silent)
     return silent

@@ -212,7 +212,7 @@ async def list_cameras(db: Db, site_id: str | None, limit: int = 1000) -> list[R
 
 
 @translated
-async def fetch_camera_gaps(db: Db, camera_ids: list[str], history_hours: int) -> list[Row]:
+async def fetch_camera_gaps(db: Db, camera_ids: list[str] | None, history_hours: int) -> list[Row]:
     return await _fetch(db, "camera_gaps", camera_ids=camera_ids, history_hours=history_hours)
 
 

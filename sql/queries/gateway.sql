@@ -301,9 +301,10 @@ SELECT 1;
 -- seconds apart, and that nothing came for the hours between it and the
 -- camera's previous active hour; the usual gap is the 95th percentile of the
 -- larger of the two, so quiet nights and busy days both count as usual. A
--- camera without a complete active hour has no row.
+-- camera without a complete active hour has no row. NULL :camera_ids: all
+-- cameras (the metrics scrape).
 WITH recent AS (
-    SELECT h.camera_id, h.reads,
+    SELECT h.camera_id, c.last_seen, h.reads,
         h.bucket - lag(h.bucket) OVER (PARTITION BY h.camera_id ORDER BY h.bucket)
             AS since_previous
     FROM cameras AS c
@@ -311,9 +312,9 @@ WITH recent AS (
       ON h.camera_id = c.camera_id
      AND h.bucket >= date_trunc('hour', c.last_seen) - make_interval(hours => :history_hours)
      AND h.bucket < date_trunc('hour', now())
-    WHERE c.camera_id = ANY(:camera_ids::text[])
+    WHERE :camera_ids::text[] IS NULL OR c.camera_id = ANY(:camera_ids::text[])
 )
-SELECT camera_id, count(*)::int AS active_hours,
+SELECT camera_id, max(last_seen) AS last_seen, count(*)::int AS active_hours,
     percentile_cont(0.95) WITHIN GROUP (ORDER BY greatest(
         3600.0 / reads,
         COALESCE(extract(epoch FROM since_previous) - 3600, 0)
