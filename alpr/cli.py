@@ -13,11 +13,11 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from alpr import ops
+from alpr import local, ops
 from core import logs
 from core.migrate import EnginePreference, migrate
 from core.settings import DatabaseSettings
-from schema.errors import AlprError, InvalidRequest
+from schema.errors import AlprError, InvalidRequest, StorageUnavailable
 
 app = typer.Typer(
     help="ALPR plate reads: ingest them from Kafka, query them over GraphQL.",
@@ -28,9 +28,12 @@ app = typer.Typer(
 
 @app.callback()
 def _setup(
+    ctx: typer.Context,
     log_level: Annotated[str, typer.Option(envvar="ALPR_LOG_LEVEL")] = "INFO",
 ) -> None:
     logs.configure(log_level)
+    if ctx.invoked_subcommand != "up":
+        local.use_running_database(os.environ)
 
 
 @app.command("migrate")
@@ -113,7 +116,7 @@ async def _supervise(env: dict[str, str], services: list[str], feeder: list[str]
 
 async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> int:
     env = dict(os.environ)
-    server = None
+    server = run_file = None
     if "ALPR_DATABASE_URL" not in env and "ALPR_DB_HOST" not in env:
         from core.embedded import embedded_database
 
@@ -121,6 +124,17 @@ async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> in
         env["ALPR_DATABASE_URL"] = url
         # Local mode: loopback only, so API keys are off unless asked for.
         env.setdefault("ALPR_REQUIRE_KEYS", "false")
+        # The other alpr commands find this database while we run (alpr.local).
+        run_file = local.announce(data_dir, url)
+    try:
+        return await _run_services(env, engine, feeder)
+    finally:
+        if run_file is not None:
+            local.withdraw(run_file)
+        del server  # the embedded server stops when the process exits
+
+
+async def _run_services(env: dict[str, str], engine: EnginePreference, feeder: list[str]) -> int:
     # Without a configured broker the ingestor takes events over HTTP only.
     env.setdefault(
         "ALPR_KAFKA_ENABLED", "true" if "ALPR_KAFKA_BOOTSTRAP_SERVERS" in env else "false"
@@ -131,9 +145,7 @@ async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> in
     services = _services()
     if not services:
         typer.echo("no service processes installed; the database stays up until Ctrl-C")
-    code = await _supervise(env, services, feeder) if services else await _wait_for_signal()
-    del server  # the embedded server stops when the process exits
-    return code
+    return await _supervise(env, services, feeder) if services else await _wait_for_signal()
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -338,10 +350,26 @@ def gateway_command(
     serve(host, port)
 
 
+def _one_line(exc: BaseException) -> str:
+    """What went wrong, in one line, with what to do when we know it."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    unconfigured = not (os.environ.get("ALPR_DATABASE_URL") or os.environ.get("ALPR_DB_HOST"))
+    if isinstance(exc, StorageUnavailable | OSError) and unconfigured:
+        # Most often: a first run, with no database and no `alpr up` running here.
+        return (
+            f"{text} (no database is configured and no `alpr up` runs on "
+            f"{local.data_dir(os.environ)}: start `alpr up`, or set ALPR_DATABASE_URL)"
+        )
+    return text if isinstance(exc, AlprError) else f"{type(exc).__name__}: {text}"
+
+
 def main() -> None:
-    """Run the command line; the project's own errors end it with one line, not a traceback."""
+    """Run the command line; an error ends it with one line, not a traceback
+    (the traceback too with ALPR_LOG_LEVEL=DEBUG)."""
     try:
         app()
-    except AlprError as exc:
-        typer.echo(f"error: {exc}", err=True)
+    except Exception as exc:
+        if os.environ.get("ALPR_LOG_LEVEL", "").upper() == "DEBUG":
+            raise
+        typer.echo(f"error: {_one_line(exc)}", err=True)
         sys.exit(2 if isinstance(exc, InvalidRequest) else 1)
