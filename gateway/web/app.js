@@ -61,13 +61,14 @@ function SignIn({ error, onDone }) {
   </main>`;
 }
 
-function Purpose() {
+/** The purpose sent with every request; `onChange` once it is set, so the screen asks again. */
+function Purpose({ onChange }) {
   const [value, setValue] = useState(session.purpose);
   const save = (event) => {
     event.preventDefault();
     session.purpose = value.trim();
     resetLive();
-    window.dispatchEvent(new HashChangeEvent('hashchange'));
+    onChange();
   };
   return html`<form class="purpose" onSubmit=${save}>
     <label for="purpose">Purpose</label>
@@ -80,6 +81,8 @@ function Purpose() {
 function Shell({ onSignOut }) {
   const route = useRoute();
   const main = useRef(null);
+  // Bumped when the purpose changes: the screen is made anew and asks again.
+  const [generation, setGeneration] = useState(0);
   const screen = SCREENS.find((s) => s.path === route.name) || SCREENS[0];
   useEffect(() => {
     document.title = `${screen.title} · ALPR dashboard`;
@@ -98,11 +101,11 @@ function Shell({ onSignOut }) {
           </li>`)}
         </ul>
       </nav>
-      <${Purpose} />
+      <${Purpose} onChange=${() => setGeneration((g) => g + 1)} />
       ${session.key ? html`<button type="button" class="signout" onClick=${onSignOut}>Sign out</button>` : null}
     </header>
     <main id="main" ref=${main} tabindex="-1">
-      <${View} key=${`${screen.path}/${route.arg || ''}`} arg=${route.arg} />
+      <${View} key=${`${screen.path}/${route.arg || ''}/${generation}`} arg=${route.arg} />
     </main>`;
 }
 

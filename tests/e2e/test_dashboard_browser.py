@@ -349,3 +349,29 @@ async def test_sign_in_keeps_the_key_in_the_session_and_names_a_missing_scope(
     message = await page.evaluate(_text("main [role=alert]"))
     assert "'admin' scope" in message
     await page.screenshot(ARTIFACTS / "admin-missing-scope.png")
+
+
+@pytest.fixture(scope="module")
+async def purpose_url(database_url: str, stored: None, vendor: None) -> AsyncIterator[str]:
+    async with serve(settings_for(database_url, require_purpose=True)) as url:
+        yield url
+
+
+async def test_a_required_purpose_is_asked_for_and_sent(
+    purpose_url: str, page: Page, pool: asyncpg.Pool[Any]
+) -> None:
+    await page.goto(f"{purpose_url}/#/search")
+    await page.wait_for("!!document.querySelector('#q')")
+    await _fill(page, "#q", "DASH123")
+    await _click(page, "Search")
+    await page.wait_for(f"{_text('main [role=alert]')}.includes('Purpose')", timeout=10)
+    await _fill(page, "#purpose", "case C-7")
+    await _click(page, "Set")
+    await page.wait_for("!!document.querySelector('#q') && !document.querySelector('#q').value")
+    await _fill(page, "#q", "DASH123")
+    await _click(page, "Search")
+    await page.wait_for(f"{_text('main table tbody tr')}.startsWith('DASH123')", timeout=10)
+    audited = await pool.fetchval(
+        "SELECT purpose FROM audit_log WHERE operation = 'Search' ORDER BY audit_id DESC LIMIT 1"
+    )
+    assert audited == "case C-7"
