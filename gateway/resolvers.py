@@ -230,7 +230,7 @@ class OperationsQueries:
         include_released: bool = False,
     ) -> list[LegalHold]:
         """Legal holds in the order placed, those on `plate` or of a case (admin scope)."""
-        info.context.require_admin("legal holds")
+        info.context.require_admin("reading legal holds")
         wanted = check_plate(plate, "plate") if plate is not None else None
         found = await holds.list_holds(
             info.context.state.pool, active_only=not include_released, case_number=case_number

@@ -122,6 +122,8 @@ async def test_legal_holds_for_admins(
     query = '{ legalHolds(plate: "ch-1") { plate reason active } }'
     refused = await gql(client, query)
     assert error_codes(refused) == ["FORBIDDEN"]
-    assert "legal holds needs a key with the 'admin' scope" in refused["errors"][0]["message"]
+    assert (
+        "reading legal holds needs a key with the 'admin' scope" in refused["errors"][0]["message"]
+    )
     body = await gql(client, query, headers={"Authorization": f"Bearer {keys['admin']}"})
     assert body["data"]["legalHolds"] == [{"plate": "CH1", "reason": "case", "active": True}]
