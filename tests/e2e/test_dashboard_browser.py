@@ -42,7 +42,6 @@ ARTIFACTS = (
     )
     / "dashboard"
 )
-NOW = datetime.now(UTC)
 MAX_PAGE_BYTES = 300 * 1024
 
 
@@ -55,18 +54,19 @@ def _read(plate: str, camera: str, site: str, at: datetime) -> PlateEvent:
 def _history() -> list[PlateEvent]:
     """Two sites, four cameras, a day and a half: DASH123 read 60 times (pages of
     reads), PG0001-PG0045 (pages of search results), traffic for the charts."""
+    now = datetime.now(UTC)  # when the module runs, not when it was imported
     cameras = [("gate-1", "north"), ("gate-2", "north"), ("dock-1", "south"), ("dock-2", "south")]
     reads = [
-        _read("DASH123", *cameras[i % 4], NOW - timedelta(minutes=37 * i + 5)) for i in range(60)
+        _read("DASH123", *cameras[i % 4], now - timedelta(minutes=37 * i + 5)) for i in range(60)
     ]
     reads += [
-        _read(f"PG{i:04d}", *cameras[i % 3], NOW - timedelta(minutes=23 * i + 3))
+        _read(f"PG{i:04d}", *cameras[i % 3], now - timedelta(minutes=23 * i + 3))
         for i in range(1, 46)
     ]
-    reads += [_read("DASH12B", "gate-2", "north", NOW - timedelta(hours=2))]
+    reads += [_read("DASH12B", "gate-2", "north", now - timedelta(hours=2))]
     # dock-3 falls silent: a read every 6 minutes for 20 hours, none for five.
     reads += [
-        _read(f"TR{i % 30}", "dock-3", "south", NOW - timedelta(hours=5, minutes=6 * i))
+        _read(f"TR{i % 30}", "dock-3", "south", now - timedelta(hours=5, minutes=6 * i))
         for i in range(200)
     ]
     return reads

@@ -20,7 +20,6 @@ from schema.events import PlateEvent, event_from_dict
 from tests.factories import wire_event
 from tests.integration.gateway_server import error_codes, gql, serve, settings_for
 
-NOW = datetime.now(UTC)
 CAMERAS = """{ cameras { id silent usualGapSeconds readsPerHour(hours: 12) { hour reads } } }"""
 
 
@@ -38,14 +37,16 @@ def _reads(camera: str, start: datetime, end: datetime, every: timedelta) -> lis
 
 @pytest.fixture(scope="module")
 async def stored(pool: asyncpg.Pool[Any]) -> dict[str, list[PlateEvent]]:
+    # From when the module runs, not when it was imported (a long session).
+    now = datetime.now(UTC)
     five = timedelta(minutes=5)
     reads = {
         # A read every 5 minutes for 8 hours, then nothing for the last 3.
-        "ch-dead": _reads("ch-dead", NOW - timedelta(hours=11), NOW - timedelta(hours=3), five),
+        "ch-dead": _reads("ch-dead", now - timedelta(hours=11), now - timedelta(hours=3), five),
         # The same rhythm up to a minute ago.
-        "ch-live": _reads("ch-live", NOW - timedelta(hours=8), NOW - timedelta(minutes=1), five),
+        "ch-live": _reads("ch-live", now - timedelta(hours=8), now - timedelta(minutes=1), five),
         # Two reads: no rhythm to judge by.
-        "ch-new": _reads("ch-new", NOW - timedelta(minutes=20), NOW, timedelta(minutes=10)),
+        "ch-new": _reads("ch-new", now - timedelta(minutes=20), now, timedelta(minutes=10)),
     }
     async with pool.acquire() as conn:
         for events in reads.values():
