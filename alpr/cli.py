@@ -116,7 +116,7 @@ async def _supervise(env: dict[str, str], services: list[str], feeder: list[str]
 
 async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> int:
     env = dict(os.environ)
-    server = run_file = None
+    server = None
     if "ALPR_DATABASE_URL" not in env and "ALPR_DB_HOST" not in env:
         from core.embedded import embedded_database
 
@@ -124,17 +124,6 @@ async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> in
         env["ALPR_DATABASE_URL"] = url
         # Local mode: loopback only, so API keys are off unless asked for.
         env.setdefault("ALPR_REQUIRE_KEYS", "false")
-        # The other alpr commands find this database while we run (alpr.local).
-        run_file = local.announce(data_dir, url)
-    try:
-        return await _run_services(env, engine, feeder)
-    finally:
-        if run_file is not None:
-            local.withdraw(run_file)
-        del server  # the embedded server stops when the process exits
-
-
-async def _run_services(env: dict[str, str], engine: EnginePreference, feeder: list[str]) -> int:
     # Without a configured broker the ingestor takes events over HTTP only.
     env.setdefault(
         "ALPR_KAFKA_ENABLED", "true" if "ALPR_KAFKA_BOOTSTRAP_SERVERS" in env else "false"
@@ -142,10 +131,17 @@ async def _run_services(env: dict[str, str], engine: EnginePreference, feeder: l
     settings = DatabaseSettings(database_url=env.get("ALPR_DATABASE_URL"))
     report = await migrate(settings.dsn(), engine)
     typer.echo(f"database ready ({report.engine}, {settings.describe()})")
-    services = _services()
-    if not services:
-        typer.echo("no service processes installed; the database stays up until Ctrl-C")
-    return await _supervise(env, services, feeder) if services else await _wait_for_signal()
+    # Once migrated, the other alpr commands find the embedded database (alpr.local).
+    run_file = local.announce(data_dir, env["ALPR_DATABASE_URL"]) if server else None
+    try:
+        services = _services()
+        if not services:
+            typer.echo("no service processes installed; the database stays up until Ctrl-C")
+        return await _supervise(env, services, feeder) if services else await _wait_for_signal()
+    finally:
+        if run_file is not None:
+            local.withdraw(run_file)
+        del server  # the embedded server stops when the process exits
 
 
 def _stop_on_signals() -> asyncio.Event:
