@@ -47,7 +47,9 @@ def test_commands_find_the_running_up_and_fail_in_one_line_without_it(tmp_path: 
         # up.json appears once the database is migrated; a loaded machine is slow.
         deadline = time.monotonic() + 180
         while not (tmp_path / ".alpr" / "up.json").is_file():
-            assert time.monotonic() < deadline and up.poll() is None, "alpr up did not start"
+            if up.poll() is not None:
+                raise AssertionError(f"alpr up ended: {up.communicate()[0]}")
+            assert time.monotonic() < deadline, "alpr up did not start"
             time.sleep(0.2)
         created = _alpr("keys", "create", "first-user", "--scope", "read", env=env, cwd=tmp_path)
         assert created.returncode == 0, created.stderr
