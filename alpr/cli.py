@@ -13,11 +13,11 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from alpr import ops
+from alpr import local, ops
 from core import logs
 from core.migrate import EnginePreference, migrate
 from core.settings import DatabaseSettings
-from schema.errors import AlprError, InvalidRequest
+from schema.errors import AlprError, InvalidRequest, StorageUnavailable
 
 app = typer.Typer(
     help="ALPR plate reads: ingest them from Kafka, query them over GraphQL.",
@@ -28,9 +28,12 @@ app = typer.Typer(
 
 @app.callback()
 def _setup(
+    ctx: typer.Context,
     log_level: Annotated[str, typer.Option(envvar="ALPR_LOG_LEVEL")] = "INFO",
 ) -> None:
     logs.configure(log_level)
+    if ctx.invoked_subcommand != "up":
+        local.use_running_database(os.environ)
 
 
 @app.command("migrate")
@@ -128,12 +131,17 @@ async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> in
     settings = DatabaseSettings(database_url=env.get("ALPR_DATABASE_URL"))
     report = await migrate(settings.dsn(), engine)
     typer.echo(f"database ready ({report.engine}, {settings.describe()})")
-    services = _services()
-    if not services:
-        typer.echo("no service processes installed; the database stays up until Ctrl-C")
-    code = await _supervise(env, services, feeder) if services else await _wait_for_signal()
-    del server  # the embedded server stops when the process exits
-    return code
+    # Once migrated, the other alpr commands find the embedded database (alpr.local).
+    run_file = local.announce(data_dir, env["ALPR_DATABASE_URL"]) if server else None
+    try:
+        services = _services()
+        if not services:
+            typer.echo("no service processes installed; the database stays up until Ctrl-C")
+        return await _supervise(env, services, feeder) if services else await _wait_for_signal()
+    finally:
+        if run_file is not None:
+            local.withdraw(run_file)
+        del server  # the embedded server stops when the process exits
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -338,10 +346,26 @@ def gateway_command(
     serve(host, port)
 
 
+def _one_line(exc: BaseException) -> str:
+    """What went wrong, in one line, with what to do when we know it."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    unconfigured = not (os.environ.get("ALPR_DATABASE_URL") or os.environ.get("ALPR_DB_HOST"))
+    if isinstance(exc, StorageUnavailable | OSError) and unconfigured:
+        # Most often: a first run, with no database and no `alpr up` running here.
+        return (
+            f"{text} (no database is configured and no `alpr up` runs on "
+            f"{local.data_dir(os.environ)}: start `alpr up`, or set ALPR_DATABASE_URL)"
+        )
+    return text if isinstance(exc, AlprError) else f"{type(exc).__name__}: {text}"
+
+
 def main() -> None:
-    """Run the command line; the project's own errors end it with one line, not a traceback."""
+    """Run the command line; an error ends it with one line, not a traceback
+    (the traceback too with ALPR_LOG_LEVEL=DEBUG)."""
     try:
         app()
-    except AlprError as exc:
-        typer.echo(f"error: {exc}", err=True)
+    except Exception as exc:
+        if os.environ.get("ALPR_LOG_LEVEL", "").upper() == "DEBUG":
+            raise
+        typer.echo(f"error: {_one_line(exc)}", err=True)
         sys.exit(2 if isinstance(exc, InvalidRequest) else 1)

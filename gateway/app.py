@@ -44,7 +44,9 @@ from gateway.auth import (
     token_from_params,
     watch_keys,
 )
+from gateway.camera_health import export_silent
 from gateway.context import Context, GatewayState, clean_purpose
+from gateway.dashboard import add_dashboard
 from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
 from gateway.limits import JSONTooDeep, RequestLimits, load_json
@@ -268,8 +270,11 @@ def _add_service_routes(app: FastAPI) -> None:
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["service"])
-    async def read_metrics() -> Response:
+    async def read_metrics(request: Request) -> Response:
         """Prometheus metrics."""
+        state: GatewayState = request.app.state.gateway
+        with contextlib.suppress(StorageError):  # the rest still renders
+            await export_silent(state.read_pool)
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -357,6 +362,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         title="ALPR gateway",
         description="Plate reads over GraphQL (/graphql) and the storage-layer REST endpoints.",
         lifespan=_lifespan(settings),
+        docs_url=None,  # gateway.dashboard serves /docs from local files
     )
     graphql = GraphQLApp(
         build_schema(settings),
@@ -370,6 +376,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(rest_plates.router)
     app.include_router(rest_holds.router)
     _add_service_routes(app)
+    add_dashboard(app)
     _add_error_handlers(app)
     # The outermost last: every request is timed, refused ones too.
     app.add_middleware(

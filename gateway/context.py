@@ -98,6 +98,6 @@ class Context(BaseContext):
             self._reader = DbReader(self.state.read_pool, self._purpose_check, cache=False)
         return self._reader
 
-    def require_admin(self) -> None:
+    def require_admin(self, what: str = "the audit log") -> None:
         if self.state.keys_required and (self.key is None or not self.key.allows("admin")):
-            raise Forbidden("the audit log needs a key with the 'admin' scope")
+            raise Forbidden(f"{what} needs a key with the 'admin' scope")

@@ -38,6 +38,7 @@ from gateway.query_cost import QueryCost
 from gateway.resolvers import (
     AuditQueries,
     EventQueries,
+    OperationsQueries,
     PlaceQueries,
     SearchQueries,
     StatsQueries,
@@ -56,6 +57,7 @@ QUERY_PARTS: tuple[type, ...] = (
     StatsQueries,
     AuditQueries,
     SearchQueries,
+    OperationsQueries,
 )
 Query = merge_types("Query", QUERY_PARTS)
 

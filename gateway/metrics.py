@@ -83,6 +83,19 @@ AUTH_FAILURES = Counter(
     ["transport", "reason"],
     registry=REGISTRY,
 )
+# Set from the database on each scrape (gateway.camera_health).
+CAMERA_SILENT = Gauge(
+    "alpr_gateway_camera_silent",
+    "1 while a camera has sent nothing for much longer than its usual gap, else 0 "
+    "(absent while its history is too short to tell)",
+    ["camera_id"],
+    registry=REGISTRY,
+)
+CAMERAS_SILENT = Gauge(
+    "alpr_gateway_cameras_silent",
+    "Cameras silent now (see alpr_gateway_camera_silent)",
+    registry=REGISTRY,
+)
 
 METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER: Final = "other"

@@ -212,6 +212,21 @@ async def list_cameras(db: Db, site_id: str | None, limit: int = 1000) -> list[R
 
 
 @translated
+async def fetch_camera_gaps(db: Db, camera_ids: list[str] | None, history_hours: int) -> list[Row]:
+    return await _fetch(db, "camera_gaps", camera_ids=camera_ids, history_hours=history_hours)
+
+
+@translated
+async def fetch_cameras_hourly(db: Db, camera_ids: list[str], since: datetime) -> list[Row]:
+    return await _fetch(db, "cameras_hourly", camera_ids=camera_ids, since=since)
+
+
+@translated
+async def fetch_ingest_health(db: Db) -> Row:
+    return (await _fetch(db, "ingest_health"))[0]
+
+
+@translated
 async def fetch_plates(db: Db, plates: list[str]) -> list[Row]:
     return await _fetch(db, "plates_by_texts", plates=plates)
 

@@ -14,19 +14,29 @@ once.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from gateway import queries
 from gateway.plate_search import similar_plates
+from schema.cameras import HISTORY_HOURS, CameraGap
 from schema.errors import Forbidden
 from schema.filters import EventQuery
 from schema.graphql.matches import PlateMatchNode
 from schema.graphql.selection import NO_NESTED
-from schema.graphql.types import Camera, Event, EventConnection, Plate, PlateSighting
+from schema.graphql.types import (
+    Camera,
+    Event,
+    EventConnection,
+    HourlyCount,
+    Plate,
+    PlateSighting,
+)
 from schema.paging import PageRequest
 
 
@@ -102,6 +112,12 @@ class DbReader:
         self._plates: DataLoader[str, Plate | None] = DataLoader(
             load_fn=self._load_plates, cache=cache
         )
+        self._gaps: DataLoader[str, CameraGap | None] = DataLoader(
+            load_fn=self._load_gaps, cache=cache
+        )
+        self._hours: DataLoader[tuple[str, int], list[HourlyCount]] = DataLoader(
+            load_fn=self._load_hours, cache=cache
+        )
 
     def note_plate_data(self, count: int) -> None:
         # Called before handing out plate data: enforces the purpose rule
@@ -123,8 +139,37 @@ class DbReader:
         }
         return [Plate.from_row(rows[t]) if t in rows else None for t in texts]
 
+    async def _load_gaps(self, ids: list[str]) -> list[CameraGap | None]:
+        rows = await queries.fetch_camera_gaps(self.db, ids, HISTORY_HOURS)
+        gaps = CameraGap.by_camera(rows)
+        return [gaps.get(i) for i in ids]
+
+    async def _load_hours(self, keys: list[tuple[str, int]]) -> list[list[HourlyCount]]:
+        # One query from the earliest hour any key asks for; each key keeps its own.
+        now = queries.floor_hour(datetime.now(UTC))
+        since = now - timedelta(hours=max(hours for _, hours in keys) - 1)
+        ids = list({camera_id: 0 for camera_id, _ in keys})
+        found: dict[tuple[str, datetime], HourlyCount] = {
+            (row["camera_id"], row["bucket"]): HourlyCount(
+                hour=row["bucket"], reads=row["reads"], avg_confidence=row["avg_confidence"]
+            )
+            for row in await queries.fetch_cameras_hourly(self.db, ids, since)
+        }
+        series = []
+        for camera_id, hours in keys:
+            wanted = [now - timedelta(hours=back) for back in range(hours - 1, -1, -1)]
+            zero = functools.partial(HourlyCount, reads=0, avg_confidence=None)
+            series.append([found.get((camera_id, hour)) or zero(hour=hour) for hour in wanted])
+        return series
+
     async def camera(self, camera_id: str) -> Camera | None:
         return await self._cameras.load(camera_id)
+
+    async def camera_gap(self, camera_id: str) -> CameraGap | None:
+        return await self._gaps.load(camera_id)
+
+    async def camera_hours(self, camera_id: str, hours: int) -> list[HourlyCount]:
+        return await self._hours.load((camera_id, hours))
 
     async def plate(self, normalized: str) -> Plate | None:
         self.note_plate_data(0)

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import strawberry
 
+from core import holds
 from gateway import queries
 from gateway.context import Context
 from gateway.plate_search import SearchLimits, search_plates
@@ -26,6 +27,8 @@ from schema.graphql.types import (
     Event,
     EventConnection,
     HourlyCount,
+    IngestHealth,
+    LegalHold,
     Plate,
     Site,
     Stats,
@@ -210,3 +213,45 @@ class SearchQueries:
         )
         info.context.reader.note_plate_data(len(page.matches))
         return PlateMatchConnection.from_matches(page.matches, offset, page.has_more, page.complete)
+
+
+@strawberry.type
+class OperationsQueries:
+    @strawberry.field
+    async def ingest_health(self, info: Info) -> IngestHealth:
+        """What the writer stored lately (no plate data)."""
+        return IngestHealth.from_row(await queries.fetch_ingest_health(info.context.state.pool))
+
+    @strawberry.field
+    async def legal_holds(
+        self,
+        info: Info,
+        plate: str | None = None,
+        case_number: str | None = None,
+        include_released: bool = False,
+    ) -> list[LegalHold]:
+        """Legal holds in the order placed, those on `plate` or of a case (admin scope)."""
+        info.context.require_admin("reading legal holds")
+        wanted = check_plate(plate, "plate") if plate is not None else None
+        found = await holds.list_holds(
+            info.context.state.pool, active_only=not include_released, case_number=case_number
+        )
+        return [
+            LegalHold(
+                id=strawberry.ID(str(hold.hold_id)),
+                event_id=None if hold.event_id is None else str(hold.event_id),
+                plate=hold.plate_normalized_text,
+                held_from=hold.held_from,
+                held_until=hold.held_until,
+                case_number=hold.case_number,
+                reason=hold.reason,
+                created_by=hold.created_by,
+                created_at=hold.created_at,
+                active=hold.active,
+                released_at=hold.released_at,
+                released_by=hold.released_by,
+                release_reason=hold.release_reason,
+            )
+            for hold in found
+            if wanted is None or hold.plate_normalized_text == wanted
+        ]

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from schema.cameras import CameraGap
     from schema.filters import EventQuery
     from schema.graphql.matches import PlateMatchNode
-    from schema.graphql.types import Camera, EventConnection, Plate, PlateSighting
+    from schema.graphql.types import Camera, EventConnection, HourlyCount, Plate, PlateSighting
     from schema.paging import PageRequest
 
 
@@ -33,6 +34,12 @@ class Reader(Protocol):
     async def cameras(self, site_id: str | None) -> list[Camera]: ...
 
     async def similar_plates(self, normalized: str, first: int) -> list[PlateMatchNode]: ...
+
+    async def camera_gap(self, camera_id: str) -> CameraGap | None:
+        """The camera's recent rhythm (schema/cameras.py); None without rollups."""
+
+    async def camera_hours(self, camera_id: str, hours: int) -> list[HourlyCount]:
+        """The camera's reads per hour over the newest `hours`, zeros included."""
 
 
 class HasReader(Protocol):

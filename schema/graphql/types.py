@@ -17,12 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.cameras import (
+    HISTORY_HOURS,
+    MIN_ACTIVE_HOURS,
+    SILENT_FACTOR,
+    SILENT_FLOOR_S,
+    is_silent,
+)
+from schema.errors import InvalidRequest
 from schema.filters import EventQuery, check_window
 from schema.graphql.context import HasReader
 from schema.graphql.enums import Direction, VehicleType
@@ -180,6 +188,22 @@ class EventConnection(Connection[Event]):
         return cls(edges=edges, page_info=info)
 
 
+async def _camera_silent(root: Camera, info: Info) -> bool | None:
+    gap = await info.context.reader.camera_gap(str(root.id))
+    return is_silent(gap, (datetime.now(UTC) - root.last_seen).total_seconds())
+
+
+async def _camera_usual_gap(root: Camera, info: Info) -> float | None:
+    gap = await info.context.reader.camera_gap(str(root.id))
+    return gap.usual_gap_s if gap is not None and gap.known else None
+
+
+async def _camera_hours(root: Camera, info: Info, hours: int = 24) -> list[HourlyCount]:
+    if not 1 <= hours <= HISTORY_HOURS:
+        raise InvalidRequest("hours", f"must be between 1 and {HISTORY_HOURS}")
+    return await info.context.reader.camera_hours(str(root.id), hours)
+
+
 @strawberry.type(description="A camera, from the writer-kept cameras table.")
 class Camera:
     id: strawberry.ID
@@ -199,6 +223,27 @@ class Camera:
         )
 
     reads = _reads_field(lambda camera: EventQuery(camera_id=str(camera.id)))
+
+    silent: bool | None = strawberry.field(
+        resolver=_camera_silent,
+        description=(
+            "True when the camera has sent nothing for much longer than its usual gap "
+            f"(usualGapSeconds x {SILENT_FACTOR:g}, at least {SILENT_FLOOR_S:g} s); null "
+            f"while its history is too short to tell (fewer than {MIN_ACTIVE_HOURS} "
+            "complete active hours)."
+        ),
+    )
+    usual_gap_seconds: float | None = strawberry.field(
+        resolver=_camera_usual_gap,
+        description=(
+            "The 95th percentile of the time between reads its hourly rollups imply, "
+            "over the week before its last read; null when not known."
+        ),
+    )
+    reads_per_hour: list[HourlyCount] = strawberry.field(
+        resolver=_camera_hours,
+        description=f"Reads per hour over the newest `hours` (1-{HISTORY_HOURS}), oldest first.",
+    )
 
 
 @strawberry.type(description="Where and when a plate was seen by one camera.")
@@ -301,3 +346,48 @@ class AuditRecord:
     variables: JSON
     result_count: int | None
     purpose: str | None
+
+
+@strawberry.type(
+    description=(
+        "What the writer stored lately, from its announcements: the newest batch, "
+        "how far its newest read trails its capture (lagSeconds), reads stored in "
+        "the last hour."
+    )
+)
+class IngestHealth:
+    checked_at: datetime
+    last_batch_id: strawberry.ID | None
+    last_batch_at: datetime | None
+    last_batch_reads: int | None
+    lag_seconds: float | None
+    stored_last_hour: int
+
+    @classmethod
+    def from_row(cls, row: RowLike) -> IngestHealth:
+        batch = row["batch_id"]
+        return cls(
+            checked_at=row["checked_at"],
+            last_batch_id=None if batch is None else strawberry.ID(str(batch)),
+            last_batch_at=row["stored_at"],
+            last_batch_reads=row["batch_reads"],
+            lag_seconds=None if row["lag_s"] is None else float(row["lag_s"]),
+            stored_last_hour=row["stored_last_hour"],
+        )
+
+
+@strawberry.type(description="A legal hold: its reads survive retention until it is released.")
+class LegalHold:
+    id: strawberry.ID
+    event_id: str | None
+    plate: str | None
+    held_from: datetime | None
+    held_until: datetime | None
+    case_number: str | None
+    reason: str
+    created_by: str
+    created_at: datetime
+    active: bool
+    released_at: datetime | None
+    released_by: str | None
+    release_reason: str | None

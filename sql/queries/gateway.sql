@@ -291,3 +291,57 @@ LIMIT :limit;
 
 -- name: ping
 SELECT 1;
+
+-- name: camera_gaps
+-- Each camera's usual gap between reads (schema/cameras.py), from its own
+-- hourly rollups: the :history_hours before its last read, so a camera dead
+-- for weeks still has a rhythm to be measured against, and only complete
+-- hours (the current one is still filling, and would make its camera look
+-- slower than it is). An active hour says reads came about 3600/reads
+-- seconds apart, and that nothing came for the hours between it and the
+-- camera's previous active hour; the usual gap is the 95th percentile of the
+-- larger of the two, so quiet nights and busy days both count as usual. A
+-- camera without a complete active hour has no row. NULL :camera_ids: all
+-- cameras (the metrics scrape).
+WITH recent AS (
+    SELECT h.camera_id, c.last_seen, h.reads,
+        h.bucket - lag(h.bucket) OVER (PARTITION BY h.camera_id ORDER BY h.bucket)
+            AS since_previous
+    FROM cameras AS c
+    JOIN camera_hourly AS h
+      ON h.camera_id = c.camera_id
+     AND h.bucket >= date_trunc('hour', c.last_seen) - make_interval(hours => :history_hours)
+     AND h.bucket < date_trunc('hour', now())
+    WHERE :camera_ids::text[] IS NULL OR c.camera_id = ANY(:camera_ids::text[])
+)
+SELECT camera_id, max(last_seen) AS last_seen, count(*)::int AS active_hours,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY greatest(
+        3600.0 / reads,
+        COALESCE(extract(epoch FROM since_previous) - 3600, 0)
+    )) AS usual_gap_s
+FROM recent
+WHERE reads > 0
+GROUP BY camera_id;
+
+-- name: cameras_hourly
+-- Reads per hour of some cameras from :since; hours without reads have no row.
+SELECT camera_id, bucket, reads, confidence_sum / NULLIF(reads, 0) AS avg_confidence
+FROM camera_hourly
+WHERE camera_id = ANY(:camera_ids::text[]) AND bucket >= :since::timestamptz
+ORDER BY camera_id, bucket;
+
+-- name: ingest_health
+-- The newest stored batch and what the writer stored in the last hour,
+-- from the writer's announcements (stored_batches). `lag_s` is how far the
+-- newest read of the newest batch trails its capture: seconds when ingest
+-- keeps up, the backlog's age when a source is behind.
+SELECT b.batch_id, b.stored_at, cardinality(b.event_ids) AS batch_reads,
+    extract(epoch FROM b.stored_at - (SELECT max(c) FROM unnest(b.captured_ats) AS c)) AS lag_s,
+    (SELECT COALESCE(sum(cardinality(event_ids)), 0) FROM stored_batches
+     WHERE stored_at > now() - interval '1 hour')::bigint AS stored_last_hour,
+    now() AS checked_at
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT batch_id, stored_at, event_ids, captured_ats
+    FROM stored_batches ORDER BY batch_id DESC LIMIT 1
+) AS b ON TRUE;

@@ -309,7 +309,8 @@ def _sql_count(metrics: str) -> float:
     return sum(
         float(v)
         for name, v in found
-        if name not in ("batches_after", "latest_batch", "events_by_keys")
+        # The live feed's statements, and the scrape's own (camera silence).
+        if name not in ("batches_after", "latest_batch", "events_by_keys", "camera_gaps")
     )
 
 

@@ -1,0 +1,112 @@
+// The gateway's public API, as any client uses it: GraphQL over HTTP with the
+// key in the Authorization header and the purpose in X-Purpose; live reads
+// over graphql-ws with the same two in the connection_init payload. The key
+// lives in sessionStorage only (gone when the tab closes), never in a URL.
+import { createClient } from 'graphql-ws';
+
+const KEY = 'alpr.key';
+const PURPOSE = 'alpr.purpose';
+
+export const session = {
+  get key() { return sessionStorage.getItem(KEY) || ''; },
+  set key(value) { value ? sessionStorage.setItem(KEY, value) : sessionStorage.removeItem(KEY); },
+  get purpose() { return sessionStorage.getItem(PURPOSE) || ''; },
+  set purpose(value) {
+    value ? sessionStorage.setItem(PURPOSE, value) : sessionStorage.removeItem(PURPOSE);
+  },
+};
+
+/** An error the API answered, with its code (UNAUTHENTICATED, FORBIDDEN, ...). */
+export class ApiError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code || 'ERROR';
+  }
+}
+
+/** What to tell the user about an API error: the gateway's own words, and what to do. */
+export function explain(error) {
+  const message = error.message || String(error);
+  if (error.code === 'UNAUTHENTICATED') return `Sign in with an API key: ${message}.`;
+  if (error.code === 'FORBIDDEN' && /purpose/i.test(message)) {
+    return 'This gateway requires a purpose for reading plate data: ' +
+      'enter it in the "Purpose" field at the top of the page.';
+  }
+  if (error.code === 'FORBIDDEN') return `Your API key cannot do this: ${message}.`;
+  if (error.code === 'TOO_MANY_REQUESTS') return `Too many requests; wait a moment (${message}).`;
+  return message;
+}
+
+function headers() {
+  const h = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  if (session.key) h.Authorization = `Bearer ${session.key}`;
+  if (session.purpose) h['X-Purpose'] = session.purpose;
+  return h;
+}
+
+/** Run a GraphQL query; its data, or an ApiError with the first error's code. */
+export async function gql(query, variables = {}) {
+  const response = await fetch('/graphql', {
+    method: 'POST',
+    headers: headers(),
+    body: JSON.stringify({ query, variables }),
+  });
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    throw new ApiError(`the gateway answered HTTP ${response.status}`, 'HTTP');
+  }
+  if (body.errors && body.errors.length) {
+    const first = body.errors[0];
+    const error = new ApiError(first.message, first.extensions && first.extensions.code);
+    if (error.code === 'UNAUTHENTICATED') window.dispatchEvent(new CustomEvent('alpr-signin'));
+    throw error;
+  }
+  return body.data;
+}
+
+let socket = null;
+
+function liveClient() {
+  if (socket === null) {
+    socket = createClient({
+      url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
+      connectionParams: () => {
+        const params = {};
+        if (session.key) params.authorization = `Bearer ${session.key}`;
+        if (session.purpose) params.purpose = session.purpose;
+        return params;
+      },
+      retryAttempts: 30,
+      keepAlive: 20000,
+    });
+  }
+  return socket;
+}
+
+/** Subscribe; `onData(data)` per result, `onError(ApiError)`; returns the unsubscribe function. */
+export function subscribe(query, variables, onData, onError) {
+  return liveClient().subscribe({ query, variables }, {
+    next: (result) => {
+      if (result.errors && result.errors.length) {
+        const first = result.errors[0];
+        onError(new ApiError(first.message, first.extensions && first.extensions.code));
+      } else {
+        onData(result.data);
+      }
+    },
+    error: (error) => {
+      const reason = error && error.reason ? error.reason : 'the live connection closed';
+      const code = error && error.code === 4403 ? 'FORBIDDEN' : 'LIVE';
+      onError(new ApiError(reason, code));
+    },
+    complete: () => {},
+  });
+}
+
+/** Close the live connection (after the key or purpose changed). */
+export function resetLive() {
+  if (socket !== null) socket.dispose();
+  socket = null;
+}
