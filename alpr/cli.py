@@ -16,7 +16,7 @@ import typer
 from alpr import ops
 from core import logs
 from core.migrate import EnginePreference, migrate
-from core.settings import DatabaseSettings
+from core.settings import DatabaseSettings, StorageSettings
 from schema.errors import AlprError, InvalidRequest
 
 app = typer.Typer(
@@ -44,9 +44,10 @@ def migrate_command(
         raise typer.BadParameter("must be auto, postgres or timescaledb", param_hint="--engine")
     settings = DatabaseSettings()
     settings.check_secrets()
-    report = asyncio.run(migrate(settings.dsn(), cast(EnginePreference, engine)))
+    report = asyncio.run(migrate(settings.dsn(), cast(EnginePreference, engine), StorageSettings()))
     applied = ", ".join(report.applied) or "none"
     typer.echo(f"engine={report.engine} applied={applied} already={report.already}")
+    typer.echo(f"storage: {report.storage}")
 
 
 def _services() -> list[str]:
@@ -126,8 +127,8 @@ async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> in
         "ALPR_KAFKA_ENABLED", "true" if "ALPR_KAFKA_BOOTSTRAP_SERVERS" in env else "false"
     )
     settings = DatabaseSettings(database_url=env.get("ALPR_DATABASE_URL"))
-    report = await migrate(settings.dsn(), engine)
-    typer.echo(f"database ready ({report.engine}, {settings.describe()})")
+    report = await migrate(settings.dsn(), engine, StorageSettings())
+    typer.echo(f"database ready ({report.engine}, {settings.describe()}; {report.storage})")
     services = _services()
     if not services:
         typer.echo("no service processes installed; the database stays up until Ctrl-C")
