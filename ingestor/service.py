@@ -23,6 +23,7 @@ from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.pipeline.write import connection
 from ingestor.retention import RetentionPolicy, retention_loop
+from ingestor.storage import refresh_storage_gauges
 from ingestor.writer import Connection, merge_search_pending, prune_announcements
 from schema.errors import StorageError, StorageUnavailable
 
@@ -105,6 +106,9 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     merger = asyncio.create_task(
         periodically(pool, 10.0, merge_search_pending, "merge search index lists")
     )
+    gauges = asyncio.create_task(
+        periodically(pool, 60.0, refresh_storage_gauges, "refresh storage gauges")
+    )
     keeper = asyncio.create_task(
         retention_loop(
             pool, RetentionPolicy.from_settings(settings), settings.retention_interval_s, stop
@@ -124,6 +128,7 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         reporter.cancel()
         pruner.cancel()
         merger.cancel()
+        gauges.cancel()
         keeper.cancel()
         log.info("ingestor stopped: %s", stats.summary())
         await pool.close()
