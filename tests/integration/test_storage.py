@@ -5,6 +5,7 @@ TimescaleDB cases skip when the extension is not loadable on the server."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -191,3 +192,21 @@ async def test_a_late_read_for_a_compressed_day_is_stored_once(
     # The compressed day's own reads still read as before, newest first.
     day, _ = await fetch_events(pool, EventQuery(camera_id="storage-old"), PageRequest(limit=50))
     assert len(day) == 30 and day == sorted(day, key=lambda r: r["captured_at"], reverse=True)
+
+
+@pytest.mark.timescaledb
+async def test_the_columnstore_keeps_the_chosen_layout(
+    engine_pool: tuple[sql.Engine, asyncpg.Pool[Any]],
+) -> None:
+    engine, pool = engine_pool
+    if engine != "timescaledb":
+        pytest.skip("plain PostgreSQL has no columnstore")
+    row = await pool.fetchrow(
+        "SELECT segmentby, orderby, index FROM timescaledb_information.chunk_columnstore_settings "
+        "WHERE hypertable = 'plate_events'::regclass"
+    )
+    assert (row["segmentby"], row["orderby"]) == ("camera_id", "captured_at DESC,event_id")
+    blooms = sorted(
+        str(index["column"]) for index in json.loads(row["index"]) if index["type"] == "bloom"
+    )
+    assert blooms == ["['event_id', 'captured_at']", "plate_normalized_text", "site_id"]
