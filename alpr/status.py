@@ -102,7 +102,7 @@ def _size(n: float) -> str:
 
 
 def _per_read(size: int, reads: int) -> str:
-    return f"{size / reads:.0f} B" if reads else "n/a (no reads)"
+    return f"{size / reads:.0f} B" if reads else "n/a"
 
 
 def storage_lines(facts: dict[str, Any], now: datetime) -> list[str]:
@@ -120,7 +120,8 @@ def storage_lines(facts: dict[str, Any], now: datetime) -> list[str]:
     if facts["partial_partitions"]:
         waiting.append(f"{facts['partial_partitions']} with late reads to merge")
     return [
-        f"storage         {facts['partitions']} chunks, {facts['compressed_partitions']} "
+        f"storage         {facts['partitions']} chunk{'' if facts['partitions'] == 1 else 's'}, "
+        f"{facts['compressed_partitions']} "
         "compressed" + (f" ({', '.join(waiting)})" if waiting else ""),
         f"compression     last chunk compressed {_age(facts['last_compressed_at'], now)}",
         f"space per read  {_per_read(facts['compressed_bytes'], facts['compressed_reads'])} "
