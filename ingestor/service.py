@@ -1,9 +1,10 @@
 """The ingestor process: the sources that are enabled, one pool, one stop signal.
 
 `run(settings)` starts the Kafka source (`kafka_enabled`) and the HTTP
-source (`http_enabled`), the metrics endpoint and the periodic stats line,
-and stops them all on SIGINT/SIGTERM: each source finishes the batch in hand
-and commits before the process exits 0.
+source (`http_enabled`), the metrics endpoint (with the storage gauges,
+refreshed every minute) and the periodic stats line, and stops them all on
+SIGINT/SIGTERM: each source finishes the batch in hand and commits before
+the process exits 0.
 """
 
 from __future__ import annotations
