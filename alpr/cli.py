@@ -16,7 +16,7 @@ import typer
 from alpr import local, ops
 from core import logs
 from core.migrate import EnginePreference, migrate
-from core.settings import DatabaseSettings
+from core.settings import DatabaseSettings, StorageSettings
 from schema.errors import AlprError, InvalidRequest, StorageUnavailable
 
 app = typer.Typer(
@@ -47,9 +47,10 @@ def migrate_command(
         raise typer.BadParameter("must be auto, postgres or timescaledb", param_hint="--engine")
     settings = DatabaseSettings()
     settings.check_secrets()
-    report = asyncio.run(migrate(settings.dsn(), cast(EnginePreference, engine)))
+    report = asyncio.run(migrate(settings.dsn(), cast(EnginePreference, engine), StorageSettings()))
     applied = ", ".join(report.applied) or "none"
     typer.echo(f"engine={report.engine} applied={applied} already={report.already}")
+    typer.echo(f"storage: {report.storage}")
 
 
 def _services() -> list[str]:
@@ -129,8 +130,8 @@ async def _up(data_dir: Path, engine: EnginePreference, feeder: list[str]) -> in
         "ALPR_KAFKA_ENABLED", "true" if "ALPR_KAFKA_BOOTSTRAP_SERVERS" in env else "false"
     )
     settings = DatabaseSettings(database_url=env.get("ALPR_DATABASE_URL"))
-    report = await migrate(settings.dsn(), engine)
-    typer.echo(f"database ready ({report.engine}, {settings.describe()})")
+    report = await migrate(settings.dsn(), engine, StorageSettings())
+    typer.echo(f"database ready ({report.engine}, {settings.describe()}; {report.storage})")
     # Once migrated, the other alpr commands find the embedded database (alpr.local).
     run_file = local.announce(data_dir, env["ALPR_DATABASE_URL"]) if server else None
     try:

@@ -1,8 +1,10 @@
 """`alpr status`: the operator's essentials in a terminal.
 
 From the database: engine, size, totals, the last read, the ingest rate over
-the last minutes (from the writer's stored-batch announcements), legal holds
-and the last retention run. From the Prometheus endpoints of the ingestor
+the last minutes (from the writer's stored-batch announcements), legal holds,
+the last retention run, and storage: partitions (chunks) and how many are
+compressed, bytes per read, and when a chunk was last compressed (read from
+the chunks, not from the compression job's status). From the Prometheus endpoints of the ingestor
 and the gateway, when they answer: consumer lag, dead letters, pauses,
 live subscribers. Nothing here reads plate text.
 """
@@ -46,6 +48,7 @@ async def database_status(conn: Any) -> dict[str, Any]:
     facts["last_retention_run"] = retention["finished_at"]
     facts["last_retention_deleted"] = retention["deleted_rows"]
     facts["last_retention_error"] = retention["error"]
+    facts["storage"] = dict(await conn.fetchrow(*load_queries("storage")["facts"].bind()))
     return facts
 
 
@@ -98,6 +101,34 @@ def _size(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
+def _per_read(size: int, reads: int) -> str:
+    return f"{size / reads:.0f} B" if reads else "n/a"
+
+
+def storage_lines(facts: dict[str, Any], now: datetime) -> list[str]:
+    """Partitions and compression, and the space a read takes."""
+    uncompressed = _per_read(facts["uncompressed_bytes"], facts["uncompressed_reads"])
+    if not facts["compression_available"]:
+        return [
+            f"storage         {facts['partitions']} daily partitions; compression is not "
+            "available on plain PostgreSQL",
+            f"space per read  {uncompressed}",
+        ]
+    waiting = []
+    if facts["overdue_partitions"]:
+        waiting.append(f"{facts['overdue_partitions']} past the compression age not yet")
+    if facts["partial_partitions"]:
+        waiting.append(f"{facts['partial_partitions']} with late reads to merge")
+    return [
+        f"storage         {facts['partitions']} chunk{'' if facts['partitions'] == 1 else 's'}, "
+        f"{facts['compressed_partitions']} "
+        "compressed" + (f" ({', '.join(waiting)})" if waiting else ""),
+        f"compression     last chunk compressed {_age(facts['last_compressed_at'], now)}",
+        f"space per read  {_per_read(facts['compressed_bytes'], facts['compressed_reads'])} "
+        f"compressed, {uncompressed} uncompressed",
+    ]
+
+
 def render(status: Status, now: datetime | None = None) -> list[str]:
     """The lines `alpr status` prints."""
     now = now or datetime.now(UTC)
@@ -119,6 +150,7 @@ def render(status: Status, now: datetime | None = None) -> list[str]:
             if db["last_retention_run"]
             else "never run"
         ),
+        *storage_lines(db["storage"], now),
     ]
     ingestor = status.metrics.get("ingestor")
     if ingestor is None:

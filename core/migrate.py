@@ -5,11 +5,14 @@ session advisory lock so two processes starting at once apply each exactly
 once; every applied file is recorded with its SHA-256, and a file that changed
 after it was applied stops the run (edit history with a new migration, never
 by rewriting an old one). The engine (TimescaleDB or plain PostgreSQL) is
-chosen at the first run and recorded; later runs keep it.
+chosen at the first run and recorded; later runs keep it. Given storage
+settings, a run applies them last (chunk interval, compression age), so a
+changed setting takes effect at the next `alpr migrate`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +21,7 @@ import asyncpg
 
 import sql
 from core.db import connect, translated
+from core.settings import StorageSettings
 from schema.errors import MigrationChanged, MigrationError
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,7 @@ class MigrationReport:
     engine: sql.Engine
     applied: list[str]
     already: int
+    storage: str | None = None  # the layout now in force, when settings were applied
 
 
 async def timescaledb_loadable(conn: asyncpg.Connection[Any]) -> bool:
@@ -112,16 +117,30 @@ async def _apply_pending(conn: asyncpg.Connection[Any], engine: sql.Engine) -> M
     return MigrationReport(engine, applied, already=len(recorded))
 
 
+async def _apply_storage(conn: asyncpg.Connection[Any], storage: StorageSettings) -> str:
+    described: str = await conn.fetchval(
+        "SELECT alpr_apply_storage($1, $2)", storage.chunk_interval, storage.compress_after
+    )
+    log.info("storage layout: %s", described)
+    return described
+
+
 @translated
-async def migrate(dsn: str, preference: EnginePreference = "auto") -> MigrationReport:
-    """Bring the database at `dsn` up to date; safe to run twice or concurrently."""
+async def migrate(
+    dsn: str, preference: EnginePreference = "auto", storage: StorageSettings | None = None
+) -> MigrationReport:
+    """Bring the database at `dsn` up to date, then apply `storage` (None:
+    leave the layout as it is); safe to run twice or concurrently."""
     conn = await connect(dsn)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         try:
             await conn.execute(_CREATE_LEDGER)
             engine = await _choose_engine(conn, preference)
-            return await _apply_pending(conn, engine)
+            report = await _apply_pending(conn, engine)
+            if storage is None:
+                return report
+            return dataclasses.replace(report, storage=await _apply_storage(conn, storage))
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:

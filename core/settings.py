@@ -9,9 +9,10 @@ document (database `alpr_db`, topic `alpr.plates.detected`, group
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -162,6 +163,50 @@ def parse_site_days(text: str) -> dict[str, int]:
             raise ValueError(f"expected SITE=DAYS (days >= 1), got {item!r}")
         result[site.strip()] = int(days)
     return result
+
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*(h|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_interval(value: object) -> object:
+    """`"6 hours"`, `"1 day"`, `"2w"` -> a timedelta. Anything else is left
+    to pydantic, which takes a timedelta, seconds or ISO 8601 (`P1D`) and
+    refuses the rest."""
+    match = _INTERVAL.match(value) if isinstance(value, str) else None
+    if match is None:
+        return value
+    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2][0].lower()])
+
+
+class StorageSettings(_Base):
+    """How plate_events is laid out; `alpr migrate` applies it on every run.
+
+    TimescaleDB: the time a chunk covers (new chunks take it; existing ones
+    keep theirs) and the age past which a chunk is compressed (None: never).
+    Plain PostgreSQL has neither: its partitions are one UTC day each (the
+    writer, retention and plate history count in UTC days) and it does not
+    compress, so both are ignored there. docs/adr/0055-columnstore.md says
+    how they were chosen.
+    """
+
+    chunk_interval: timedelta = Field(
+        default=timedelta(days=1), ge=timedelta(hours=1), le=timedelta(days=31)
+    )
+    compress_after: timedelta | None = Field(default=timedelta(days=7), ge=timedelta(hours=1))
+
+    @field_validator("chunk_interval", mode="before")
+    @classmethod
+    def _chunk_interval_parse(cls, value: object) -> object:
+        return parse_interval(value)
+
+    @field_validator("compress_after", mode="before")
+    @classmethod
+    def _compress_after_parse(cls, value: object) -> object:
+        # "off" (or "" from an unset compose variable) keeps every chunk as it is written.
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "never"):
+            return None
+        return parse_interval(value)
 
 
 class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):

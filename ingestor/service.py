@@ -1,9 +1,10 @@
 """The ingestor process: the sources that are enabled, one pool, one stop signal.
 
 `run(settings)` starts the Kafka source (`kafka_enabled`) and the HTTP
-source (`http_enabled`), the metrics endpoint and the periodic stats line,
-and stops them all on SIGINT/SIGTERM: each source finishes the batch in hand
-and commits before the process exits 0.
+source (`http_enabled`), the metrics endpoint (with the storage gauges,
+refreshed every minute) and the periodic stats line, and stops them all on
+SIGINT/SIGTERM: each source finishes the batch in hand and commits before
+the process exits 0.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.pipeline.write import connection
 from ingestor.retention import RetentionPolicy, retention_loop
+from ingestor.storage import refresh_storage_gauges
 from ingestor.writer import Connection, merge_search_pending, prune_announcements
 from schema.errors import StorageError, StorageUnavailable
 
@@ -105,6 +107,9 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     merger = asyncio.create_task(
         periodically(pool, 10.0, merge_search_pending, "merge search index lists")
     )
+    gauges = asyncio.create_task(
+        periodically(pool, 60.0, refresh_storage_gauges, "refresh storage gauges")
+    )
     keeper = asyncio.create_task(
         retention_loop(
             pool, RetentionPolicy.from_settings(settings), settings.retention_interval_s, stop
@@ -124,6 +129,7 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         reporter.cancel()
         pruner.cancel()
         merger.cancel()
+        gauges.cancel()
         keeper.cancel()
         log.info("ingestor stopped: %s", stats.summary())
         await pool.close()

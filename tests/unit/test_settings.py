@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from core.settings import (
     GatewaySettings,
     IngestorSettings,
     KafkaSettings,
+    StorageSettings,
     bind_addresses,
     check_keys_off_bind,
     is_loopback,
@@ -156,3 +158,42 @@ def test_capture_window_defaults_and_environment(monkeypatch: pytest.MonkeyPatch
 def test_ingest_bounds_are_bounded(changes: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
         IngestorSettings(**changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("6 hours", timedelta(hours=6)),
+        ("1 day", timedelta(days=1)),
+        ("7d", timedelta(days=7)),
+        ("2 Weeks", timedelta(weeks=2)),
+        ("P1D", timedelta(days=1)),
+    ],
+)
+def test_chunk_interval_reads_hours_days_weeks(
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: timedelta
+) -> None:
+    monkeypatch.setenv("ALPR_CHUNK_INTERVAL", text)
+    assert StorageSettings().chunk_interval == expected
+
+
+def test_storage_defaults_and_compression_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ALPR_CHUNK_INTERVAL", "ALPR_COMPRESS_AFTER"):
+        monkeypatch.delenv(name, raising=False)
+    assert StorageSettings() == StorageSettings(
+        chunk_interval=timedelta(days=1), compress_after=timedelta(days=7)
+    )
+    for off in ("off", "never", ""):
+        monkeypatch.setenv("ALPR_COMPRESS_AFTER", off)
+        assert StorageSettings().compress_after is None
+    monkeypatch.setenv("ALPR_COMPRESS_AFTER", "14 days")
+    assert StorageSettings().compress_after == timedelta(days=14)
+
+
+@pytest.mark.parametrize("text", ["6 parsecs", "30 minutes", "32 days", "0 h", "-1 day"])
+def test_chunk_interval_refuses_other_units_and_out_of_bounds(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.setenv("ALPR_CHUNK_INTERVAL", text)
+    with pytest.raises(ValidationError):
+        StorageSettings()
