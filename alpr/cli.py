@@ -220,7 +220,9 @@ def _expiry(expires_in: str | None, expires_at: str | None) -> datetime | None:
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Argument(help="who or what the key is for")],
-    scope: Annotated[list[str], typer.Option(help="read, ingest or admin; repeatable")],
+    scope: Annotated[
+        list[str], typer.Option(help="read, ingest, admin, hotlist or triage; repeatable")
+    ],
     expires_in: Annotated[
         str | None, typer.Option(help="the key expires after this long: 30m, 12h, 90d, 2w")
     ] = None,
