@@ -334,7 +334,20 @@ async def record_change(
         *_q("touch_hotlist", hotlist_id=hotlist_id, refreshed=refreshed)
     )
     await conn.execute(*_q("notify_hotlist", hotlist_id=hotlist_id))
-    await conn.execute(
+    await write_audit(conn, actor, operation, variables, result_count)
+    return revision
+
+
+async def write_audit(
+    db: Any,
+    actor: Actor,
+    operation: str,
+    variables: Mapping[str, Any],
+    result_count: int | None = None,
+) -> None:
+    """One audit record of what `actor` did (`by` is added to the variables);
+    in the caller's transaction when `db` is a connection in one."""
+    await db.execute(
         *_q(
             "insert_audit",
             key_id=actor.key_id,
@@ -345,7 +358,6 @@ async def record_change(
             purpose=actor.purpose,
         )
     )
-    return revision
 
 
 async def _locked_list(conn: Conn, name: str) -> Any:
