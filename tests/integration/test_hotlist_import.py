@@ -168,7 +168,8 @@ async def test_a_reader_never_sees_half_a_replace(pool: asyncpg.Pool[Any], tmp_p
         while not done.is_set():
             counts.append(
                 await pool.fetchval(
-                    "SELECT count(*) FROM hotlist_entries WHERE hotlist_id = $1 AND removed_at IS NULL",
+                    "SELECT count(*) FROM hotlist_entries"
+                    " WHERE hotlist_id = $1 AND removed_at IS NULL",
                     made.hotlist_id,
                 )
             )
