@@ -446,6 +446,15 @@ async def get_hotlist(db: Any, name: str) -> Hotlist:
 
 
 @translated
+async def hotlist_by_id(db: Any, hotlist_id: int) -> Hotlist:
+    """A list by id, deleted or not; NotFound otherwise."""
+    row = await db.fetchrow(*_q("hotlist_by_id", hotlist_id=hotlist_id))
+    if row is None:
+        raise NotFound(f"no hotlist {hotlist_id}")
+    return Hotlist.from_row(row)
+
+
+@translated
 async def add_entry(
     pool: asyncpg.Pool[Any],
     hotlist: str,
@@ -624,6 +633,12 @@ async def _webhook(db: Any, hotlist_id: int) -> Webhook | None:
 async def get_webhook(db: Any, hotlist: str) -> Webhook | None:
     """The list's webhook (without its secret), enabled or not; None when it never had one."""
     return await _webhook(db, (await get_hotlist(db, hotlist)).hotlist_id)
+
+
+@translated
+async def webhook_by_id(db: Any, hotlist_id: int) -> Webhook | None:
+    """As `get_webhook`, by the list's id."""
+    return await _webhook(db, hotlist_id)
 
 
 @dataclass(frozen=True)

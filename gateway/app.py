@@ -31,7 +31,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from core.db import create_pool
 from core.keys import KeyCache
 from core.settings import GatewaySettings, check_keys_off_bind
-from gateway import queries, rest, rest_holds, rest_plates
+from gateway import queries, rest, rest_alerts, rest_holds, rest_hotlists, rest_plates
 from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
 from gateway.auth import (
     CLOSE_TOO_MANY,
@@ -331,6 +331,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(rest.service)
     app.include_router(rest_plates.router)
     app.include_router(rest_holds.router)
+    app.include_router(rest_hotlists.router)
+    app.include_router(rest_alerts.router)
     _add_service_routes(app)
     _add_error_handlers(app)
     app.add_middleware(RequestTimer)
