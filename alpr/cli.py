@@ -13,7 +13,7 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from alpr import ops
+from alpr import hotlist_commands, ops
 from core import logs
 from core.migrate import EnginePreference, migrate
 from core.settings import DatabaseSettings
@@ -178,6 +178,7 @@ if importlib.util.find_spec("alpr.ingest_commands"):
 
     _register_ingestor(app)
 ops.register(app)
+hotlist_commands.register(app)
 
 
 async def _with_pool(work: Any) -> Any:

@@ -1,10 +1,11 @@
 """`alpr status`: the operator's essentials in a terminal.
 
 From the database: engine, size, totals, the last read, the ingest rate over
-the last minutes (from the writer's stored-batch announcements), legal holds
-and the last retention run. From the Prometheus endpoints of the ingestor
-and the gateway, when they answer: consumer lag, dead letters, pauses,
-live subscribers. Nothing here reads plate text.
+the last minutes (from the writer's stored-batch announcements), legal holds,
+the last retention run, hotlists (the stale ones named) and open alerts.
+From the Prometheus endpoints of the ingestor and the gateway, when they
+answer: consumer lag, dead letters, pauses, live subscribers. Nothing here
+reads plate text.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from core import alerts, hotlists
 from core.db import translated
 from sql import load_queries
 
@@ -46,6 +48,10 @@ async def database_status(conn: Any) -> dict[str, Any]:
     facts["last_retention_run"] = retention["finished_at"]
     facts["last_retention_deleted"] = retention["deleted_rows"]
     facts["last_retention_error"] = retention["error"]
+    lists = await hotlists.staleness(conn)
+    facts["hotlists"] = len(lists)
+    facts["stale_hotlists"] = [(s.name, s.age_s) for s in lists if s.stale]
+    facts["alerts"] = await alerts.open_alerts(conn)
     return facts
 
 
@@ -98,6 +104,27 @@ def _size(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
+def _alerting(db: dict[str, Any], now: datetime) -> list[str]:
+    """The hotlists line (stale lists named: names are the operators') and the alerts line."""
+    if "hotlists" not in db:
+        return []
+    stale = ", ".join(f"{name} ({_age_s(age)} old)" for name, age in db["stale_hotlists"])
+    open_ = db["alerts"]
+    return [
+        f"hotlists        {db['hotlists']} lists"
+        + (f", STALE: {stale}" if stale else ", all fresh"),
+        f"alerts          {open_['new']} new, {open_['acknowledged']} acknowledged, "
+        f"last raised {_age(open_['last_raised'], now)}",
+    ]
+
+
+def _age_s(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
 def render(status: Status, now: datetime | None = None) -> list[str]:
     """The lines `alpr status` prints."""
     now = now or datetime.now(UTC)
@@ -120,6 +147,7 @@ def render(status: Status, now: datetime | None = None) -> list[str]:
             else "never run"
         ),
     ]
+    lines += _alerting(db, now)
     ingestor = status.metrics.get("ingestor")
     if ingestor is None:
         lines.append("ingestor        not answering on its metrics endpoint")

@@ -14,6 +14,7 @@ import strawberry
 
 from core import alerts, hotlists
 from gateway import queries
+from gateway.metrics import HOTLIST_AGE_SECONDS, HOTLIST_STALE
 from gateway.reader import DbReader
 from schema.graphql.alerting import (
     Alert,
@@ -159,3 +160,13 @@ def read_type(found: alerts.AlertRead) -> AlertRead:
         confidence=found.confidence,
         event=Event.from_row(event) if event is not None else None,
     )
+
+
+async def refresh_hotlist_gauges(db: queries.Db) -> None:
+    """Set the staleness gauges from the lists now live (deleted ones drop out)."""
+    found = await hotlists.staleness(db)
+    HOTLIST_STALE.clear()
+    HOTLIST_AGE_SECONDS.clear()
+    for item in found:
+        HOTLIST_STALE.labels(item.name).set(1 if item.stale else 0)
+        HOTLIST_AGE_SECONDS.labels(item.name).set(item.age_s)

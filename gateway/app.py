@@ -32,6 +32,7 @@ from core.db import create_pool
 from core.keys import KeyCache
 from core.settings import GatewaySettings, check_keys_off_bind
 from gateway import queries, rest, rest_alerts, rest_holds, rest_hotlists, rest_plates
+from gateway.alerting import refresh_hotlist_gauges
 from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
 from gateway.auth import (
     CLOSE_TOO_MANY,
@@ -238,8 +239,13 @@ def _add_service_routes(app: FastAPI) -> None:
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["service"])
-    async def read_metrics() -> Response:
+    async def read_metrics(request: Request) -> Response:
         """Prometheus metrics."""
+        state: GatewayState = request.app.state.gateway
+        try:
+            await refresh_hotlist_gauges(state.pool)
+        except StorageError:
+            pass  # the gauges keep their last values; /health reports the outage
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
