@@ -440,6 +440,7 @@ async def _import(
         raise NotFound(f"no hotlist named {hotlist!r}")
     report = ImportReport(hotlist, options.replace)
     rules = RowRules(locked["match_mode"], options.default_reason, datetime.now(UTC))
+    await conn.execute(*q["import_memory"].bind())
     await conn.execute(*q["import_staging"].bind())
     await _stage(conn, rows, columns, rules, report)
     await conn.execute(*q["import_analyze"].bind())

@@ -180,6 +180,12 @@ ORDER BY name;
 -- `hotlist_staging`, then compared with the list's current entries in the
 -- same transaction, so matching sees the list before or after, never half.
 
+-- name: import_memory
+-- The comparison joins and sorts the whole file against the whole list:
+-- with the default work_mem a list of a million entries spills to 32 hash
+-- batches on disk. For this transaction only.
+SET LOCAL work_mem = '128MB';
+
 -- name: import_staging
 CREATE TEMP TABLE hotlist_staging (
     line BIGINT NOT NULL,
