@@ -7,7 +7,8 @@ case number of 1% and adds 1% new ones. Into a fresh database, as the
 --replace. For each: wall time, the command's CPU time and its peak memory
 (max RSS), and the diff it reported.
 
-    .venv/bin/python bench/hotlist_import.py --database-url postgresql://postgres@127.0.0.1:55432/postgres --rows 1000000
+    .venv/bin/python bench/hotlist_import.py --rows 1000000 \
+        --database-url postgresql://postgres@127.0.0.1:55432/postgres
 """
 
 from __future__ import annotations
