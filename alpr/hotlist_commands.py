@@ -541,6 +541,12 @@ def alerts_report(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `alpr hotlist` and `alpr alerts` to the `alpr` application."""
+    """Add `alpr hotlist` and `alpr alerts …` to the `alpr` application. The
+    alert commands join an `alerts` group registered before (the matcher's
+    `alpr alerts`), else they make it."""
     app.add_typer(hotlist_app, name="hotlist")
-    app.add_typer(alerts_app, name="alerts")
+    group = next((g.typer_instance for g in app.registered_groups if g.name == "alerts"), None)
+    if group is None:
+        app.add_typer(alerts_app, name="alerts")
+    else:
+        group.registered_commands.extend(alerts_app.registered_commands)
