@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -654,9 +654,3 @@ class Staleness:
 async def staleness(db: Any) -> list[Staleness]:
     """Every live list's staleness, by name (for metrics and `alpr status`)."""
     return [Staleness(**dict(row)) for row in await db.fetch(*_q("staleness"))]
-
-
-def summarize(values: Sequence[str], limit: int = 5) -> str:
-    """`a, b, c` or `a, b, c, … (+n)`: names for a one-line report."""
-    shown = ", ".join(values[:limit])
-    return shown + (f", … (+{len(values) - limit})" if len(values) > limit else "")
