@@ -101,8 +101,42 @@ async def test_graphql_hotlists_by_scope(
     rest = await gql(client, ENTRIES, {"name": "gql list", "after": after}, _headers(keys["read"]))
     assert [e["node"]["plate"] for e in rest["data"]["hotlist"]["entries"]["edges"]] == ["GQL001"]
 
-    changes = [r["operation"] for r in await _audit(pool, keys["hotlist"]["id"])]
-    assert changes == ["hotlist.create", "hotlist.entry.add", "hotlist.entry.add"]
+    entry_id = added["data"]["addHotlistEntry"]["id"]
+    manager = _headers(keys["hotlist"])
+    doc = """mutation($id: ID!) {
+      updateHotlistEntry(id: $id, changes: {notes: "grey", matchMode: FUZZY, maxCost: 0.5}) {
+        notes effectiveMode effectiveMaxCost }
+      }"""
+    updated = await gql(client, doc, {"id": entry_id}, manager)
+    assert updated["data"]["updateHotlistEntry"] == {
+        "notes": "grey",
+        "effectiveMode": "FUZZY",
+        "effectiveMaxCost": 0.5,
+    }
+    doc = 'mutation($id: ID!) { removeHotlistEntry(id: $id, purpose: "gone") { active removedBy } }'
+    removed = await gql(client, doc, {"id": entry_id}, manager)
+    assert removed["data"]["removeHotlistEntry"]["active"] is False
+    assert removed["data"]["removeHotlistEntry"]["removedBy"].startswith("hotlist-key (")
+    doc = 'mutation { updateHotlist(name: "gql list", changes: {priority: 10}) { priority } }'
+    assert (await gql(client, doc, None, manager))["data"]["updateHotlist"]["priority"] == 10
+    await pool.execute(
+        "UPDATE hotlists SET refreshed_at = now() - interval '2 days' WHERE name = 'gql list'"
+    )
+    stale = await gql(client, 'query { hotlist(name: "gql list") { stale } }', None, manager)
+    assert stale["data"]["hotlist"]["stale"] is True
+    doc = 'mutation { deleteHotlist(name: "gql list") { deletedAt } }'
+    assert (await gql(client, doc, None, manager))["data"]["deleteHotlist"]["deletedAt"]
+    changes = await _audit(pool, keys["hotlist"]["id"])
+    assert [r["operation"] for r in changes] == [
+        "hotlist.create",
+        "hotlist.entry.add",
+        "hotlist.entry.add",
+        "hotlist.entry.update",
+        "hotlist.entry.remove",
+        "hotlist.update",
+        "hotlist.delete",
+    ]
+    assert changes[4]["purpose"] == "gone" and changes[3]["purpose"] == "hotlist work"
     reads = await _audit(pool, keys["read"]["id"])
     assert [r["result_count"] for r in reads] == [1, 1]  # the entry pages, audited
     assert all(r["purpose"] == "read work" for r in reads)
