@@ -55,6 +55,8 @@ Format = Literal["csv", "ndjson"]
 CHUNK = 10_000
 MAX_REPORTED = 100_000  # refused rows kept with their reason; the rest counted
 GZIP_MAGIC = b"\x1f\x8b"
+# What reading a file may raise: not UTF-8, not CSV, a cut gzip stream, I/O.
+UNREADABLE = (UnicodeDecodeError, csv.Error, OSError, EOFError)
 
 # Entry fields a column may fill, and the header names each is known by.
 ENTRY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -150,6 +152,8 @@ def _text(value: Any, limit: int = 2000) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
+    if "\x00" in text:
+        raise RowProblem("a NUL character in a value")
     if len(text) > limit:
         raise RowProblem(f"a value longer than {limit} characters")
     return text or None
@@ -376,8 +380,12 @@ def read_file(
 ) -> tuple[io.TextIOWrapper, list[str], Iterator[FileRow], Format]:
     """The open text, header, rows and format of `path`."""
     text = open_text(path)
-    chosen = file_format or guess_format(path, text)
-    header, rows = csv_rows(text) if chosen == "csv" else ndjson_rows(text)
+    try:
+        chosen = file_format or guess_format(path, text)
+        header, rows = csv_rows(text) if chosen == "csv" else ndjson_rows(text)
+    except BaseException:
+        text.close()
+        raise
     return text, header, rows, chosen
 
 
@@ -388,8 +396,8 @@ async def import_file(
     """Import `path` into the list `hotlist` (see the module's contract)."""
     try:
         text, header, rows, chosen = read_file(path, options.file_format)
-    except OSError as exc:
-        raise InvalidRequest("file", f"cannot read {path}: {exc.strerror or exc}") from None
+    except UNREADABLE as exc:
+        raise InvalidRequest("file", f"unreadable: {type(exc).__name__}: {exc}") from None
     with text:
         columns = options.columns.resolve(header)
         async with pool.acquire() as conn, conn.transaction():
@@ -462,7 +470,7 @@ async def _stage(
     report: ImportReport,
 ) -> None:
     chunk: list[tuple[Any, ...]] = []
-    for row in rows:
+    for row in _readable(rows, report):
         report.rows += 1
         if row.problem is not None:
             report.refuse(row.line, row.problem)
@@ -479,6 +487,16 @@ async def _stage(
     if chunk:
         await _copy(conn, chunk)
         report.accepted += len(chunk)
+
+
+def _readable(rows: Iterator[FileRow], report: ImportReport) -> Iterator[FileRow]:
+    """`rows`, a file that cannot be read on (not UTF-8, not CSV, a cut gzip
+    stream) failing the whole import: InvalidRequest("file")."""
+    try:
+        yield from rows
+    except UNREADABLE as exc:
+        where = f"after row {report.rows}"
+        raise InvalidRequest("file", f"unreadable {where}: {type(exc).__name__}: {exc}") from None
 
 
 async def _copy(conn: Conn, chunk: list[tuple[Any, ...]]) -> None:

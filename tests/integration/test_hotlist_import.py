@@ -187,3 +187,19 @@ async def test_a_reader_never_sees_half_a_replace(pool: asyncpg.Pool[Any], tmp_p
     assert set(counts) == {size}
     page, _ = await hotlists.list_entries(pool, made.hotlist_id, EntryFilter(active=True), 1)
     assert page and page[0].plate.startswith("S")
+
+
+async def test_an_unreadable_file_changes_nothing(pool: asyncpg.Pool[Any], tmp_path: Path) -> None:
+    await hotlists.create_hotlist(pool, HotlistSpec(name="intact"), WHO)
+    await import_file(
+        pool, "intact", _csv(tmp_path / "ok.csv", ["KEEP1", "KEEP2"]), ImportOptions(), WHO
+    )
+    cut = tmp_path / "cut.csv.gz"
+    rows = "".join(f"N{i:06d},stolen\n" for i in range(20_000)).encode()
+    cut.write_bytes(gzip.compress(b"plate,reason\n" + rows)[:-200])
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("plate,reason\nABC1,gestohlen \xe4\n".encode("latin-1"))
+    for bad in (cut, latin):
+        with pytest.raises(InvalidRequest, match="unreadable"):
+            await import_file(pool, "intact", bad, ImportOptions(replace=True), WHO)
+    assert sorted(await _active(pool, "intact")) == ["KEEP1 CA", "KEEP2 CA"]
