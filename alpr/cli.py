@@ -13,7 +13,7 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from alpr import local, ops
+from alpr import hotlist_commands, local, ops
 from core import logs
 from core.migrate import EnginePreference, migrate
 from core.settings import DatabaseSettings, StorageSettings
@@ -187,6 +187,7 @@ if importlib.util.find_spec("alpr.ingest_commands"):
 
     _register_ingestor(app)
 ops.register(app)
+hotlist_commands.register(app)
 
 
 async def _with_pool(work: Any) -> Any:
@@ -229,7 +230,9 @@ def _expiry(expires_in: str | None, expires_at: str | None) -> datetime | None:
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Argument(help="who or what the key is for")],
-    scope: Annotated[list[str], typer.Option(help="read, ingest or admin; repeatable")],
+    scope: Annotated[
+        list[str], typer.Option(help="read, ingest, admin, hotlist or triage; repeatable")
+    ],
     expires_in: Annotated[
         str | None, typer.Option(help="the key expires after this long: 30m, 12h, 90d, 2w")
     ] = None,

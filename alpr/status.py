@@ -2,11 +2,12 @@
 
 From the database: engine, size, totals, the last read, the ingest rate over
 the last minutes (from the writer's stored-batch announcements), legal holds,
-the last retention run, and storage: partitions (chunks) and how many are
+the last retention run; storage: partitions (chunks) and how many are
 compressed, bytes per read, and when a chunk was last compressed (read from
-the chunks, not from the compression job's status). From the Prometheus endpoints of the ingestor
-and the gateway, when they answer: consumer lag, dead letters, pauses,
-live subscribers. Nothing here reads plate text.
+the chunks, not from the compression job's status); hotlists (the stale ones
+named) and open alerts. From the Prometheus endpoints of the ingestor and the
+gateway, when they answer: consumer lag, dead letters, pauses, live
+subscribers. Nothing here reads plate text.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from core import alerts, hotlists
 from core.db import translated
 from sql import load_queries
 
@@ -49,6 +51,10 @@ async def database_status(conn: Any) -> dict[str, Any]:
     facts["last_retention_deleted"] = retention["deleted_rows"]
     facts["last_retention_error"] = retention["error"]
     facts["storage"] = dict(await conn.fetchrow(*load_queries("storage")["facts"].bind()))
+    lists = await hotlists.staleness(conn)
+    facts["hotlists"] = len(lists)
+    facts["stale_hotlists"] = [(s.name, s.age_s) for s in lists if s.stale]
+    facts["alerts"] = await alerts.open_alerts(conn)
     return facts
 
 
@@ -129,6 +135,27 @@ def storage_lines(facts: dict[str, Any], now: datetime) -> list[str]:
     ]
 
 
+def _alerting(db: dict[str, Any], now: datetime) -> list[str]:
+    """The hotlists line (stale lists named: names are the operators') and the alerts line."""
+    if "hotlists" not in db:
+        return []
+    stale = ", ".join(f"{name} ({_age_s(age)} old)" for name, age in db["stale_hotlists"])
+    open_ = db["alerts"]
+    return [
+        f"hotlists        {db['hotlists']} lists"
+        + (f", STALE: {stale}" if stale else ", all fresh"),
+        f"alerts          {open_['new']} new, {open_['acknowledged']} acknowledged, "
+        f"last raised {_age(open_['last_raised'], now)}",
+    ]
+
+
+def _age_s(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
 def render(status: Status, now: datetime | None = None) -> list[str]:
     """The lines `alpr status` prints."""
     now = now or datetime.now(UTC)
@@ -152,6 +179,7 @@ def render(status: Status, now: datetime | None = None) -> list[str]:
         ),
         *storage_lines(db["storage"], now),
     ]
+    lines += _alerting(db, now)
     ingestor = status.metrics.get("ingestor")
     if ingestor is None:
         lines.append("ingestor        not answering on its metrics endpoint")

@@ -3,7 +3,8 @@
 A key looks like `alpr_<key_id>_<secret>`; the key_id part is public (it
 names the key in lists, logs and audit records), the secret is 32 random
 bytes. A key may carry an expiry; a revoked or expired key is refused. Both
-the ingestor (scope `ingest`) and the gateway (`read`, `admin`) check keys
+the ingestor (scope `ingest`) and the gateway (`read`, `admin`, `hotlist`,
+`triage`) check keys
 here, and read them from request headers the same way (`token_from_headers`).
 
 Checking a key reads its row; its `last_used_at` is written at most once a
@@ -30,8 +31,10 @@ from core.db import translated
 from schema.errors import Forbidden, Unauthenticated
 from sql import Query, load_queries
 
-Scope = Literal["read", "ingest", "admin"]
-SCOPES: tuple[Scope, ...] = ("read", "ingest", "admin")
+# hotlist: manage watch lists (entries, imports, webhooks); triage:
+# acknowledge and close alerts. Viewing alerts is a plate read (`read`).
+Scope = Literal["read", "ingest", "admin", "hotlist", "triage"]
+SCOPES: tuple[Scope, ...] = ("read", "ingest", "admin", "hotlist", "triage")
 _PREFIX = "alpr_"
 _KEY_SHAPE = re.compile(r"alpr_([0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 REFUSED = "unknown, revoked or expired API key"

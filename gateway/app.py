@@ -34,7 +34,8 @@ from strawberry.types.unset import UNSET, UnsetType
 from core.db import create_pool
 from core.keys import KeyCache
 from core.settings import GatewaySettings, check_keys_off_bind
-from gateway import queries, rest, rest_holds, rest_plates
+from gateway import queries, rest, rest_alerts, rest_holds, rest_hotlists, rest_plates
+from gateway.alerting import refresh_hotlist_gauges
 from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
 from gateway.auth import (
     CLOSE_TOO_MANY,
@@ -275,6 +276,8 @@ def _add_service_routes(app: FastAPI) -> None:
         state: GatewayState = request.app.state.gateway
         with contextlib.suppress(StorageError):  # the rest still renders
             await export_silent(state.read_pool)
+        with contextlib.suppress(StorageError):  # the gauges keep their last values
+            await refresh_hotlist_gauges(state.pool)
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -375,6 +378,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(rest.service)
     app.include_router(rest_plates.router)
     app.include_router(rest_holds.router)
+    app.include_router(rest_hotlists.router)
+    app.include_router(rest_alerts.router)
     _add_service_routes(app)
     add_dashboard(app)
     _add_error_handlers(app)

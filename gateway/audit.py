@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 # its size (long filters, many aliases).
 MAX_RECORD_BYTES: Final = 8192
 MAX_OPERATION_NAME: Final = 200
+# Arguments never recorded (a webhook's signing secret).
+SECRET_ARGUMENTS: Final = frozenset({"secret"})
 # PostgreSQL's text and jsonb hold neither NUL nor a lone surrogate.
 _UNSTORABLE: Final = {0: "\ufffd", **{c: "\ufffd" for c in range(0xD800, 0xE000)}}
 
@@ -161,7 +163,8 @@ def _root_arguments(
         name = node.name.value
         key = f"{node.alias.value}: {name}" if node.alias else name
         definition = root.fields.get(name) if root is not None else None
-        fields[key] = get_argument_values(definition, node, variables) if definition else {}
+        arguments = get_argument_values(definition, node, variables) if definition else {}
+        fields[key] = {k: v for k, v in arguments.items() if k not in SECRET_ARGUMENTS}
     return fields
 
 

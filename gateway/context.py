@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from strawberry.fastapi import BaseContext
 
-from core.keys import ApiKey, KeyCache
+from core.hotlists import Actor
+from core.keys import ApiKey, KeyCache, Scope
 from core.settings import GatewaySettings
 from gateway import queries
+from gateway.alerting import AlertingReader
 from gateway.live import LiveFeed
 from gateway.reader import DbReader, forbid_without_purpose
 from gateway.replica import ReadRotation
@@ -97,6 +99,30 @@ class Context(BaseContext):
         if self.long_lived and self._reader.db is not self.state.read_pool:
             self._reader = DbReader(self.state.read_pool, self._purpose_check, cache=False)
         return self._reader
+
+    @property
+    def alerting(self) -> AlertingReader:
+        """Hotlists and alerts, from the primary: small tables, and triage
+        must see an alert the moment it is raised."""
+        return AlertingReader(self.state.pool, self.reader)
+
+    def require_scope(self, scope: Scope) -> None:
+        """Forbidden unless the caller's key allows `scope` (with keys off, a
+        request without a key may)."""
+        if self.key is None and not self.state.keys_required:
+            return
+        if self.key is None or not self.key.allows(scope):
+            raise Forbidden(f"this needs a key with the '{scope}' scope", "scope")
+
+    def actor(self, purpose: Any = None) -> Actor:
+        """Who makes a change, for its rows and audit record: the key, the
+        client, and the purpose given (else the request's). Forbidden without
+        one where purposes are required."""
+        stated = clean_purpose(purpose) or self.purpose
+        if stated is None and self.state.settings.require_purpose:
+            raise Forbidden("a purpose is required (the purpose argument or X-Purpose)", "purpose")
+        name = f"{self.key.name} ({self.key.key_id})" if self.key else "local"
+        return Actor(name, self.key.key_id if self.key else None, self.client, stated)
 
     def require_admin(self, what: str = "the audit log") -> None:
         if self.state.keys_required and (self.key is None or not self.key.allows("admin")):

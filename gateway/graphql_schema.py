@@ -2,7 +2,7 @@
 
 To add root query fields (e.g. plate search), define a `@strawberry.type`
 class of fields and append it to `QUERY_PARTS`; `merge_types` builds one
-`Query` from them.
+`Query` from them. Mutations likewise, in `MUTATION_PARTS`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from core.settings import GatewaySettings
+from gateway.alerting_resolvers import (
+    AlertMutations,
+    AlertQueries,
+    HotlistMutations,
+    HotlistQueries,
+)
 from gateway.audit import AuditExtension
 from gateway.document_cache import document_cache
 from gateway.errors import ErrorCodes
@@ -58,8 +64,12 @@ QUERY_PARTS: tuple[type, ...] = (
     AuditQueries,
     SearchQueries,
     OperationsQueries,
+    HotlistQueries,
+    AlertQueries,
 )
 Query = merge_types("Query", QUERY_PARTS)
+MUTATION_PARTS: tuple[type, ...] = (HotlistMutations, AlertMutations)
+Mutation = merge_types("Mutation", MUTATION_PARTS)
 
 
 # What plain HTTP may run: a subscription needs a websocket.
@@ -183,6 +193,7 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         executor = QuietExecutor
     return GatewaySchema(
         query=Query,
+        mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         execution_context_class=executor,

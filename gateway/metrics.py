@@ -83,6 +83,20 @@ AUTH_FAILURES = Counter(
     ["transport", "reason"],
     registry=REGISTRY,
 )
+# Per hotlist (names are created by operators, a bounded set), refreshed
+# from the database at every scrape of /metrics.
+HOTLIST_STALE = Gauge(
+    "alpr_hotlist_stale",
+    "1 when the list was not refreshed within its max age, else 0",
+    ["hotlist"],
+    registry=REGISTRY,
+)
+HOTLIST_AGE_SECONDS = Gauge(
+    "alpr_hotlist_age_seconds",
+    "Time since the list's last import or change",
+    ["hotlist"],
+    registry=REGISTRY,
+)
 # Set from the database on each scrape (gateway.camera_health).
 CAMERA_SILENT = Gauge(
     "alpr_gateway_camera_silent",

@@ -8,7 +8,9 @@ formats use it:
   newest-first order of all reads, so it stays valid while new reads arrive
   (unlike an offset);
 - rank (`s1|<position>`): a position in a plate search's ranking, valid for
-  the same query and filter.
+  the same query and filter;
+- row id (`i1|<kind>|<id>`): a position in a newest-first list of rows with
+  ascending ids (alerts, hotlist entries), stable while rows are added.
 
 Clients hold cursors across releases: a format, once issued, keeps decoding.
 """
@@ -29,6 +31,7 @@ MAX_PAGE: Final = 500
 DEFAULT_PAGE: Final = 20
 _KEYSET: Final = "v1"
 _RANK: Final = "s1"
+_ROW_ID: Final = "i1"
 
 T = TypeVar("T")
 
@@ -105,6 +108,25 @@ def decode_rank(value: str, argument: str) -> int:
     """The ranking position a cursor stands for; `InvalidRequest(argument)` for
     anything we did not issue, keyset cursors included."""
     return _decode(value, _RANK, _position, argument, "this search")
+
+
+def encode_row_id(kind: str, row_id: int) -> str:
+    """The cursor of row `row_id` of a `kind` of rows (`alert`, `entry`)."""
+    return _encode(f"{_ROW_ID}|{kind}|{row_id}")
+
+
+def decode_row_id(value: str, kind: str, argument: str) -> int:
+    """The row id a cursor of `kind` stands for; `InvalidRequest(argument)` for
+    anything else, cursors of another kind included."""
+
+    def parse(parts: list[str]) -> int:
+        found, text = parts
+        row_id = int(text)
+        if found != kind or row_id < 1:
+            raise ValueError(text)
+        return row_id
+
+    return _decode(value, _ROW_ID, parse, argument, "this list")
 
 
 @dataclass(frozen=True)
