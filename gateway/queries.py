@@ -50,6 +50,9 @@ _KEYS: Final = (
     _Key("camera", "camera_id", "camera_id"),
     _Key("site", "site_id", "site_id"),
 )
+# The keys an `events_page` statement leads with: a plate's pages walk its
+# days instead (`events_plate_page`).
+_PAGE_LEADS: Final = _KEYS[1:]
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ def _events_name(lead: _Key | None, walk: _Walk) -> str:
 
 
 def _events_pages() -> dict[str, Query]:
-    """events_{plate,camera,site,all}_{desc,asc}: `events_page` per leading key and walk."""
+    """events_{camera,site,all}_{desc,asc}: `events_page` per leading key and
+    walk (a plate's pages are `events_plate_page`, which walks its days)."""
     template = load_blocks("gateway")["events_page"]
     return {
         _events_name(lead, walk): Query.parse(
@@ -107,7 +111,7 @@ def _events_pages() -> dict[str, Query]:
                 edge_id=walk.edge_id,
             )
         )
-        for lead in (*_KEYS, None)
+        for lead in (*_PAGE_LEADS, None)
         for walk in (_NEWEST_FIRST, _OLDEST_FIRST)
     }
 
@@ -137,11 +141,13 @@ async def _fetchval(db: Db | asyncpg.Connection[Any], name: str, **params: Any) 
 
 
 def events_statement(query: EventQuery, backward: bool) -> str:
-    """The name of the events page statement for `query`: led by its first
-    key that is set (the index that serves the page), walking oldest first
-    when `backward`."""
+    """The name of the events page statement for `query`: a plate's days for
+    a plate, else led by its first key that is set (the index that serves
+    the page), walking oldest first when `backward`."""
+    if query.plate is not None:
+        return "events_plate_page"
     walk = _OLDEST_FIRST if backward else _NEWEST_FIRST
-    for key in _KEYS:
+    for key in _PAGE_LEADS:
         if getattr(query, key.field) is not None:
             return _events_name(key, walk)
     return _events_name(None, walk)
@@ -167,10 +173,13 @@ def filter_params(query: EventQuery) -> dict[str, Any]:
 async def fetch_events(db: Db, query: EventQuery, page: PageRequest) -> tuple[list[Row], bool]:
     """One page of reads in newest-first order, and whether more lie beyond it."""
     cursor = page.cursor
+    name = events_statement(query, page.backward)
+    walk = {"backward": page.backward, "offset": 0} if name == "events_plate_page" else {}
     rows = await _fetch(
         db,
-        events_statement(query, page.backward),
+        name,
         **filter_params(query),
+        **walk,
         cursor_at=cursor.captured_at if cursor else None,
         cursor_id=cursor.event_id if cursor else None,
         limit=page.limit + 1,
@@ -191,7 +200,17 @@ async def fetch_event(db: Db, event_id: UUID) -> Row | None:
 
 @translated
 async def fetch_events_by_offset(db: Db, plate: str, limit: int, offset: int) -> list[Row]:
-    return await _fetch(db, "events_by_offset", plate=plate, limit=limit, offset=offset)
+    """A plate's reads newest first, `limit` of them after the first `offset`."""
+    return await _fetch(
+        db,
+        "events_plate_page",
+        **filter_params(EventQuery(plate=plate)),
+        backward=False,
+        offset=offset,
+        cursor_at=None,
+        cursor_id=None,
+        limit=limit,
+    )
 
 
 @translated

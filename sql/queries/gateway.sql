@@ -25,8 +25,8 @@
 -- One page of reads matching the events filters, walking the keyset order
 -- (captured_at, event_id) from a cursor (:cursor_at, :cursor_id) and taking
 -- :limit rows strictly past it. A template, filled by gateway/queries.py
--- into one statement per leading key and direction (events_plate_desc ...
--- events_all_asc); each text is fixed, so asyncpg prepares it once per
+-- into one statement per leading key and direction (events_camera_desc ...
+-- events_all_asc; a plate's pages are events_plate_page); each text is fixed, so asyncpg prepares it once per
 -- connection and the server keeps one generic plan for it.
 --   {filter}   events_filter with the page's leading key
 --   {past}     `<` newest first (after the cursor); `>` towards newer reads
@@ -53,28 +53,32 @@ WHERE {filter}
 ORDER BY captured_at {order}, event_id {order}
 LIMIT :limit;
 
--- name: event_by_id
--- event_ids holds each read's time: one probe there, then one primary-key
--- probe in the one partition (chunk) the time falls in, pruned at run time.
+-- name: events_plate_page
+-- One page of a plate's reads matching the events filters: alpr_plate_reads
+-- walks the plate's days (plate_days) in the page's order, reads each day
+-- from its one partition (chunk) and stops once it has :limit reads past the
+-- cursor; they come back in its order, kept by their ordinality. :offset
+-- skips that many first (the offset paging of /events/plate/{plate_text};
+-- 0 for cursor pages). :backward walks oldest first, as events_page's `>`.
 SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
     plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
     plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
     frame_number, site_id, host_id, roi, direction, created_at
-FROM plate_events
-WHERE event_id = :event_id
-  AND captured_at = (SELECT captured_at FROM event_ids WHERE event_id = :event_id);
+FROM alpr_plate_reads(
+    :plate, :since, :until, :cursor_at, :cursor_id, :backward, :limit::bigint + :offset,
+    :camera_id, :site_id, :direction, :vehicle_make, :vehicle_color, :vehicle_type,
+    :min_confidence) WITH ORDINALITY AS e
+WHERE ordinality > :offset
+ORDER BY ordinality;
 
--- name: events_by_offset
--- The storage-layer document's offset paging for /events/plate/{plate_text},
--- kept for its clients; the gateway bounds the offset.
+-- name: event_by_id
+-- alpr_event_read finds the read's time in event_ids, then probes the
+-- primary key in the one partition (chunk) that time falls in.
 SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
     plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
     plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
     frame_number, site_id, host_id, roi, direction, created_at
-FROM plate_events
-WHERE plate_normalized_text = :plate
-ORDER BY captured_at DESC, event_id DESC
-LIMIT :limit OFFSET :offset;
+FROM alpr_event_read(:event_id);
 
 -- name: events_by_keys
 -- The reads of one announced batch, by primary key, in capture order.

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import sql
 from gateway.export import _export_query
 from gateway.queries import (
     QUERIES,
@@ -24,7 +26,8 @@ from sql import Query
 
 FILTER = set(filter_params(EventQuery()))
 KEYS = {"plate": "plate_normalized_text", "camera_id": "camera_id", "site_id": "site_id"}
-LEADS = {"plate": "plate", "camera": "camera_id", "site": "site_id", "all": None}
+# The keys an events_page statement leads with (a plate's pages walk its days).
+LEADS = {"camera": "camera_id", "site": "site_id", "all": None}
 # Each non-key condition of the events filter, to be found once in every statement.
 CONDITIONS = [
     "captured_at >= COALESCE(:since::timestamptz, '-infinity')",
@@ -84,7 +87,8 @@ def test_an_events_page_leads_with_its_key_and_walks_its_way(lead: str, walk: st
 @pytest.mark.parametrize(
     ("query", "backward", "statement"),
     [
-        (EventQuery(plate="ABC123", camera_id="c", site_id="s"), False, "events_plate_desc"),
+        (EventQuery(plate="ABC123", camera_id="c", site_id="s"), False, "events_plate_page"),
+        (EventQuery(plate="ABC123"), True, "events_plate_page"),
         (EventQuery(camera_id="c", site_id="s"), True, "events_camera_asc"),
         (EventQuery(site_id="s", direction="inbound"), False, "events_site_desc"),
         (EventQuery(since=datetime(2025, 1, 1, tzinfo=UTC)), True, "events_all_asc"),
@@ -95,6 +99,8 @@ def test_the_page_statement_follows_the_first_key_set(
 ) -> None:
     assert events_statement(query, backward) == statement
     params = {**filter_params(query), "cursor_at": None, "cursor_id": None, "limit": 21}
+    if statement == "events_plate_page":
+        params |= {"backward": backward, "offset": 0}
     _, *values = QUERIES[statement].bind(**params)
     assert dict(zip(QUERIES[statement].params, values, strict=True)) == params
 
@@ -106,6 +112,33 @@ def test_the_export_selects_with_the_events_filter_every_key_optional() -> None:
     filter_and_order = page[: len(KEYS) + len(CONDITIONS)]
     filter_and_order[-1] += "\nORDER BY captured_at, event_id;"
     assert _where(export) == filter_and_order
+
+
+def _plate_walk_conditions() -> str:
+    """The body of alpr_plate_reads (the migration that defines it)."""
+    migration = Path(sql.__file__).parent / "migrations" / "0050_plate_history.sql"
+    text = migration.read_text()
+    return text[text.index("CREATE FUNCTION alpr_plate_reads") :]
+
+
+@pytest.mark.parametrize("walk", ["ASC", "DESC"])
+def test_a_plates_days_are_read_with_the_events_filter(walk: str) -> None:
+    """alpr_plate_reads repeats the events filter (a migration cannot take a
+    fragment): each condition, its parameters as the function's arguments
+    and its columns the read's, appears once in each direction's statement."""
+    body = _plate_walk_conditions()
+    order = {
+        "ASC": "ORDER BY e.captured_at, e.event_id",
+        "DESC": "ORDER BY e.captured_at DESC, e.event_id DESC",
+    }[walk]
+    statement = body[: body.index(order)]
+    statement = statement[statement.rindex("SELECT * FROM plate_events") :]
+    columns = "captured_at|camera_id|site_id|direction|vehicle_make|vehicle_color|vehicle_type"
+    keys = [f"(:{f}::text IS NULL OR {c} = :{f})" for f, c in KEYS.items() if f != "plate"]
+    for condition in [*keys, *CONDITIONS]:
+        written = re.sub(r":([a-z_]+)(::[a-z0-9]+)?", r"p_\1", condition)
+        written = re.sub(rf"(?<![\w.])({columns}|plate_confidence)\b", r"e.\1", written)
+        assert statement.count(written) == 1, written
 
 
 STATS_SOURCES = ("all", "camera", "site", "days", "none")
