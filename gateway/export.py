@@ -2,7 +2,7 @@
 
 The filter is the gateway's own `EventQuery` (plate, camera, site, time
 range, direction, vehicle, confidence) and its own SQL (`events_filter`, or
-for a plate `alpr_plate_reads`, which reads only the plate's days), so an
+for a plate `alpr_reads`, which reads only the plate's days), so an
 export selects what the events pages would. Rows stream from a
 server-side cursor oldest first, so an export of millions of reads holds a
 few thousand in memory. CSV has the `plate_events` column layout, the same

@@ -1,8 +1,9 @@
-"""A plate's history read day by day (alpr_plate_reads): the same pages, cursors
-and offsets as one keyset scan over plate_events (the statement it replaced,
-kept here as the reference), on either engine; only the partitions (chunks) of
-the plate's days are read; by id, one partition. On TimescaleDB, the same
-answers again once every chunk is compressed."""
+"""Pages of reads walked day by day (alpr_reads): the same pages, cursors and
+offsets as one keyset scan over plate_events (the statement they replaced,
+kept here as the reference), by plate, camera, site or none, on either
+engine; a plate's pages read only the partitions (chunks) of its days; by
+id, one partition. On TimescaleDB, the same answers again once every chunk
+is compressed."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from ingestor.writer import Writer
 from schema.events import PlateEvent, event_from_dict
 from schema.filters import EventQuery
 from schema.paging import Cursor, PageRequest, encode_cursor
-from sql import Query, fill, load_blocks
+from sql import Query
 from tests.factories import wire_event
 
 # Days ending well before today (chunks old enough for any policy), UTC midnights.
@@ -82,22 +83,23 @@ async def history(pool: asyncpg.Pool[Any]) -> AsyncIterator[list[PlateEvent]]:
 
 
 def _reference(backward: bool) -> Query:
-    """One keyset scan of plate_events by plate: the events page led by the plate."""
-    walk = (
+    """One keyset scan of plate_events with the events filter: what the
+    events pages were before they walked days."""
+    past, order, edge_at, edge_id = (
         (">", "ASC", "'-infinity'", "'00000000-0000-0000-0000-000000000000'")
         if backward
         else ("<", "DESC", "'infinity'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'")
     )
-    past, order, edge_at, edge_id = walk
-    text = fill(
-        load_blocks("gateway")["events_page"],
-        filter=events_filter("plate"),
-        past=past,
-        order=order,
-        edge_at=edge_at,
-        edge_id=edge_id,
+    return Query.parse(
+        f"""SELECT * FROM plate_events
+        WHERE {events_filter()}
+          AND captured_at {past}= COALESCE(:cursor_at::timestamptz, {edge_at})
+          AND (captured_at, event_id) {past} (
+              COALESCE(:cursor_at::timestamptz, {edge_at}),
+              COALESCE(:cursor_id::uuid, {edge_id}))
+        ORDER BY captured_at {order}, event_id {order}
+        LIMIT :limit"""
     )
-    return Query.parse(text)
 
 
 async def _reference_page(
@@ -140,6 +142,13 @@ QUERIES = [
     EventQuery(plate=BUSY, vehicle_make="ford", vehicle_color="blue", vehicle_type="truck"),
     EventQuery(plate=BUSY, min_confidence=0.7),
     EventQuery(plate=SPARSE, since=DAY0 + timedelta(days=1)),
+    # Pages without a plate walk a camera's days, or every day.
+    EventQuery(camera_id="hist-a"),
+    EventQuery(camera_id="hist-c", since=DAY0 + timedelta(days=4, hours=1), vehicle_type="car"),
+    EventQuery(site_id="site-1"),
+    EventQuery(site_id="site-2", until=TIE, min_confidence=0.9),
+    EventQuery(),
+    EventQuery(vehicle_color="RED", direction="outbound"),
 ]
 
 
@@ -267,6 +276,38 @@ async def test_a_read_by_id_scans_one_partition(
     assert len(scanned) == 1
 
 
+@pytest.mark.parametrize("query", QUERIES[:5] + QUERIES[6:8], ids=range(7))
+async def test_a_plates_export_equals_the_filtered_scan(
+    pool: asyncpg.Pool[Any], history: list[PlateEvent], query: EventQuery
+) -> None:
+    out = io.StringIO()
+    async with pool.acquire() as conn:
+        count = await export_events(conn, query, out, fmt="ndjson")
+    exported = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    scanned = await pool.fetch(*_export_query().bind(**filter_params(query)))
+    assert count == len(scanned)
+    assert exported == [orjson.loads(orjson.dumps(dict(r), default=str)) for r in scanned]
+
+
+async def test_the_newest_reads_scan_only_the_newest_days_partitions(
+    pool: asyncpg.Pool[Any], history: list[PlateEvent]
+) -> None:
+    """A page of one reads two (to know if more follow): only their days are read."""
+    order = sorted(history, key=lambda e: (e.captured_at, e.event_id), reverse=True)
+    newest = order[:2]
+    on_camera = [e for e in order if e.camera_id == "hist-b"][:2]
+
+    async def newest_pages(conn: asyncpg.Connection[Any]) -> None:
+        rows, _ = await fetch_events(conn, EventQuery(), PageRequest(limit=1))
+        assert rows[0]["event_id"] == newest[0].event_id
+        rows, _ = await fetch_events(conn, EventQuery(camera_id="hist-b"), PageRequest(limit=1))
+        assert rows[0]["event_id"] == on_camera[0].event_id
+
+    scanned = await _scanned_partitions(pool, newest_pages)
+    assert len(scanned) == len({e.captured_at.date() for e in newest + on_camera})
+
+
+# Last: it compresses every chunk of the module's database.
 async def test_compressed_chunks_answer_the_same(
     pool: asyncpg.Pool[Any], history: list[PlateEvent]
 ) -> None:
@@ -290,16 +331,3 @@ async def test_compressed_chunks_answer_the_same(
     assert [dict(r) for r in (await fetch_events(pool, camera, PageRequest(limit=30)))[0]] == [
         dict(r) for r in camera_page
     ]
-
-
-@pytest.mark.parametrize("query", QUERIES[:5] + QUERIES[6:8], ids=range(7))
-async def test_a_plates_export_equals_the_filtered_scan(
-    pool: asyncpg.Pool[Any], history: list[PlateEvent], query: EventQuery
-) -> None:
-    out = io.StringIO()
-    async with pool.acquire() as conn:
-        count = await export_events(conn, query, out, fmt="ndjson")
-    exported = [orjson.loads(line) for line in out.getvalue().splitlines()]
-    scanned = await pool.fetch(*_export_query().bind(**filter_params(query)))
-    assert count == len(scanned)
-    assert exported == [orjson.loads(orjson.dumps(dict(r), default=str)) for r in scanned]
