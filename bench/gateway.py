@@ -285,14 +285,18 @@ async def compare_paging(pool: asyncpg.Pool[Any], depth: int, seconds: float) ->
     """A page of 20 at `depth`: OFFSET against keyset, one query at a time."""
     position = await pool.fetchrow(*Q["keyset_position"].bind(depth=depth))
     assert position is not None
-    keyset, filters = G["events_all_desc"], filter_params(EventQuery())
+    keyset, filters = G["events_page"], filter_params(EventQuery())
 
     async def offset_page() -> None:
         await pool.fetch(*Q["naive_offset_page"].bind(offset=depth, limit=20))
 
     async def keyset_page() -> None:
         at, event_id = position["captured_at"], position["event_id"]
-        await pool.fetch(*keyset.bind(**filters, cursor_at=at, cursor_id=event_id, limit=21))
+        await pool.fetch(
+            *keyset.bind(
+                **filters, cursor_at=at, cursor_id=event_id, limit=21, backward=False, offset=0
+            )
+        )
 
     off, off_s = await hammer(offset_page, 1, seconds)
     key, key_s = await hammer(keyset_page, 1, seconds)

@@ -1,8 +1,9 @@
 """`alpr export`: reads matching the gateway's `events` filters, to CSV or NDJSON.
 
 The filter is the gateway's own `EventQuery` (plate, camera, site, time
-range, direction, vehicle, confidence) and its own SQL (`events_filter`),
-so an export selects what the events pages would. Rows stream from a
+range, direction, vehicle, confidence) and its own SQL (`events_filter`, or
+for a plate `alpr_reads`, which reads only the plate's days), so an
+export selects what the events pages would. Rows stream from a
 server-side cursor oldest first, so an export of millions of reads holds a
 few thousand in memory. CSV has the `plate_events` column layout, the same
 `alpr import` reads; NDJSON has the flat column names. An export reads
@@ -34,6 +35,14 @@ _PREFETCH: Final = 2000
 
 def _export_query() -> Query:
     return Query.parse(fill(load_blocks("export")["export_events"], filter=events_filter()))
+
+
+def _selected(query: EventQuery) -> tuple[Any, ...]:
+    """The export's statement and arguments: a plate's is read day by day."""
+    params = _params(query)
+    if query.plate is not None:
+        return load_queries("export")["export_plate_events"].bind(**params)
+    return _export_query().bind(**params)
 
 
 def _params(query: EventQuery) -> dict[str, Any]:
@@ -84,8 +93,7 @@ async def export_events(
     write = _csv_writer(out) if fmt == "csv" else _ndjson_writer(out)
     count = 0
     async with conn.transaction(readonly=True):
-        selected = _export_query().bind(**_params(query))
-        async for row in conn.cursor(*selected, prefetch=_PREFETCH):
+        async for row in conn.cursor(*_selected(query), prefetch=_PREFETCH):
             write(row)
             count += 1
             if progress is not None and count % _PREFETCH == 0:

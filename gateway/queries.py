@@ -4,10 +4,11 @@ GraphQL resolvers and REST handlers both call these, so the two APIs cannot
 drift apart. Every function counts its statements (`SQL_QUERIES`, by
 statement name) and leaves driver errors as `StorageError`s.
 
-The events pages and `stats` come in variants, each a fixed statement made
-at import from one template of gateway.sql (see `events_filter`,
-`_events_pages` and `_stats_statements`), so each variant is prepared once
-per connection and planned once (the gateway's sessions plan generically).
+`stats` comes in variants, each a fixed statement made at import from one
+template of gateway.sql (`_stats_statements`), so each variant is prepared
+once per connection and planned once (the gateway's sessions plan
+generically). The events pages are one statement whose function, alpr_reads,
+plans its reads day by day for the values given (gateway.sql `events_page`).
 """
 
 from __future__ import annotations
@@ -34,82 +35,23 @@ Row = asyncpg.Record
 MAX_SERIES_HOURS = 31 * 24
 
 
-@dataclass(frozen=True)
-class _Key:
-    """A key an events page can lead with: `field` of EventQuery (and the
-    parameter) against `column`, which has a (column, captured_at DESC) index."""
-
-    name: str
-    field: str
-    column: str
-
-
-# In the order the gateway prefers them: a plate has the fewest reads.
+# The keys of the events filter: EventQuery field (and parameter), column.
 _KEYS: Final = (
-    _Key("plate", "plate", "plate_normalized_text"),
-    _Key("camera", "camera_id", "camera_id"),
-    _Key("site", "site_id", "site_id"),
+    ("plate", "plate_normalized_text"),
+    ("camera_id", "camera_id"),
+    ("site_id", "site_id"),
 )
 
-
-@dataclass(frozen=True)
-class _Walk:
-    """Which way a page walks the (captured_at, event_id) order: the
-    `events_page` slots that say so (gateway.sql explains them)."""
-
-    name: str
-    order: str
-    past: str
-    edge_at: str
-    edge_id: str
-
-
-_NEWEST_FIRST: Final = _Walk(
-    "desc", "DESC", "<", "'infinity'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'"
-)
-_OLDEST_FIRST: Final = _Walk(
-    "asc", "ASC", ">", "'-infinity'", "'00000000-0000-0000-0000-000000000000'"
-)
 
 # The unique_plates_* fragments of `stats`: which table counts distinct plates.
 UniquePlates = Literal["all", "camera", "site", "days", "none"]
 
 
-def events_filter(lead: str | None = None) -> str:
-    """The `events_filter` fragment, its keys filled: the key whose EventQuery
-    field is `lead` first as a plain equality (an index condition even in a
-    generic plan), then the other keys as optional filters. Pieces of SQL
-    with named parameters, for a template's `{filter}` slot."""
-    first = [k for k in _KEYS if k.field == lead]
-    if lead is not None and not first:
-        raise ValueError(f"no index leads with {lead!r}")
-    keys = [f"{k.column} = :{k.field}" for k in first] + [
-        f"(:{k.field}::text IS NULL OR {k.column} = :{k.field})" for k in _KEYS if k.field != lead
-    ]
+def events_filter() -> str:
+    """The `events_filter` fragment, its keys filled as optional filters:
+    pieces of SQL with named parameters, for a template's `{filter}` slot."""
+    keys = [f"(:{field}::text IS NULL OR {column} = :{field})" for field, column in _KEYS]
     return fill(load_blocks("gateway")["events_filter"], keys="\n  AND ".join(keys))
-
-
-def _events_name(lead: _Key | None, walk: _Walk) -> str:
-    return f"events_{lead.name if lead else 'all'}_{walk.name}"
-
-
-def _events_pages() -> dict[str, Query]:
-    """events_{plate,camera,site,all}_{desc,asc}: `events_page` per leading key and walk."""
-    template = load_blocks("gateway")["events_page"]
-    return {
-        _events_name(lead, walk): Query.parse(
-            fill(
-                template,
-                filter=events_filter(lead.field if lead else None),
-                past=walk.past,
-                order=walk.order,
-                edge_at=walk.edge_at,
-                edge_id=walk.edge_id,
-            )
-        )
-        for lead in (*_KEYS, None)
-        for walk in (_NEWEST_FIRST, _OLDEST_FIRST)
-    }
 
 
 def _stats_statements() -> dict[str, Query]:
@@ -123,7 +65,7 @@ def _stats_statements() -> dict[str, Query]:
     }
 
 
-QUERIES: Final = {**load_queries("gateway"), **_events_pages(), **_stats_statements()}
+QUERIES: Final = {**load_queries("gateway"), **_stats_statements()}
 
 
 async def _fetch(db: Db | asyncpg.Connection[Any], name: str, **params: Any) -> list[Row]:
@@ -134,17 +76,6 @@ async def _fetch(db: Db | asyncpg.Connection[Any], name: str, **params: Any) -> 
 async def _fetchval(db: Db | asyncpg.Connection[Any], name: str, **params: Any) -> Any:
     SQL_QUERIES.labels(name).inc()
     return await db.fetchval(*QUERIES[name].bind(**params))
-
-
-def events_statement(query: EventQuery, backward: bool) -> str:
-    """The name of the events page statement for `query`: led by its first
-    key that is set (the index that serves the page), walking oldest first
-    when `backward`."""
-    walk = _OLDEST_FIRST if backward else _NEWEST_FIRST
-    for key in _KEYS:
-        if getattr(query, key.field) is not None:
-            return _events_name(key, walk)
-    return _events_name(None, walk)
 
 
 def filter_params(query: EventQuery) -> dict[str, Any]:
@@ -169,8 +100,10 @@ async def fetch_events(db: Db, query: EventQuery, page: PageRequest) -> tuple[li
     cursor = page.cursor
     rows = await _fetch(
         db,
-        events_statement(query, page.backward),
+        "events_page",
         **filter_params(query),
+        backward=page.backward,
+        offset=0,
         cursor_at=cursor.captured_at if cursor else None,
         cursor_id=cursor.event_id if cursor else None,
         limit=page.limit + 1,
@@ -191,7 +124,17 @@ async def fetch_event(db: Db, event_id: UUID) -> Row | None:
 
 @translated
 async def fetch_events_by_offset(db: Db, plate: str, limit: int, offset: int) -> list[Row]:
-    return await _fetch(db, "events_by_offset", plate=plate, limit=limit, offset=offset)
+    """A plate's reads newest first, `limit` of them after the first `offset`."""
+    return await _fetch(
+        db,
+        "events_page",
+        **filter_params(EventQuery(plate=plate)),
+        backward=False,
+        offset=offset,
+        cursor_at=None,
+        cursor_id=None,
+        limit=limit,
+    )
 
 
 @translated

@@ -3,13 +3,11 @@
 -- none scans plate_events.
 
 -- fragment: events_filter
--- The events filters (schema/filters.py EventQuery) on plate_events, written
--- once: the events pages below and `alpr export` (export.sql) are both made
--- with it. A NULL parameter means "any".
+-- The events filters (schema/filters.py EventQuery) on plate_events, for
+-- `alpr export` (export.sql), written here beside the pages that apply the
+-- same filters through alpr_reads. A NULL parameter means "any".
 -- {keys}: the plate, camera and site conditions, filled by gateway/queries.py
--- (`events_filter`). A page's leading key comes first as a plain equality,
--- so that even a generic plan ranges over its (key, captured_at DESC) index;
--- the other keys are optional filters on the rows that index yields.
+-- (`events_filter`).
 -- direction and vehicle_type come in lower case (enums); make and colour are
 -- free text, compared without case.
 {keys}
@@ -23,58 +21,33 @@
 
 -- name: events_page
 -- One page of reads matching the events filters, walking the keyset order
--- (captured_at, event_id) from a cursor (:cursor_at, :cursor_id) and taking
--- :limit rows strictly past it. A template, filled by gateway/queries.py
--- into one statement per leading key and direction (events_plate_desc ...
--- events_all_asc); each text is fixed, so asyncpg prepares it once per
--- connection and the server keeps one generic plan for it.
---   {filter}   events_filter with the page's leading key
---   {past}     `<` newest first (after the cursor); `>` towards newer reads
---              (before the cursor: the gateway reverses the rows).
---              `{past}=` is "at or past".
---   {order}    DESC or ASC, to match
---   {edge_at}, {edge_id}  a position ahead of every read in that order
---              (+infinity and the largest UUID newest first, -infinity and
---              the smallest oldest first), for a NULL cursor: the row
---              comparison then stays an index condition.
--- The plain bound on captured_at says what the row comparison says, more
--- weakly, but partitions (chunks) can be pruned by it, which a row
--- comparison does not allow.
+-- (captured_at, event_id) from a cursor (:cursor_at, :cursor_id): :limit
+-- reads strictly past it, newest first, or with :backward oldest first
+-- (towards newer reads: the gateway reverses the rows). alpr_reads walks
+-- the days that can hold them (a plate's own days, a camera's days, else
+-- every day with reads), reads each day from its one partition (chunk) and
+-- stops once it has the page; the rows keep its order by their ordinality.
+-- :offset skips that many first (the offset paging of
+-- /events/plate/{plate_text}; 0 for cursor pages).
 SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
     plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
     plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
     frame_number, site_id, host_id, roi, direction, created_at
-FROM plate_events
-WHERE {filter}
-  AND captured_at {past}= COALESCE(:cursor_at::timestamptz, {edge_at})
-  AND (captured_at, event_id) {past} (
-      COALESCE(:cursor_at::timestamptz, {edge_at}),
-      COALESCE(:cursor_id::uuid, {edge_id}))
-ORDER BY captured_at {order}, event_id {order}
-LIMIT :limit;
+FROM alpr_reads(
+    :plate, :camera_id, :site_id, :since, :until, :cursor_at, :cursor_id, :backward,
+    :limit::bigint + :offset, :direction, :vehicle_make, :vehicle_color, :vehicle_type,
+    :min_confidence) WITH ORDINALITY AS e
+WHERE ordinality > :offset
+ORDER BY ordinality;
 
 -- name: event_by_id
--- event_ids holds each read's time: one probe there, then one primary-key
--- probe in the one partition (chunk) the time falls in, pruned at run time.
+-- alpr_event_read finds the read's time in event_ids, then probes the
+-- primary key in the one partition (chunk) that time falls in.
 SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
     plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
     plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
     frame_number, site_id, host_id, roi, direction, created_at
-FROM plate_events
-WHERE event_id = :event_id
-  AND captured_at = (SELECT captured_at FROM event_ids WHERE event_id = :event_id);
-
--- name: events_by_offset
--- The storage-layer document's offset paging for /events/plate/{plate_text},
--- kept for its clients; the gateway bounds the offset.
-SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
-    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
-    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
-    frame_number, site_id, host_id, roi, direction, created_at
-FROM plate_events
-WHERE plate_normalized_text = :plate
-ORDER BY captured_at DESC, event_id DESC
-LIMIT :limit OFFSET :offset;
+FROM alpr_event_read(:event_id);
 
 -- name: events_by_keys
 -- The reads of one announced batch, by primary key, in capture order.

@@ -1,21 +1,22 @@
 """gateway.queries: the statements made from gateway.sql's templates are what
-the templates promise (one per leading key and direction for events pages,
-one per unique-plates source for stats), and the export selects with the
+the templates promise (one per unique-plates source for stats), the events
+page binds what it is given, and the export and alpr_reads select with the
 same filter."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import sql
 from gateway.export import _export_query
 from gateway.queries import (
     QUERIES,
     StatsWindow,
-    events_statement,
     filter_params,
     unique_plates_source,
 )
@@ -24,7 +25,6 @@ from sql import Query
 
 FILTER = set(filter_params(EventQuery()))
 KEYS = {"plate": "plate_normalized_text", "camera_id": "camera_id", "site_id": "site_id"}
-LEADS = {"plate": "plate", "camera": "camera_id", "site": "site_id", "all": None}
 # Each non-key condition of the events filter, to be found once in every statement.
 CONDITIONS = [
     "captured_at >= COALESCE(:since::timestamptz, '-infinity')",
@@ -35,18 +35,6 @@ CONDITIONS = [
     "(:vehicle_type::text IS NULL OR lower(vehicle_type) = :vehicle_type)",
     "plate_confidence >= COALESCE(:min_confidence::float8, 0)",
 ]
-NEWEST_FIRST = """  AND captured_at <= COALESCE(:cursor_at::timestamptz, 'infinity')
-  AND (captured_at, event_id) < (
-      COALESCE(:cursor_at::timestamptz, 'infinity'),
-      COALESCE(:cursor_id::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
-ORDER BY captured_at DESC, event_id DESC
-LIMIT :limit;"""
-OLDEST_FIRST = """  AND captured_at >= COALESCE(:cursor_at::timestamptz, '-infinity')
-  AND (captured_at, event_id) > (
-      COALESCE(:cursor_at::timestamptz, '-infinity'),
-      COALESCE(:cursor_id::uuid, '00000000-0000-0000-0000-000000000000'))
-ORDER BY captured_at ASC, event_id ASC
-LIMIT :limit;"""
 
 
 def _named(query: Query) -> str:
@@ -60,52 +48,67 @@ def _where(query: Query) -> list[str]:
     return [c.strip() for c in re.split(r"\n  AND ", clause)]
 
 
-def test_events_pages_are_one_per_leading_key_and_direction() -> None:
-    pages = {name for name in QUERIES if re.fullmatch(r"events_[a-z]+_(desc|asc)", name)}
-    assert pages == {f"events_{lead}_{walk}" for lead in LEADS for walk in ("desc", "asc")}
-
-
-@pytest.mark.parametrize("lead", LEADS)
-@pytest.mark.parametrize("walk", ["desc", "asc"])
-def test_an_events_page_leads_with_its_key_and_walks_its_way(lead: str, walk: str) -> None:
-    query = QUERIES[f"events_{lead}_{walk}"]
-    where = _where(query)
-    field = LEADS[lead]
-    optional = [f"(:{f}::text IS NULL OR {c} = :{f})" for f, c in KEYS.items() if f != field]
-    keys = ([f"{KEYS[field]} = :{field}"] if field else []) + optional
-    assert where[: len(keys)] == keys
-    assert where[len(keys) : len(keys) + len(CONDITIONS)] == CONDITIONS
-    assert _named(query).endswith(NEWEST_FIRST if walk == "desc" else OLDEST_FIRST)
-    assert set(query.params) == FILTER | {"cursor_at", "cursor_id", "limit"}
-    named = _named(query)
-    assert all(named.count(c) == 1 for c in [*keys, *CONDITIONS])
-
-
+@pytest.mark.parametrize("backward", [False, True])
 @pytest.mark.parametrize(
-    ("query", "backward", "statement"),
+    "query",
     [
-        (EventQuery(plate="ABC123", camera_id="c", site_id="s"), False, "events_plate_desc"),
-        (EventQuery(camera_id="c", site_id="s"), True, "events_camera_asc"),
-        (EventQuery(site_id="s", direction="inbound"), False, "events_site_desc"),
-        (EventQuery(since=datetime(2025, 1, 1, tzinfo=UTC)), True, "events_all_asc"),
+        EventQuery(plate="ABC123", camera_id="c", site_id="s"),
+        EventQuery(camera_id="c", direction="inbound"),
+        EventQuery(since=datetime(2025, 1, 1, tzinfo=UTC)),
     ],
 )
-def test_the_page_statement_follows_the_first_key_set(
-    query: EventQuery, backward: bool, statement: str
+def test_an_events_page_binds_the_filter_the_cursor_and_the_walk(
+    query: EventQuery, backward: bool
 ) -> None:
-    assert events_statement(query, backward) == statement
-    params = {**filter_params(query), "cursor_at": None, "cursor_id": None, "limit": 21}
-    _, *values = QUERIES[statement].bind(**params)
-    assert dict(zip(QUERIES[statement].params, values, strict=True)) == params
+    params = {
+        **filter_params(query),
+        "cursor_at": None,
+        "cursor_id": None,
+        "limit": 21,
+        "backward": backward,
+        "offset": 0,
+    }
+    _, *values = QUERIES["events_page"].bind(**params)
+    assert dict(zip(QUERIES["events_page"].params, values, strict=True)) == params
 
 
 def test_the_export_selects_with_the_events_filter_every_key_optional() -> None:
     export = _export_query()
     assert set(export.params) == FILTER
-    page = _where(QUERIES["events_all_desc"])
-    filter_and_order = page[: len(KEYS) + len(CONDITIONS)]
+    keys = [f"(:{f}::text IS NULL OR {c} = :{f})" for f, c in KEYS.items()]
+    filter_and_order = [*keys, *CONDITIONS]
     filter_and_order[-1] += "\nORDER BY captured_at, event_id;"
     assert _where(export) == filter_and_order
+
+
+def _function(name: str) -> str:
+    """The text of function `name` in the migration that defines it."""
+    migration = Path(sql.__file__).parent / "migrations" / "0050_reads_by_day.sql"
+    text = migration.read_text()
+    body = text[text.index(f"CREATE FUNCTION {name}(") :]
+    return body[: body.index("\n$$;")]
+
+
+@pytest.mark.parametrize("walk", ["ASC", "DESC"])
+def test_the_days_are_read_with_the_events_filter(walk: str) -> None:
+    """alpr_reads repeats the events filter (a migration cannot take a
+    fragment): each condition, its parameters as the function's arguments
+    and its columns the read's, appears once in each direction's statement."""
+    body = _function("alpr_reads")
+    order = {
+        "ASC": "ORDER BY e.captured_at, e.event_id",
+        "DESC": "ORDER BY e.captured_at DESC, e.event_id DESC",
+    }[walk]
+    statement = body[: body.index(order)]
+    statement = statement[statement.rindex("SELECT * FROM plate_events") :]
+    columns = "captured_at|camera_id|site_id|direction|vehicle_make|vehicle_color|vehicle_type"
+    keys = [f"(:{f}::text IS NULL OR {c} = :{f})" for f, c in KEYS.items()]
+    for condition in [*keys, *CONDITIONS]:
+        written = re.sub(r":([a-z_]+)(::[a-z0-9]+)?", r"p_\1", condition)
+        written = re.sub(
+            rf"(?<![\w.])({columns}|plate_normalized_text|plate_confidence)\b", r"e.\1", written
+        )
+        assert statement.count(written) == 1, written
 
 
 STATS_SOURCES = ("all", "camera", "site", "days", "none")

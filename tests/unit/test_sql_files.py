@@ -96,10 +96,10 @@ def test_a_template_runs_only_filled() -> None:
     with pytest.raises(ValueError, match="slot"):
         sql.Query.parse("SELECT * FROM t WHERE {filter}")
     blocks = sql.load_blocks("gateway")
-    assert sql.slots(blocks["events_page"]) and sql.slots(blocks["events_filter"])
+    assert sql.slots(blocks["stats"]) and sql.slots(blocks["events_filter"])
     loaded = sql.load_queries("gateway")
     assert "ping" in loaded
-    assert not {"events_page", "events_filter", "unique_plates_days"} & set(loaded)
+    assert not {"stats", "events_filter", "unique_plates_days"} & set(loaded)
 
 
 _POSITIONAL = re.compile(r"\$\d")

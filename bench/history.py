@@ -1,0 +1,451 @@
+"""A year of history: the gateway's reads on an uncompressed, a compressed and
+a plain-PostgreSQL year, beside the statements they replaced, in one run.
+
+Builds (or with --existing reuses) three databases holding the same kind of
+year, generated in SQL (bench/history_data.py: the reads and every table the
+writer keeps beside them):
+
+  ts    TimescaleDB (--database-url, a superuser URL), the compression job
+        unscheduled, nothing compressed
+  tsz   a copy of ts with every chunk older than 7 days compressed
+        (compress_chunk), as the default policy leaves a year
+  pg    plain PostgreSQL, a partition a day: the embedded server (PG18),
+        its data kept in --pg-dir
+
+Then the gateway's read functions (gateway.queries: what its GraphQL and
+REST resolvers call) on a pool set up as the gateway's (generic plans, no
+JIT), for --samples random plates and ids, one request at a time, every
+variant and database taking turns request by request so each meets the same
+machine: by plate (a page of 20), the same through the replaced statement
+(one keyset scan of plate_events by plate), by id and its replaced
+statement, a camera's day (20), the newest 100, stats of the last day.
+p50/p99 in ms and the ratios; bytes per read of each database.
+
+    TS=postgresql://postgres@127.0.0.1:55432/postgres
+    .venv/bin/python bench/history.py --database-url $TS --reads 5000000 --days 365
+    .venv/bin/python bench/history.py --database-url $TS --existing
+
+`--chunks 30,365,1000` instead builds sparse histories of that many days
+(--chunk-reads a day) on both engines and times the same reads per chunk
+count, with the planning time of each statement planned ad hoc (EXPLAIN
+(ANALYZE, SUMMARY)), to show what grows with the chunks.
+
+Not a test: figures go to bench/README.md ("A year of history").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from history_data import generate  # noqa: E402
+
+from core.embedded import server_uri, start_server  # noqa: E402
+from core.migrate import migrate  # noqa: E402
+from gateway import queries  # noqa: E402
+from schema.filters import EventQuery  # noqa: E402
+from schema.paging import PageRequest  # noqa: E402
+from sql import Query  # noqa: E402
+
+# The gateway's session (gateway/app.py): generic plans, no JIT.
+SESSION = {"plan_cache_mode": "force_generic_plan", "jit": "off"}
+COLUMNS = """event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+    plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
+    plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
+    frame_number, site_id, host_id, roi, direction, created_at"""
+# The statements replaced: a keyset scan of plate_events by plate (the events
+# page led by the plate), and a read by id probing every partition for the
+# time event_ids gives.
+REPLACED_BY_ID = f"""SELECT {COLUMNS} FROM plate_events
+WHERE event_id = $1 AND captured_at = (SELECT captured_at FROM event_ids WHERE event_id = $1)"""
+
+
+def replaced_page(lead: str | None) -> Query:
+    """The events page the day walk replaced, led by `lead` (a column equal
+    to its parameter) or by none: one keyset scan of plate_events."""
+    keys = [("plate", "plate_normalized_text"), ("camera_id", "camera_id"), ("site_id", "site_id")]
+    conditions = [f"{c} = :{f}" for f, c in keys if f == lead] + [
+        f"(:{f}::text IS NULL OR {c} = :{f})" for f, c in keys if f != lead
+    ]
+    where = "\n  AND ".join(conditions)
+    return Query.parse(
+        f"""SELECT {COLUMNS} FROM plate_events
+        WHERE {where}
+          AND captured_at >= COALESCE(:since::timestamptz, '-infinity')
+          AND captured_at < COALESCE(:until::timestamptz, 'infinity')
+          AND (:direction::text IS NULL OR lower(direction) = :direction)
+          AND (:vehicle_make::text IS NULL OR lower(vehicle_make) = lower(:vehicle_make))
+          AND (:vehicle_color::text IS NULL OR lower(vehicle_color) = lower(:vehicle_color))
+          AND (:vehicle_type::text IS NULL OR lower(vehicle_type) = :vehicle_type)
+          AND plate_confidence >= COALESCE(:min_confidence::float8, 0)
+          AND captured_at <= COALESCE(:cursor_at::timestamptz, 'infinity')
+          AND (captured_at, event_id) < (
+              COALESCE(:cursor_at::timestamptz, 'infinity'),
+              COALESCE(:cursor_id::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+        ORDER BY captured_at DESC, event_id DESC
+        LIMIT :limit"""
+    )
+
+
+REPLACED = {lead: replaced_page(lead) for lead in ("plate", "camera_id", None)}
+
+
+async def _replaced(pool: Any, lead: str | None, query: EventQuery, limit: int) -> Any:
+    params = queries.filter_params(query)
+    return await pool.fetch(
+        *REPLACED[lead].bind(**params, cursor_at=None, cursor_id=None, limit=limit + 1)
+    )
+
+
+# ---------------------------------------------------------------- databases
+
+
+def with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def admin(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def build(admin_url: str, name: str, engine: str, reads: int, days: int) -> str:
+    await admin(
+        admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+    url = with_db(admin_url, name)
+    await migrate(url, engine)  # type: ignore[arg-type]
+    conn = await asyncpg.connect(url)
+    try:
+        if engine == "timescaledb":
+            await conn.execute(
+                "SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs "
+                "WHERE proc_name = 'policy_compression'"
+            )
+        seconds = await generate(conn, reads, days)
+    finally:
+        await conn.close()
+    print(f"  {name}: {reads:,} reads over {days} days in {seconds:.0f} s", flush=True)
+    return url
+
+
+async def compressed_copy(admin_url: str, source: str, name: str) -> str:
+    """A copy of `source` with every chunk older than 7 days compressed."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'ALTER DATABASE "{source}" WITH ALLOW_CONNECTIONS false')
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", source
+        )
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    finally:
+        await conn.execute(f'ALTER DATABASE "{source}" WITH ALLOW_CONNECTIONS true')
+        await conn.close()
+    url = with_db(admin_url, name)
+    started = time.perf_counter()
+    await admin(
+        url,
+        "SELECT count(compress_chunk(c)) FROM show_chunks('plate_events', "
+        "older_than => now() - INTERVAL '7 days') AS c",
+        "VACUUM ANALYZE",
+    )
+    print(f"  {name}: compressed in {time.perf_counter() - started:.0f} s", flush=True)
+    return url
+
+
+async def storage(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        engine = await conn.fetchval("SELECT engine FROM alpr_engine")
+        reads = await conn.fetchval("SELECT count(*) FROM event_ids")
+        row: Any
+        if engine == "timescaledb":
+            row = await conn.fetchrow(
+                "SELECT hypertable_size('plate_events'), count(*), "
+                "count(*) FILTER (WHERE is_compressed) FROM timescaledb_information.chunks "
+                "WHERE hypertable_name = 'plate_events'"
+            )
+        else:
+            row = await conn.fetchrow(
+                "SELECT sum(pg_total_relation_size(inhrelid))::bigint, count(*), 0 "
+                "FROM pg_inherits WHERE inhparent = 'plate_events'::regclass"
+            )
+        size, chunks, compressed = row
+    finally:
+        await conn.close()
+    return (
+        f"{engine}: {reads:,} reads, {chunks} partitions ({compressed} compressed), "
+        f"{size / 2**20:,.0f} MiB, {size / max(reads, 1):,.0f} bytes/read"
+    )
+
+
+# ---------------------------------------------------------------- timing
+
+Read = Callable[[Any, Any], Awaitable[Any]]
+
+
+async def _by_plate(pool: asyncpg.Pool[Any], plate: str) -> Any:
+    return await queries.fetch_events(pool, EventQuery(plate=plate), PageRequest(20))
+
+
+async def _by_plate_replaced(pool: asyncpg.Pool[Any], plate: str) -> Any:
+    return await _replaced(pool, "plate", EventQuery(plate=plate), 20)
+
+
+async def _by_id(pool: asyncpg.Pool[Any], event_id: Any) -> Any:
+    return await queries.fetch_event(pool, event_id)
+
+
+async def _by_id_replaced(pool: asyncpg.Pool[Any], event_id: Any) -> Any:
+    return await pool.fetch(REPLACED_BY_ID, event_id)
+
+
+async def _camera_day(pool: asyncpg.Pool[Any], sample: tuple[str, datetime]) -> Any:
+    camera, day = sample
+    query = EventQuery(camera_id=camera, since=day, until=day + timedelta(days=1))
+    return await queries.fetch_events(pool, query, PageRequest(20))
+
+
+async def _camera_day_replaced(pool: asyncpg.Pool[Any], sample: tuple[str, datetime]) -> Any:
+    camera, day = sample
+    query = EventQuery(camera_id=camera, since=day, until=day + timedelta(days=1))
+    return await _replaced(pool, "camera_id", query, 20)
+
+
+async def _recent(pool: asyncpg.Pool[Any], _: Any) -> Any:
+    return await queries.fetch_events(pool, EventQuery(), PageRequest(100))
+
+
+async def _recent_replaced(pool: asyncpg.Pool[Any], _: Any) -> Any:
+    return await _replaced(pool, None, EventQuery(), 100)
+
+
+async def _stats(pool: asyncpg.Pool[Any], _: Any) -> Any:
+    since = datetime.now(UTC) - timedelta(days=1)
+    return await queries.fetch_stats(pool, since, None, None, None)
+
+
+READS: dict[str, tuple[Read, str]] = {
+    "by plate (20)": (_by_plate, "plate"),
+    "by plate, replaced": (_by_plate_replaced, "plate"),
+    "by id": (_by_id, "id"),
+    "by id, replaced": (_by_id_replaced, "id"),
+    "camera, 1 day (20)": (_camera_day, "camera"),
+    "camera, replaced": (_camera_day_replaced, "camera"),
+    "recent 100": (_recent, "none"),
+    "recent, replaced": (_recent_replaced, "none"),
+    "stats, 1 day": (_stats, "none"),
+}
+# Each read and the statement it replaced.
+REPLACES = {
+    "by plate (20)": "by plate, replaced",
+    "by id": "by id, replaced",
+    "camera, 1 day (20)": "camera, replaced",
+    "recent 100": "recent, replaced",
+}
+
+
+async def samples(url: str, count: int, seed: int) -> dict[str, list[Any]]:
+    """Random plates, ids and (camera, day) pairs of a database."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SELECT setseed($1)", seed / 1000)
+        plates = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT plate_normalized_text FROM plates ORDER BY random() LIMIT $1", count
+            )
+        ]
+        ids = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT event_id FROM event_ids ORDER BY random() LIMIT $1",
+                count,
+            )
+        ]
+        cameras = [
+            (r[0], datetime.combine(r[1], datetime.min.time(), UTC))
+            for r in await conn.fetch(
+                "SELECT camera_id, day FROM camera_daily ORDER BY random() LIMIT $1", count
+            )
+        ]
+    finally:
+        await conn.close()
+    return {"plate": plates, "id": ids, "camera": cameras, "none": [None] * count}
+
+
+async def time_reads(
+    urls: dict[str, str], count: int, seed: int
+) -> dict[tuple[str, str], list[float]]:
+    """ms per read, by (read, database): every read and database in turn, per sample."""
+    pools = {
+        name: await asyncpg.create_pool(url, min_size=1, max_size=1, server_settings=SESSION)
+        for name, url in urls.items()
+    }
+    picks = {name: await samples(url, count, seed) for name, url in urls.items()}
+    timings: dict[tuple[str, str], list[float]] = {}
+    try:
+        for i in range(count):
+            for read, (run, kind) in READS.items():
+                for name, pool in pools.items():
+                    sample = picks[name][kind][i % len(picks[name][kind])]
+                    started = time.perf_counter()
+                    await run(pool, sample)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if i >= 3:  # the first requests prepare the statements
+                        timings.setdefault((read, name), []).append(elapsed)
+    finally:
+        for pool in pools.values():
+            await pool.close()
+    return timings
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report(timings: dict[tuple[str, str], list[float]], names: list[str]) -> None:
+    print(f"\n{'p50 / p99 ms':<22}" + "".join(f"{n:>18}" for n in names))
+    for read in READS:
+        cells = []
+        for name in names:
+            values = timings.get((read, name), [])
+            cells.append(
+                f"{statistics.median(values):7.2f} / {_p(values, 0.99):6.2f}" if values else "-"
+            )
+        print(f"{read:<22}" + "".join(f"{c:>18}" for c in cells))
+    if "ts" in names and "tsz" in names:
+        print("\ncompressed / uncompressed (p99):")
+        for read in READS:
+            a, b = timings.get((read, "tsz")), timings.get((read, "ts"))
+            if a and b:
+                print(f"  {read:<22} {_p(a, 0.99) / _p(b, 0.99):5.2f}x")
+    print("\nreplaced / now (p50, p99):")
+    for read, replaced in REPLACES.items():
+        cells = []
+        for name in names:
+            new, old = timings.get((read, name)), timings.get((replaced, name))
+            if new and old:
+                p50 = statistics.median(old) / statistics.median(new)
+                cells.append(f"{p50:5.1f}x {_p(old, 0.99) / _p(new, 0.99):5.1f}x")
+        print(f"  {read:<20}" + "".join(f"{c:>18}" for c in cells))
+
+
+# ---------------------------------------------------------------- chunk counts
+
+PLANNED = {
+    "by plate (20)": "SELECT * FROM alpr_reads($1, NULL, NULL, NULL, NULL, NULL, NULL, false, "
+    "21, NULL, NULL, NULL, NULL, NULL)",
+    "by plate, replaced": f"SELECT {COLUMNS} FROM plate_events WHERE plate_normalized_text = $1 "
+    "ORDER BY captured_at DESC, event_id DESC LIMIT 21",
+    "by id": "SELECT * FROM alpr_event_read($2)",
+    "recent 100": f"SELECT {COLUMNS} FROM plate_events "
+    "ORDER BY captured_at DESC, event_id DESC LIMIT 101",
+}
+
+
+async def planning(url: str, plate: str, event_id: Any) -> dict[str, float]:
+    """Planning time (ms) of statements planned ad hoc, the median of 5."""
+    conn = await asyncpg.connect(url, server_settings={"jit": "off"})
+    found: dict[str, float] = {}
+    try:
+        for name, text in PLANNED.items():
+            text = text.replace("$1", f"'{plate}'").replace("$2", f"'{event_id}'")
+            times = []
+            for _ in range(5):
+                plan = await conn.fetchval(f"EXPLAIN (ANALYZE, SUMMARY, FORMAT JSON) {text}")
+                times.append(float(json.loads(plan)[0]["Planning Time"]))
+            found[name] = statistics.median(times)
+    finally:
+        await conn.close()
+    return found
+
+
+async def chunk_counts(args: argparse.Namespace, pg_admin: str | None) -> None:
+    counts = [int(c) for c in args.chunks.split(",")]
+    urls: dict[str, str] = {}
+    for days in counts:
+        for engine, admin_url in (("timescaledb", args.database_url), ("postgres", pg_admin)):
+            if admin_url is None:
+                continue
+            name = f"{args.prefix}_c{days}_{'ts' if engine == 'timescaledb' else 'pg'}"
+            key = f"{days} {'ts' if engine == 'timescaledb' else 'pg'}"
+            urls[key] = (
+                with_db(admin_url, name)
+                if args.existing
+                else await build(admin_url, name, engine, days * args.chunk_reads, days)
+            )
+    for key, url in urls.items():
+        conn = await asyncpg.connect(url)
+        plate = await conn.fetchval(
+            "SELECT plate_normalized_text FROM plates ORDER BY random() LIMIT 1"
+        )
+        event_id = await conn.fetchval("SELECT event_id FROM event_ids ORDER BY random() LIMIT 1")
+        await conn.close()
+        planned = await planning(url, plate, event_id)
+        print(f"{key}: planning ms " + ", ".join(f"{k} {v:.2f}" for k, v in planned.items()))
+    timings = await time_reads(urls, args.samples, args.seed)
+    report(timings, list(urls))
+
+
+# ---------------------------------------------------------------- main
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True, help="TimescaleDB server, superuser")
+    parser.add_argument("--pg-dir", default="/tmp/alpr-history-pg", help="embedded PG data")
+    parser.add_argument("--no-pg", action="store_true", help="skip plain PostgreSQL")
+    parser.add_argument("--prefix", default="alpr_hist")
+    parser.add_argument("--reads", type=int, default=5_000_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--existing", action="store_true", help="reuse the databases built")
+    parser.add_argument("--chunks", help="e.g. 30,365,1000: time per chunk count instead")
+    parser.add_argument("--chunk-reads", type=int, default=2000, help="reads a day, --chunks")
+    args = parser.parse_args()
+    server = None if args.no_pg else start_server(Path(args.pg_dir))
+    pg_admin = server_uri(server, "postgres") if server else None
+    if args.chunks:
+        await chunk_counts(args, pg_admin)
+        return
+    urls = {}
+    ts, tsz, pg = (f"{args.prefix}_{suffix}" for suffix in ("ts", "tsz", "pg"))
+    if args.existing:
+        urls = {"ts": with_db(args.database_url, ts), "tsz": with_db(args.database_url, tsz)}
+        if pg_admin:
+            urls["pg"] = with_db(pg_admin, pg)
+    else:
+        urls["ts"] = await build(args.database_url, ts, "timescaledb", args.reads, args.days)
+        urls["tsz"] = await compressed_copy(args.database_url, ts, tsz)
+        if pg_admin:
+            urls["pg"] = await build(pg_admin, pg, "postgres", args.reads, args.days)
+    for name, url in urls.items():
+        print(f"{name}: {await storage(url)}")
+    timings = await time_reads(urls, args.samples, args.seed)
+    report(timings, list(urls))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
