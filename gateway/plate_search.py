@@ -23,6 +23,7 @@ from schema.errors import InvalidRequest
 from schema.plate_match import (
     DEFAULT_MAX_DISTANCE,
     EDIT_COST,
+    KEYS_COMPLETE_UP_TO,
     MIN_FUZZY_LENGTH,
     PlateMatch,
     SearchFilter,
@@ -59,8 +60,8 @@ class SearchLimits:
     max_distance: float = DEFAULT_MAX_DISTANCE
     wildcard_scan_rows: int = 50_000
     candidate_cap: int = CANDIDATE_CAP
-    # Trigram similarity finds most of the two-plain-edit plates that the
-    # deletion keys miss (see schema/plate_match.py); lower finds more, slower.
+    # Trigram similarity adds candidates three plain edits away (the keys
+    # find all within two); lower finds more, slower.
     trigram_threshold: float = TRIGRAM_THRESHOLD
 
 
@@ -181,11 +182,12 @@ async def _fuzzy(
 ) -> tuple[list[PlateMatch], bool]:
     max_distance = check_max_distance(limits.max_distance)
     keys = candidate_keys(query, max_distance)
-    # One plain edit at most: the deletion keys alone find every candidate.
-    trigrams = max_distance >= 2 * EDIT_COST
-    rows = await _candidates(db, keys, query, limits, trigrams)
+    # The keys find every plate within two plain edits; a third (a limit of
+    # 3) only through trigram similarity, and the page says it may miss some.
+    beyond_keys = max_distance >= KEYS_COMPLETE_UP_TO + EDIT_COST
+    rows = await _candidates(db, keys, query, limits, beyond_keys)
     candidates = [row["plate_normalized_text"] for row in rows]
-    complete = len(candidates) <= limits.candidate_cap
+    complete = len(candidates) <= limits.candidate_cap and not beyond_keys
     # Plate text is personal data: counts only, and only at debug level.
     scores = verify(query, candidates[: limits.candidate_cap], max_distance)
     log.debug("fuzzy search: %d candidates, %d within distance", len(candidates), len(scores))
@@ -195,7 +197,7 @@ async def _fuzzy(
 async def _candidates(
     db: Db, keys: list[str], query: str, limits: SearchLimits, trigrams: bool
 ) -> list[asyncpg.Record]:
-    """Candidates by deletion keys and, with `trigrams`, by trigram similarity.
+    """Candidates by skeleton keys and, with `trigrams`, by trigram similarity.
 
     Session settings, for this transaction only (the pool's other users keep
     theirs): the trigram threshold, and no parallel workers — the planner

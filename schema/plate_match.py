@@ -16,12 +16,9 @@ OCR-confusable character replaced by its class representative
 skeleton, so within `max_distance` a plate's skeleton is at most
 `floor(max_distance / EDIT_COST)` plain edits from the query's. The
 database indexes each plate's skeleton together with its single-character
-deletions (`alpr_plate_keys`, a GIN index); a query looks up its own
-skeleton, its single and (for distance 2) double deletions. Two skeletons
-share such a key exactly when one edit, a transposition, an insertion plus
-a deletion, two insertions or an insertion plus a substitution on the query
-side separate them — every skeleton distance 1 and most of distance 2. The
-trigram index on the plate text adds candidates for the rest; every
+deletions (`alpr_plate_keys`, a GIN index); `candidate_keys` lists the
+strings a query must look up so that every plate skeleton within two plain
+edits shares one with it (its docstring has the case analysis). Every
 candidate is then verified here with the exact distance.
 """
 
@@ -29,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,7 +44,7 @@ MAX_MAX_DISTANCE = 3.0
 MAX_QUERY_LENGTH = 20  # plate_normalized_text is VARCHAR(20)
 MIN_FUZZY_LENGTH = 3
 
-_CLASS_OF: dict[str, int] = {
+CONFUSION_CLASS_OF: dict[str, int] = {
     char: index for index, group in enumerate(OCR_CONFUSION_CLASSES) for char in group
 }
 
@@ -98,7 +96,8 @@ class SearchPage:
     `complete` is False when the search looked at a bounded part of the
     plates only (a wildcard without three literal characters in a row scans
     the plates of the newest reads; a fuzzy query with too many candidates
-    verifies the first ones): results are then correct but maybe not all.
+    verifies the first ones; a fuzzy limit of three plain edits finds the
+    third by trigram similarity): results are then correct but maybe not all.
     """
 
     matches: list[PlateMatch]
@@ -174,8 +173,8 @@ def substitution_cost(a: str, b: str) -> float:
     """0 for the same character, low inside an OCR confusion class, else an edit."""
     if a == b:
         return 0.0
-    group = _CLASS_OF.get(a)
-    return CONFUSION_COST if group is not None and group == _CLASS_OF.get(b) else EDIT_COST
+    group = CONFUSION_CLASS_OF.get(a)
+    return CONFUSION_COST if group is not None and group == CONFUSION_CLASS_OF.get(b) else EDIT_COST
 
 
 def ocr_distance(a: str, b: str, limit: float = DEFAULT_MAX_DISTANCE) -> float | None:
@@ -184,21 +183,27 @@ def ocr_distance(a: str, b: str, limit: float = DEFAULT_MAX_DISTANCE) -> float |
     Levenshtein with substitutions priced by `substitution_cost` and
     insertions/deletions at `EDIT_COST`; it stops as soon as a whole row of
     the table exceeds `limit`, which is what makes verifying hundreds of
-    candidates cheap.
+    candidates cheap. The substitution cost is spelled inline: this loop is
+    the inner loop of every fuzzy match.
     """
     if abs(len(a) - len(b)) * EDIT_COST > limit:
         return None
+    classes = [CONFUSION_CLASS_OF.get(cb, -1) for cb in b]
     previous = [j * EDIT_COST for j in range(len(b) + 1)]
     for i, ca in enumerate(a, 1):
+        group = CONFUSION_CLASS_OF.get(ca, -2)
         current = [i * EDIT_COST]
-        for j, cb in enumerate(b, 1):
-            current.append(
-                min(
-                    previous[j] + EDIT_COST,
-                    current[j - 1] + EDIT_COST,
-                    previous[j - 1] + substitution_cost(ca, cb),
-                )
-            )
+        left = current[0]
+        for j, cb in enumerate(b):
+            if ca == cb:
+                diagonal = previous[j]
+            elif classes[j] == group:
+                diagonal = previous[j] + CONFUSION_COST
+            else:
+                diagonal = previous[j] + EDIT_COST
+            up = previous[j + 1] + EDIT_COST
+            left = min(diagonal, up, left + EDIT_COST)
+            current.append(left)
         if min(current) > limit:
             return None
         previous = current
@@ -220,24 +225,73 @@ def fuzzy_query(query: str) -> str:
     return plate
 
 
+def deletion_levels(text: str, depth: int) -> list[set[str]]:
+    """`levels[d]`: every string made from `text` by deleting `d` characters,
+    for d up to `depth` (fewer levels when `text` is shorter). Each level is
+    spelled out by slicing, not derived from the one before: this runs once
+    per read in the alert matcher."""
+    n = len(text)
+    levels = [{text}]
+    for d in range(1, min(depth, n) + 1):
+        if d == 1:
+            level = {text[:i] + text[i + 1 :] for i in range(n)}
+        elif d == 2:
+            level = {
+                text[:i] + text[i + 1 : j] + text[j + 1 :] for i, j in combinations(range(n), 2)
+            }
+        else:
+            level = {s[:i] + s[i + 1 :] for s in levels[-1] for i in range(len(s))}
+        levels.append(level)
+    return levels
+
+
 def deletions(text: str, depth: int) -> set[str]:
     """`text` and every string made from it by deleting up to `depth` characters."""
-    found = {text}
-    for k in range(1, min(depth, len(text)) + 1):
-        for drop in combinations(range(len(text)), k):
-            found.add("".join(c for i, c in enumerate(text) if i not in drop))
-    return found
+    return set().union(*deletion_levels(text, depth))
+
+
+# Every character a skeleton can hold: A-Z and 0-9 with each confusion class
+# collapsed to its representative.
+SKELETON_ALPHABET = "".join(sorted(set(plate_skeleton(string.ascii_uppercase + string.digits))))
+
+
+# Plain edits within which `candidate_keys` finds every plate.
+KEYS_COMPLETE_UP_TO = 2 * EDIT_COST
 
 
 def candidate_keys(query: str, max_distance: float) -> list[str]:
-    """The deletion keys of the query's skeleton to look up in the index.
+    """The strings to look up in the index of plate skeletons and their
+    single deletions: every plate whose skeleton is within
+    `min(2, floor(max_distance))` plain edits of the query's shares one.
 
-    The index holds each plate skeleton and its single deletions; looking up
-    the query's own deletions up to two deep covers the edits described in
-    the module docstring. One plain edit needs depth 1, two need depth 2.
+    Why. Two skeletons within k edits (i substitutions, j characters only
+    the query has, l only the plate has; i + j + l <= k) meet at a common
+    string after i + j deletions from the query and i + l from the plate.
+    When the plate side needs at most one, the query's own deletions up to
+    k reach an indexed key. It needs two only when k = 2 and j = 0, and the
+    index then holds that plate with one of the two deleted, which the
+    query spells as: itself with one character inserted (l = 2), with one
+    substituted (i = l = 1), or with one deleted and a later one
+    substituted (i = 2). About 800 strings for a 7-character query.
     """
-    depth = min(2, int(max_distance // EDIT_COST))
-    return sorted(deletions(plate_skeleton(query), depth))
+    skeleton = plate_skeleton(query)
+    depth = int(min(max_distance, KEYS_COMPLETE_UP_TO) // EDIT_COST)
+    keys = deletions(skeleton, depth)
+    if depth == 2:
+        keys |= _plate_side_second_deletions(skeleton)
+    return sorted(keys)
+
+
+def _plate_side_second_deletions(q: str) -> set[str]:
+    found = {q[:p] + c + q[p:] for p in range(len(q) + 1) for c in SKELETON_ALPHABET}
+    for p2 in range(len(q)):
+        for c in SKELETON_ALPHABET:
+            if c == q[p2]:
+                continue
+            tail = c + q[p2 + 1 :]
+            found.add(q[:p2] + tail)
+            found.update(q[:p1] + q[p1 + 1 : p2] + tail for p1 in range(p2))
+    return found
 
 
 def verify(query: str, candidates: Iterable[str], max_distance: float) -> dict[str, float]:

@@ -36,10 +36,11 @@ p.plate_normalized_text AS plate, p.first_seen, p.last_seen, p.read_count,
           AND (:site_id::text IS NULL OR e.site_id = :site_id)))
 
 -- name: fuzzy_candidates
--- Plates sharing a deletion key with the query skeleton (:keys, the
+-- Plates sharing a skeleton key with the query (:keys, the
 -- plates_skeleton_keys index) or similar to the query text (:query, by
 -- trigrams in plates_trgm, at the threshold candidate_settings set in the
--- same transaction); :limit candidates at most.
+-- same transaction): for a limit of three plain edits, which the keys alone
+-- do not reach; :limit candidates at most.
 SELECT plate_normalized_text FROM (
     SELECT plate_normalized_text FROM plates
     WHERE alpr_plate_keys(plate_normalized_text) && :keys::text[]
@@ -50,7 +51,8 @@ SELECT plate_normalized_text FROM (
 LIMIT :limit;
 
 -- name: fuzzy_candidates_by_keys
--- The deletion keys alone: complete when at most one plain edit is allowed.
+-- The skeleton keys alone (schema.plate_match.candidate_keys): every plate
+-- within two plain edits of the query.
 SELECT plate_normalized_text FROM plates
 WHERE alpr_plate_keys(plate_normalized_text) && :keys::text[]
 LIMIT :limit;

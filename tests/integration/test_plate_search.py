@@ -119,15 +119,27 @@ async def test_fuzzy_finds_dropped_characters_and_confusions(loaded: asyncpg.Poo
     assert [m.plate for m in limited.matches] == ["L0S7353", "LOS7353"]
 
 
-async def test_two_plain_edits_are_found_through_trigrams(loaded: asyncpg.Pool[Any]) -> None:
-    # Two neighbouring substitutions outside any confusion class: no deletion
-    # key is shared, trigram similarity (4 of 12 trigrams) finds it.
-    found = await search_plates(loaded, "WYCEFPR", SearchMode.FUZZY)
-    assert [(m.plate, m.score) for m in found.matches] == [("KXCEFPR", 2.0)]
+async def test_two_plain_edits_are_found_by_the_keys(loaded: asyncpg.Pool[Any]) -> None:
+    # Two neighbouring substitutions outside any confusion class: the plate
+    # side needs two deletions to meet the query, which candidate_keys spells
+    # as the query with one deletion and one substitution. No trigram
+    # search runs, so its threshold does not matter.
     strict = SearchLimits(trigram_threshold=0.9)
-    assert (await search_plates(loaded, "WYCEFPR", SearchMode.FUZZY, limits=strict)).matches == []
+    found = await search_plates(loaded, "WYCEFPR", SearchMode.FUZZY, limits=strict)
+    assert [(m.plate, m.score) for m in found.matches] == [("KXCEFPR", 2.0)]
+    assert found.complete
     one_edit = SearchLimits(max_distance=1.75)
     assert (await search_plates(loaded, "WYCEFPR", SearchMode.FUZZY, limits=one_edit)).matches == []
+
+
+async def test_three_plain_edits_add_trigram_candidates_and_say_so(
+    loaded: asyncpg.Pool[Any],
+) -> None:
+    # KXCEFPR three substitutions away: the keys cannot find it, trigrams can.
+    three = SearchLimits(max_distance=3.0, trigram_threshold=0.2)
+    found = await search_plates(loaded, "WYQEFPR", SearchMode.FUZZY, limits=three)
+    assert [(m.plate, m.score) for m in found.matches] == [("KXCEFPR", 3.0)]
+    assert not found.complete
 
 
 async def test_fuzzy_paging(loaded: asyncpg.Pool[Any]) -> None:
