@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from alerts.interim_fuzzy import Edit, FuzzyIndex, WildcardIndex
+from schema.fuzzy import Edit, FuzzyIndex, WildcardIndex
 
 WILDCARD_CHARS = frozenset("*?")
 

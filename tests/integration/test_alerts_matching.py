@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from tests.integration.alerts_support import (
     store,
     tag,
 )
+from tests.support.plate_variants import every_variant, random_plate
 
 
 @pytest.fixture
@@ -303,3 +305,28 @@ async def test_pruning_keeps_batches_a_follower_has_not_handled(
     async with pool.acquire() as c:
         await prune_announcements(c)
     assert not await pool.fetchval("SELECT count(*) FROM stored_batches WHERE batch_id = $1", batch)
+
+
+async def test_every_variant_within_the_cost_of_sampled_entries_raises_an_alert(
+    pool: asyncpg.Pool[Any], conn: asyncpg.Connection[Any], database_url: str
+) -> None:
+    rng = random.Random(13)
+    hotlist = await add_list(pool, match_mode="fuzzy")
+    sample = [(random_plate(rng, 6, 7), cost) for cost in (1.0, 1.25)]
+    entries = {
+        await add_entry(pool, hotlist, plate, max_cost=cost): every_variant(plate, cost)
+        for plate, cost in sample
+    }
+    matcher = await new_matcher(conn, database_url)
+    reads = sorted(set().union(*entries.values()))
+    camera = f"cam-{tag()}"
+    for start in range(0, len(reads), 2000):
+        await store(pool, [read(plate, camera) for plate in reads[start : start + 2000]])
+    await drain(matcher, conn)
+    for entry_id, variants in entries.items():
+        caught = await pool.fetch(
+            "SELECT DISTINCT e.plate_normalized_text FROM alert_reads AS r "
+            "JOIN plate_events AS e USING (event_id) WHERE r.entry_id = $1",
+            entry_id,
+        )
+        assert {r[0] for r in caught} == variants
