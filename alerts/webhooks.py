@@ -84,12 +84,13 @@ class Deliverer:
             timeout=timeout, follow_redirects=False, transport=self.transport
         ) as client:
             while not stop.is_set():
+                # Cleared before looking, so alerts raised meanwhile wake the next turn.
+                self._wake.clear()
                 try:
                     wait = await self.deliver_due(client)
                 except StorageError as exc:
                     log.warning("webhook delivery paused, database unavailable: %s", exc)
                     wait = 1.0
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), max(0.0, min(wait, 1.0)))
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass, field
 
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 class Received:
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.perf_counter)  # when it arrived
 
     def signed_by(self, secret: str) -> bool:
         timestamp = self.headers["x-alpr-timestamp"]
