@@ -53,7 +53,6 @@ from ingestor import metrics
 from ingestor.simulate import Simulation, SimulationConfig
 from ingestor.sources.kafka import KafkaSource
 from schema.plate_match import ocr_distance, parse_wildcard
-from tests.integration.webhook_receiver import Receiver
 
 METRICS_PORT = 18_766
 ALPHABET = string.ascii_uppercase + string.digits
@@ -136,6 +135,43 @@ def reads(count: int, hit_share: float, plates: dict[str, list[str]], seed: int)
     return out
 
 
+RECEIVER = """
+import asyncio, sys, time
+from tests.integration.webhook_receiver import Receiver
+
+async def main():
+    receiver = Receiver(int(sys.argv[1]))
+    await receiver.start()
+    with open(sys.argv[2], "ab") as out:
+        while True:
+            await asyncio.sleep(0.2)
+            while receiver.received:
+                got = receiver.received.pop(0)
+                out.write(f"{got.wall}\t".encode() + got.body + b"\n")
+            out.flush()
+
+asyncio.run(main())
+"""
+
+
+def receiver_process(port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The webhook receiver in a process of its own: this one is busy producing
+    and ingesting, and a receiver sharing its event loop would answer late."""
+    root = str(Path(__file__).resolve().parents[1])
+    return subprocess.Popen(
+        [sys.executable, "-c", RECEIVER, str(port), str(log)],
+        env={**os.environ, "PYTHONPATH": root},
+    )
+
+
+def received(log: Path) -> list[tuple[float, dict[str, Any]]]:
+    out = []
+    for line in log.read_bytes().splitlines():
+        wall, body = line.split(b"\t", 1)
+        out.append((float(wall), orjson.loads(body)))
+    return out
+
+
 def matcher_process(url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ALPR_DATABASE_URL": url, "ALPR_ALERTS_METRICS_PORT": str(METRICS_PORT)}
     env["ALPR_LOG_LEVEL"] = "WARNING"
@@ -161,10 +197,10 @@ class Clock:
         self.reader = await asyncpg.connect(url)
         await self.listener.add_listener(
             "alpr_stored",
-            lambda *a: self._batches.put_nowait((int(a[3]), time.perf_counter())),
+            lambda *a: self._batches.put_nowait((int(a[3]), time.time())),
         )
         await self.listener.add_listener(
-            "alpr_alerts", lambda *a: self.alerts.setdefault(int(a[3]), time.perf_counter())
+            "alpr_alerts", lambda *a: self.alerts.setdefault(int(a[3]), time.time())
         )
         self.task = asyncio.create_task(self._collect())
 
@@ -250,10 +286,12 @@ async def naive_rate(url: str, sample: list[str]) -> float:
 
 async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
     url = await fresh_database(admin)
-    receiver = Receiver(args.receiver_port)
-    await receiver.start()
+    hook_log = Path(tempfile.mkdtemp(prefix="alpr-bench-hooks-")) / "received"
+    hook_log.touch()
+    receiver = receiver_process(args.receiver_port, hook_log)
     try:
-        plates = await load_lists(url, args.exact, args.memory, receiver.url)
+        hook = f"http://127.0.0.1:{args.receiver_port}/hook"
+        plates = await load_lists(url, args.exact, args.memory, hook)
         topic = f"bench-alerts-{uuid.uuid4().hex}"
         settings = IngestorSettings(
             database_url=url,
@@ -284,7 +322,7 @@ async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
             base = stats.stored
             await asyncio.sleep(2.0)  # the warm-up's webhooks out of the way
             warm_alert = await conn.fetchval("SELECT max(alert_id) FROM alerts")
-            warm_hooks = len(receiver.received)
+            warm_hooks = len(received(hook_log))
 
             # Latency at a steady rate.
             total = int(args.rate * args.seconds)
@@ -308,15 +346,16 @@ async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
                 for a in alerts
                 if a["alert_id"] in clock.alerts and a["event_id"] in clock.stored
             ]
+            await asyncio.sleep(0.5)  # the receiver writes its log every 0.2 s
+            hooks = received(hook_log)[warm_hooks:]
             to_hook = [
-                r.at - clock.stored[e]
-                for r in receiver.received[warm_hooks:]
-                for e in [orjson.loads(r.body)["best_read"]["event_id"]]
-                if e in clock.stored
+                at - clock.stored[body["best_read"]["event_id"]]
+                for at, body in hooks
+                if body["best_read"]["event_id"] in clock.stored
             ]
             print(
                 f"latency: {total:,} reads at {args.rate}/s, {len(alerts):,} alerts, "
-                f"{len(receiver.received) - warm_hooks:,} webhooks received"
+                f"{len(hooks):,} webhooks received"
             )
             for name, values in (
                 ("stored -> alert committed", to_alert),
@@ -363,7 +402,8 @@ async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
             await conn.close()
             await pool.close()
     finally:
-        await receiver.stop()
+        receiver.terminate()
+        receiver.wait()
         await drop_database(admin, url)
 
 

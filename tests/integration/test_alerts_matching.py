@@ -330,3 +330,62 @@ async def test_every_variant_within_the_cost_of_sampled_entries_raises_an_alert(
             entry_id,
         )
         assert {r[0] for r in caught} == variants
+
+
+async def test_a_lost_connection_pauses_the_matcher_and_it_resumes_without_doubles(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    from alerts import service
+
+    t = tag()
+    hotlist = await add_list(pool)
+    entries = [await add_entry(pool, hotlist, f"O{t}{i}") for i in range(6)]
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(settings(database_url), stop))
+
+    async def wait_for(check: Any, timeout: float = 30) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await check():
+            assert asyncio.get_running_loop().time() < deadline, "not reached in time"
+            await asyncio.sleep(0.1)
+
+    async def active() -> bool:
+        return bool(
+            await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = 'alpr-alerts-matcher'"
+            )
+        )
+
+    async def raised(n: int) -> bool:
+        return (
+            await pool.fetchval("SELECT count(*) FROM alerts WHERE entry_id = ANY($1)", entries)
+            == n
+        )
+
+    try:
+        await wait_for(active)
+        await wait_for(
+            lambda: pool.fetchval(
+                "SELECT count(*) FROM follower_positions WHERE follower = 'alerts'"
+            )
+        )
+        for i in range(3):
+            await store(pool, [read(f"O{t}{i}", f"cam-{i}-{t}")])
+        await wait_for(lambda: raised(3))
+        # The database drops the matcher's connection (a restart, a failover).
+        await pool.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'alpr-alerts-matcher'"
+        )
+        for i in range(3, 6):
+            await store(pool, [read(f"O{t}{i}", f"cam-{i}-{t}")])
+        await wait_for(lambda: raised(6))
+        await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+    assert (
+        await pool.fetchval("SELECT count(*) FROM alert_reads WHERE entry_id = ANY($1)", entries)
+        == 6
+    )

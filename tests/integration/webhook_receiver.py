@@ -16,6 +16,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float = field(default_factory=time.perf_counter)  # when it arrived
+    wall: float = field(default_factory=time.time)
 
     def signed_by(self, secret: str) -> bool:
         timestamp = self.headers["x-alpr-timestamp"]
