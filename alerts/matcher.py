@@ -44,6 +44,7 @@ LOCK_KEY: Final = 0x616C7072616C7274  # "alpralrt"
 APPLICATION_NAME: Final = "alpr-alerts-matcher"
 FOLLOWER: Final = "alerts"
 CHANNELS: Final = ("alpr_stored", "alpr_hotlists")
+BACKFILL_EVERY_S: Final = 5.0
 
 # Told of each committed round's new live alerts: alert id -> when the read
 # that raised it was stored (epoch seconds), for the webhook latency.
@@ -103,10 +104,18 @@ class Matcher:
         for channel in CHANNELS:
             await conn.add_listener(channel, self._notified)
         await self.follower.start(conn)
-        self.lists.lists.clear()
+        # Lists still held from before a reconnect are kept unless their revision moved.
         await self.lists.refresh(conn)
+        last_backfill = 0.0
         while not stop.is_set():
-            if await self.round_once(conn) or await self._backfill(conn):
+            handled = await self.round_once(conn)
+            # Past hits wait for a quiet moment, but never longer than
+            # BACKFILL_EVERY_S under steady traffic.
+            backfilled = False
+            if not handled or time.monotonic() - last_backfill >= BACKFILL_EVERY_S:
+                last_backfill = time.monotonic()
+                backfilled = await self._backfill(conn)
+            if handled or backfilled:
                 continue
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())

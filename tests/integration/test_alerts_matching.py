@@ -389,3 +389,37 @@ async def test_a_lost_connection_pauses_the_matcher_and_it_resumes_without_doubl
         await pool.fetchval("SELECT count(*) FROM alert_reads WHERE entry_id = ANY($1)", entries)
         == 6
     )
+
+
+async def test_the_running_matcher_searches_past_hits_while_reads_stream(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    from alerts import service
+
+    t = tag()
+    await store(pool, [read(f"Y{t}", f"cam-{t}", minutes_ago(60))])
+    hotlist = await add_list(pool)
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(settings(database_url), stop))
+    try:
+        entry = await add_entry(pool, hotlist, f"Y{t}")
+        await pool.execute(
+            "INSERT INTO hotlist_backfills (hotlist_id, entry_ids, since) VALUES ($1, $2, $3)",
+            hotlist,
+            [entry],
+            minutes_ago(24 * 60),
+        )
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await pool.fetchval(
+            "SELECT count(*) FROM hotlist_backfills WHERE done_at IS NOT NULL "
+            "AND $1 = ANY(entry_ids)",
+            entry,
+        ):
+            assert asyncio.get_running_loop().time() < deadline, "backfill not done"
+            await store(pool, [read(f"V{t}", f"cam-{t}")])  # traffic meanwhile
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+    [alert] = await alerts_of(pool, entry)
+    assert alert["historical"] and alert["read_count"] == 1
