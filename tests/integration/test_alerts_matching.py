@@ -397,11 +397,20 @@ async def test_the_running_matcher_searches_past_hits_while_reads_stream(
     from alerts import service
 
     t = tag()
-    await store(pool, [read(f"Y{t}", f"cam-{t}", minutes_ago(60))])
     hotlist = await add_list(pool)
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(settings(database_url), stop))
     try:
+        # The read is stored and passed by the stream before its entry exists.
+        await store(pool, [read(f"Y{t}", f"cam-{t}", minutes_ago(60))])
+        passed = (
+            "SELECT coalesce((SELECT watermark FROM follower_positions "
+            "WHERE follower = 'alerts') > (SELECT max(xid) FROM stored_batches), false)"
+        )
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await pool.fetchval(passed):
+            assert asyncio.get_running_loop().time() < deadline, "stream did not pass the read"
+            await asyncio.sleep(0.1)
         entry = await add_entry(pool, hotlist, f"Y{t}")
         await pool.execute(
             "INSERT INTO hotlist_backfills (hotlist_id, entry_ids, since) VALUES ($1, $2, $3)",
