@@ -56,7 +56,9 @@ def migrate_command(
 def _services() -> list[str]:
     """The service processes this installation has, in start order."""
     return [
-        name for name in ("ingestor", "gateway") if importlib.util.find_spec(f"{name}.__main__")
+        name
+        for name in ("ingestor", "gateway", "alerts")
+        if importlib.util.find_spec(f"{name}.__main__")
     ]
 
 
@@ -171,7 +173,7 @@ def up(
     rate: Annotated[float, typer.Option(min=0.1, help="synthetic reads per second")] = 5.0,
 ) -> None:
     """Run everything on one machine: the embedded database unless one is configured,
-    migrations, the ingestor and the gateway."""
+    migrations, the ingestor, the gateway and the alert matcher."""
     # A feed that runs until Ctrl-C: a day's worth at the chosen rate.
     feeder = ["simulate", "--to", "http", "--rate", str(rate), "--count", str(int(rate * 86400))]
     code = asyncio.run(_up(data_dir, cast(EnginePreference, engine), feeder if simulate else []))
@@ -186,6 +188,11 @@ if importlib.util.find_spec("alpr.ingest_commands"):
     from alpr.ingest_commands import register as _register_ingestor
 
     _register_ingestor(app)
+# The alerts process (`alpr alerts`) lives with it too.
+if importlib.util.find_spec("alpr.alerts_commands"):
+    from alpr.alerts_commands import register as _register_alerts
+
+    _register_alerts(app)
 ops.register(app)
 hotlist_commands.register(app)
 

@@ -286,3 +286,28 @@ class GatewaySettings(DatabaseSettings):
     # before every key check from it is refused (429) until the window ends.
     auth_failure_limit: int = Field(default=20, ge=1)
     auth_failure_window_s: float = Field(default=60.0, gt=0)
+
+
+class AlertSettings(DatabaseSettings, RetentionSettings):
+    """The alerts process (`alpr alerts`): matching, past hits, webhooks."""
+
+    # Reads of one entry at one camera this close to the open alert's last
+    # read join it: one alert per vehicle pass.
+    alert_pass_window_s: float = Field(default=300.0, gt=0, le=86_400)
+    # How far back adding an entry searches past reads (within retention).
+    alert_backfill_days: int = Field(default=30, ge=0, le=3650)
+    alert_retention_days: int | None = Field(default=None, ge=1)
+    # Batches of stored reads one matching transaction takes at most.
+    alert_batches_per_round: int = Field(default=200, ge=1, le=10_000)
+    # A notification that never came is covered by polling this often.
+    alert_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    webhook_backoff_base_s: float = Field(default=1.0, gt=0, le=3600)
+    webhook_backoff_cap_s: float = Field(default=300.0, gt=0, le=86_400)
+    alerts_metrics_port: int | None = 9102
+    alerts_metrics_host: str = "127.0.0.1"
+
+    @field_validator("alert_retention_days", "alerts_metrics_port", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value

@@ -352,8 +352,13 @@ WITH batch AS (
 SELECT batch_id, pg_notify('alpr_stored', batch_id::text) FROM batch;
 
 -- name: prune_announcements
--- Listeners catch up by batch_id after a reconnect; an hour is plenty.
-DELETE FROM stored_batches WHERE stored_at < now() - make_interval(secs => :keep_s);
+-- Listeners catch up by batch_id after a reconnect; an hour is plenty. A
+-- follower (the alert matcher) may be further behind: batches at or above
+-- the lowest follower watermark wait for it, however old.
+DELETE FROM stored_batches
+WHERE stored_at < now() - make_interval(secs => :keep_s)
+  AND xid < COALESCE((SELECT min(watermark) FROM follower_positions),
+                     pg_snapshot_xmin(pg_current_snapshot()));
 
 -- name: merge_search_pending
 -- Move new plates from the GIN fast-update lists into the indexes proper, in

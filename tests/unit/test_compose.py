@@ -109,7 +109,7 @@ def test_mounted_monitoring_files_exist_and_parse() -> None:
                 assert (ROOT / mount.split(":")[0]).exists(), mount
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"] for job in prometheus["scrape_configs"]}
-    assert {"alpr-ingestor", "alpr-gateway", "postgres"} <= jobs
+    assert {"alpr-ingestor", "alpr-gateway", "alpr-alerts", "postgres"} <= jobs
 
 
 def test_dashboard_covers_the_operator_essentials() -> None:
@@ -120,12 +120,22 @@ def test_dashboard_covers_the_operator_essentials() -> None:
     titles = {panel["title"] for panel in dashboard["panels"]}
     for wanted in ("Ingest rate", "Consumer lag", "Batch latency", "Database size"):
         assert any(wanted in title for title in titles), wanted
-    for metric in ("pg_database_size_bytes", "_lag", "dead_lettered", "subscribers", "route"):
+    for metric in (
+        "pg_database_size_bytes",
+        "_lag",
+        "dead_lettered",
+        "subscribers",
+        "route",
+        "alpr_alerts_alert_latency_seconds",
+        "alpr_alerts_webhook_latency_seconds",
+        "alpr_alerts_webhook_failures",
+    ):
         assert metric in exprs, metric
     # Every alpr_* series the dashboard asks for is one the code exports.
-    exported = (ROOT / "ingestor/metrics.py").read_text() + (
-        ROOT / "gateway/metrics.py"
-    ).read_text()
+    exported = "".join(
+        (ROOT / f"{process}/metrics.py").read_text()
+        for process in ("ingestor", "gateway", "alerts")
+    )
     for name in set(re.findall(r"alpr_[a-z_]+", exprs)):
         base = re.sub(r"_(total|bucket|count|sum)$", "", name)
         assert f'"{base}"' in exported, name

@@ -1,0 +1,117 @@
+"""Webhooks against a real HTTP receiver: a receiver down for 30 s gets every
+alert afterwards, in order, signed; attempts are logged and the webhook is
+marked failing meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from alerts import service
+from alerts.webhooks import sign
+from tests.integration.alerts_support import add_entry, add_list, read, settings, store, tag
+from tests.integration.webhook_receiver import Receiver
+
+SECRET = "a-webhook-secret-of-32-characters"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.2)
+
+
+def test_signature_is_hmac_of_timestamp_dot_body() -> None:
+    # From openssl: printf '1700000000.{}' | openssl dgst -sha256 -hmac key
+    expected = "9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae"
+    assert sign("key", "1700000000", b"{}") == f"sha256={expected}"
+
+
+@pytest.mark.slow
+async def test_receiver_down_for_30_s_gets_every_alert_in_order(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    t = tag()
+    hotlist = await add_list(pool)
+    receiver = Receiver(_free_port())
+    await pool.execute(
+        "INSERT INTO webhooks (hotlist_id, url, secret, created_by) VALUES ($1, $2, $3, 't')",
+        hotlist,
+        receiver.url,
+        SECRET,
+    )
+    entries = [await add_entry(pool, hotlist, f"D{t}{i}") for i in range(12)]
+    stop = asyncio.Event()
+    running = asyncio.create_task(
+        service.run(
+            settings(database_url, webhook_backoff_base_s=0.5, webhook_backoff_cap_s=4.0), stop
+        )
+    )
+    try:
+
+        async def following() -> bool:
+            return bool(await pool.fetchval("SELECT count(*) FROM follower_positions"))
+
+        await _wait_for(following)
+        # The receiver is down: alerts are raised and their deliveries wait.
+        for i in range(6):
+            await store(pool, [read(f"D{t}{i}", f"cam-{i}-{t}")])
+        down_for = asyncio.create_task(asyncio.sleep(30))
+
+        async def failing() -> bool:
+            return bool(
+                await pool.fetchval(
+                    "SELECT failing_since IS NOT NULL AND last_error IS NOT NULL FROM webhooks"
+                )
+            )
+
+        await _wait_for(failing)
+        for i in range(6, 12):
+            await store(pool, [read(f"D{t}{i}", f"cam-{i}-{t}")])
+            await asyncio.sleep(1)
+        await down_for
+        await receiver.start()
+
+        async def delivered() -> bool:
+            return not await pool.fetchval(
+                "SELECT count(*) FROM webhook_outbox WHERE delivered_at IS NULL"
+            )
+
+        await _wait_for(delivered, 30)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+        await receiver.stop()
+    alert_ids = [
+        r["alert_id"]
+        for r in await pool.fetch(
+            "SELECT alert_id FROM alerts WHERE entry_id = ANY($1) ORDER BY alert_id", entries
+        )
+    ]
+    assert len(alert_ids) == 12
+    assert all(r.signed_by(SECRET) for r in receiver.received)
+    keys = [r.headers["idempotency-key"] for r in receiver.received]
+    assert keys == [f"alert-{a}" for a in alert_ids]  # each once, in order
+    bodies = [json.loads(r.body) for r in receiver.received]
+    assert [b["alert_id"] for b in bodies] == alert_ids
+    failed = await pool.fetchval(
+        "SELECT count(*) FROM webhook_attempts WHERE error IS NOT NULL AND status_code IS NULL"
+    )
+    assert failed >= 3  # retried during the outage, with backoff
+    assert await pool.fetchval("SELECT failing_since IS NULL FROM webhooks")
+    ok = await pool.fetch("SELECT latency_ms FROM webhook_attempts WHERE status_code = 200")
+    assert len(ok) == 12 and all(r["latency_ms"] >= 0 for r in ok)
