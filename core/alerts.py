@@ -29,7 +29,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from core.db import translated
-from core.hotlists import Actor, write_audit
+from core.hotlists import Actor, known_id, write_audit
 from schema.errors import InvalidRequest, NotFound
 from sql import Query, fill, load_blocks
 
@@ -187,6 +187,7 @@ async def list_alerts(
 
 
 async def _alert(db: Any, alert_id: int) -> Alert:
+    known_id(alert_id, "alert")
     row = await db.fetchrow(*_q("alert_by_id", alert_id=alert_id))
     if row is None:
         raise NotFound(f"no alert {alert_id}")
@@ -202,6 +203,7 @@ async def get_alert(db: Any, alert_id: int) -> Alert:
 @translated
 async def alert_reads(db: Any, alert_id: int) -> list[AlertRead]:
     """The reads of an alert, in the order seen."""
+    known_id(alert_id, "alert")
     rows = await db.fetch(*_q("alert_reads", alert_id=alert_id))
     return [
         AlertRead(
@@ -215,6 +217,7 @@ async def alert_reads(db: Any, alert_id: int) -> list[AlertRead]:
 
 
 async def _locked_status(conn: Any, alert_id: int) -> str:
+    known_id(alert_id, "alert")
     row = await conn.fetchrow(*_q("lock_alert", alert_id=alert_id))
     if row is None:
         raise NotFound(f"no alert {alert_id}")

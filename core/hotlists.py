@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +32,14 @@ from functools import cache
 from typing import Annotated, Any, Literal, TypeAlias
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from core.db import translated
 from schema.errors import InvalidRequest, NotFound
@@ -50,10 +58,57 @@ MAX_ENTRY_PAGE = 500
 MIN_SECRET = 16
 HOTLIST_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Cost = Annotated[float, Field(gt=0, le=3)]
-Ids = list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]]
+MAX_ID = 2**63 - 1  # ids are BIGINT
+# GraphQL shows max_age in whole seconds as an Int (32 bits): about 68 years.
+MAX_AGE = timedelta(seconds=2**31 - 1)
+
+
+def storable(text: str) -> str:
+    """`text` unchanged when PostgreSQL can store it: ValueError for a NUL
+    character (text columns refuse it) or a lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+def as_real(cost: float) -> float:
+    """`cost` as the REAL column will hold it: a positive value too small for
+    single precision would be stored as 0, which the column refuses."""
+    stored: float = struct.unpack("f", struct.pack("f", cost))[0]
+    if stored <= 0:
+        raise ValueError("must be greater than 0 (too small to store)")
+    return stored
+
+
+def storable_details(details: dict[str, Any]) -> dict[str, Any]:
+    """`details` when JSONB can hold it: ValueError for NaN or infinity (not
+    JSON) or a NUL character in a key or value."""
+    try:
+        text = json.dumps(details, allow_nan=False)
+    except ValueError:
+        raise ValueError("numbers must be finite") from None
+    if "\\u0000" in text:
+        raise ValueError("must not contain NUL characters")
+    storable(text)
+    return details
+
+
+Stored = AfterValidator(storable)
+Details = Annotated[dict[str, Any], AfterValidator(storable_details)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), Stored
+]
+Short = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Stored
+]
+Cost = Annotated[float, Field(gt=0, le=3), AfterValidator(as_real)]
+Ids = list[
+    Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), Stored]
+]
 
 
 @dataclass(frozen=True)
@@ -73,12 +128,19 @@ def _aware(*moments: datetime | None) -> None:
             raise ValueError("times need a UTC offset")
 
 
+def _check_age(max_age: timedelta | None) -> None:
+    if max_age is not None and max_age <= timedelta(0):
+        raise ValueError("max_age must be positive")
+    if max_age is not None and max_age > MAX_AGE:
+        raise ValueError(f"max_age must be at most {MAX_AGE.total_seconds():.0f} seconds")
+
+
 class HotlistSpec(BaseModel):
     """A list to create. Both scope lists empty: every camera."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, pattern=HOTLIST_NAME)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, pattern=HOTLIST_NAME), Stored]
     description: Text | None = None
     priority: Annotated[int, Field(ge=0, le=100)] = 50
     match_mode: MatchMode = "exact"
@@ -90,8 +152,7 @@ class HotlistSpec(BaseModel):
 
     @model_validator(mode="after")
     def _positive_age(self) -> HotlistSpec:
-        if self.max_age is not None and self.max_age <= timedelta(0):
-            raise ValueError("max_age must be positive")
+        _check_age(self.max_age)
         return self
 
 
@@ -113,8 +174,7 @@ class HotlistChanges(BaseModel):
 
     @model_validator(mode="after")
     def _positive_age(self) -> HotlistChanges:
-        if self.max_age is not None and self.max_age <= timedelta(0):
-            raise ValueError("max_age must be positive")
+        _check_age(self.max_age)
         return self
 
 
@@ -158,7 +218,7 @@ class EntryFields(BaseModel):
     agency: Short | None = None
     record_number: Short | None = None
     notes: Text | None = None
-    details: dict[str, Any] = {}
+    details: Details = {}
     match_mode: MatchMode | None = None
     max_cost: Cost | None = None
     valid_from: datetime | None = None
@@ -175,8 +235,8 @@ class EntryFields(BaseModel):
 class EntrySpec(EntryFields):
     """An entry to add: a plate (or a wildcard pattern) wanted for a reason."""
 
-    plate: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    region: Annotated[str, StringConstraints(max_length=10)] | None = None
+    plate: Annotated[str, StringConstraints(min_length=1, max_length=100), Stored]
+    region: Annotated[str, StringConstraints(max_length=10), Stored] | None = None
 
 
 class EntryChanges(BaseModel):
@@ -192,7 +252,7 @@ class EntryChanges(BaseModel):
     agency: Short | None = None
     record_number: Short | None = None
     notes: Text | None = None
-    details: dict[str, Any] | None = None
+    details: Details | None = None
     match_mode: MatchMode | None = None
     max_cost: Cost | None = None
     clear_mode: bool = False
@@ -360,7 +420,22 @@ async def write_audit(
     )
 
 
+def known_id(row_id: int, what: str) -> None:
+    """NotFound for an id outside BIGINT (no row has it; the driver would fail)."""
+    if not 1 <= row_id <= MAX_ID:
+        raise NotFound(f"no {what} {row_id}")
+
+
+def _known_name(name: str) -> None:
+    """NotFound for a name no list can have (the lookup itself would fail on a NUL)."""
+    try:
+        storable(name)
+    except ValueError:
+        raise NotFound(f"no hotlist named {name!r}") from None
+
+
 async def _locked_list(conn: Conn, name: str) -> Any:
+    _known_name(name)
     row = await conn.fetchrow(*_q("lock_hotlist", name=name))
     if row is None:
         raise NotFound(f"no hotlist named {name!r}")
@@ -439,6 +514,7 @@ async def list_hotlists(db: Any, *, include_deleted: bool = False) -> list[Hotli
 @translated
 async def get_hotlist(db: Any, name: str) -> Hotlist:
     """The live list named `name`; NotFound otherwise."""
+    _known_name(name)
     row = await db.fetchrow(*_q("hotlist_by_name", name=name))
     if row is None:
         raise NotFound(f"no hotlist named {name!r}")
@@ -487,6 +563,9 @@ async def add_entry(
             raise InvalidRequest(
                 "plate", "the list has an active entry for this plate and region"
             ) from None
+        except asyncpg.CheckViolationError:
+            # valid_from defaults to now(), so only the database can compare.
+            raise InvalidRequest("validUntil", "valid_until must be after valid_from") from None
         await conn.execute(
             *_q("request_backfill", hotlist_id=hotlist_id, entry_ids=[entry_id], days=backfill_days)
         )
@@ -496,6 +575,7 @@ async def add_entry(
 
 
 async def _entry(conn: Any, entry_id: int) -> Entry:
+    known_id(entry_id, "hotlist entry")
     row = await conn.fetchrow(*_q("entry_by_id", entry_id=entry_id))
     if row is None:
         raise NotFound(f"no hotlist entry {entry_id}")
@@ -503,6 +583,7 @@ async def _entry(conn: Any, entry_id: int) -> Entry:
 
 
 async def _locked_entry(conn: Conn, entry_id: int) -> Any:
+    known_id(entry_id, "current hotlist entry")
     row = await conn.fetchrow(*_q("lock_entry", entry_id=entry_id))
     if row is None or row["removed_at"] is not None:
         raise NotFound(f"no current hotlist entry {entry_id}")
