@@ -12,31 +12,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
-
-import asyncpg
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from alerts import metrics
 from alerts.matcher import Matcher
 from alerts.webhooks import Deliverer
-from core.db import create_pool
+from core.db import wait_for_pool
 from core.settings import AlertSettings
-from schema.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
-
-
-async def _open_pool(settings: AlertSettings, stop: asyncio.Event) -> asyncpg.Pool[Any] | None:
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(StorageUnavailable),
-        wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
-        stop=lambda _: stop.is_set(),
-        reraise=True,
-    ):
-        with attempt:
-            return await create_pool(settings)
-    return None
 
 
 def _install_signals(stop: asyncio.Event) -> None:
@@ -53,7 +36,7 @@ async def run(settings: AlertSettings, stop: asyncio.Event | None = None) -> int
             _install_signals(stop)
     settings.check_secrets()
     metrics.serve(settings.alerts_metrics_port, settings.alerts_metrics_host)
-    pool = await _open_pool(settings, stop)
+    pool = await wait_for_pool(settings, stop)
     if pool is None:
         return 0
     deliverer = Deliverer(pool, settings)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from core.settings import DatabaseSettings
 from schema.errors import RowRejected, StorageError, StorageUnavailable
@@ -89,6 +91,21 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def wait_for_pool(
+    settings: DatabaseSettings, stop: asyncio.Event
+) -> asyncpg.Pool[Any] | None:
+    """A pool, waiting for the database if it is not up yet; None if stopped first."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(StorageUnavailable),
+        wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
+        stop=lambda _: stop.is_set(),
+        reraise=True,
+    ):
+        with attempt:
+            return await create_pool(settings)
+    return None
 
 
 @contextlib.asynccontextmanager

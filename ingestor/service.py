@@ -17,31 +17,17 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from core.db import create_pool
+from core.db import wait_for_pool
 from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.pipeline.write import connection
 from ingestor.retention import RetentionPolicy, retention_loop
 from ingestor.storage import refresh_storage_gauges
 from ingestor.writer import Connection, merge_search_pending, prune_announcements
-from schema.errors import StorageError, StorageUnavailable
+from schema.errors import StorageError
 
 log = logging.getLogger(__name__)
-
-
-async def open_pool(settings: IngestorSettings, stop: asyncio.Event) -> asyncpg.Pool[Any] | None:
-    """A pool, waiting for the database if it is not up yet; None if stopped first."""
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(StorageUnavailable),
-        wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
-        stop=lambda _: stop.is_set(),
-        reraise=True,
-    ):
-        with attempt:
-            return await create_pool(settings)
-    return None
 
 
 async def periodically(
@@ -94,7 +80,7 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         log.error("no source enabled: set ALPR_KAFKA_ENABLED or ALPR_HTTP_ENABLED")
         return 2
     metrics.serve(settings.ingestor_metrics_port, settings.ingestor_metrics_host)
-    pool = await open_pool(settings, stop)
+    pool = await wait_for_pool(settings, stop)
     if pool is None:
         return 0
     stats = metrics.Stats()
