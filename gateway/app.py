@@ -37,9 +37,9 @@ from core.settings import GatewaySettings, check_keys_off_bind
 from gateway import queries, rest, rest_alerts, rest_holds, rest_hotlists, rest_plates
 from gateway.alerting import refresh_hotlist_gauges
 from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
+from gateway.attempts import FailedAttempts
 from gateway.auth import (
     CLOSE_TOO_MANY,
-    FailedAttempts,
     identify,
     token_from_headers,
     token_from_params,

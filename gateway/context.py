@@ -19,7 +19,7 @@ from gateway.replica import ReadRotation
 from schema.errors import Forbidden, InvalidRequest
 
 if TYPE_CHECKING:
-    from gateway.auth import FailedAttempts
+    from gateway.attempts import FailedAttempts
 
 MAX_PURPOSE = 200
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.auth import FailedAttempts
+from gateway.attempts import FailedAttempts
 from schema.errors import RateLimited
 
 
