@@ -125,7 +125,8 @@ class KafkaSettings(_Base):
 
 
 class RetentionSettings(_Base):
-    """How long reads are kept; off (kept forever) unless a number of days is set.
+    """How long reads and closed alerts are kept; off (kept forever) unless a
+    number of days is set. The ingestor's retention runs apply both.
 
     `ALPR_RETENTION_SITE_DAYS` overrides the age per site: `DC1=30,DC2=365`.
     """
@@ -133,8 +134,12 @@ class RetentionSettings(_Base):
     retention_days: int | None = Field(default=None, ge=1)
     retention_site_days: str = ""
     retention_interval_s: float = Field(default=3600.0, gt=0)
+    # Closed alerts (with their record of reads) are deleted this many days
+    # after they were closed; while an alert is open, or when it was closed as
+    # confirmed, its reads are held from retention.
+    alert_retention_days: int | None = Field(default=None, ge=1)
 
-    @field_validator("retention_days", mode="before")
+    @field_validator("retention_days", "alert_retention_days", mode="before")
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         # docker compose passes an unset `${ALPR_RETENTION_DAYS:-}` as "".
@@ -296,7 +301,6 @@ class AlertSettings(DatabaseSettings, RetentionSettings):
     alert_pass_window_s: float = Field(default=300.0, gt=0, le=86_400)
     # How far back adding an entry searches past reads (within retention).
     alert_backfill_days: int = Field(default=30, ge=0, le=3650)
-    alert_retention_days: int | None = Field(default=None, ge=1)
     # Batches of stored reads one matching transaction takes at most.
     alert_batches_per_round: int = Field(default=200, ge=1, le=10_000)
     # A notification that never came is covered by polling this often.
@@ -307,7 +311,7 @@ class AlertSettings(DatabaseSettings, RetentionSettings):
     alerts_metrics_port: int | None = 9102
     alerts_metrics_host: str = "127.0.0.1"
 
-    @field_validator("alert_retention_days", "alerts_metrics_port", mode="before")
+    @field_validator("alerts_metrics_port", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
