@@ -42,6 +42,7 @@ from pydantic import (
 )
 
 from core.db import translated
+from core.settings import DEFAULT_BACKFILL_DAYS
 from schema.errors import InvalidRequest, NotFound
 from schema.plate_match import MAX_QUERY_LENGTH, MIN_FUZZY_LENGTH, parse_wildcard
 from schema.plates import normalize_plate
@@ -53,7 +54,6 @@ Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[An
 
 MatchMode = Literal["exact", "wildcard", "fuzzy"]
 MATCH_MODES: tuple[MatchMode, ...] = ("exact", "wildcard", "fuzzy")
-DEFAULT_BACKFILL_DAYS = 30
 MAX_ENTRY_PAGE = 500
 MIN_SECRET = 16
 HOTLIST_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"
@@ -540,8 +540,9 @@ async def add_entry(
     backfill_days: int = DEFAULT_BACKFILL_DAYS,
 ) -> Entry:
     """Add an entry to `hotlist` and ask for the search of its past hits over
-    `backfill_days`. InvalidRequest("plate") when the list already has an
-    active entry for the plate and region."""
+    the last `backfill_days` (servers pass `BackfillSettings.backfill_days()`:
+    ALPR_ALERT_BACKFILL_DAYS within retention). InvalidRequest("plate") when
+    the list already has an active entry for the plate and region."""
     _check_actor(actor)
     async with pool.acquire() as conn, conn.transaction():
         locked = await _locked_list(conn, hotlist)

@@ -201,8 +201,11 @@ class HotlistMutations:
         ctx = info.context
         ctx.require_scope("hotlist")
         spec = model(hotlists.EntrySpec, **_no_null_details(plain(entry), {}))
+        days = ctx.state.settings.backfill_days()
         return entry_type(
-            await hotlists.add_entry(ctx.state.pool, hotlist, spec, ctx.actor(purpose))
+            await hotlists.add_entry(
+                ctx.state.pool, hotlist, spec, ctx.actor(purpose), backfill_days=days
+            )
         )
 
     @strawberry.mutation

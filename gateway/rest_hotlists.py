@@ -115,7 +115,10 @@ async def list_entries(
 async def add_entry(ctx: Ctx, name: str, body: EntrySpec, purpose: Purpose = None) -> Entry:
     """Add an entry (scope `hotlist`); its past hits are searched for."""
     ctx.require_scope("hotlist")
-    return await hotlists.add_entry(ctx.state.pool, name, body, ctx.actor(purpose))
+    days = ctx.state.settings.backfill_days()
+    return await hotlists.add_entry(
+        ctx.state.pool, name, body, ctx.actor(purpose), backfill_days=days
+    )
 
 
 @router.patch("/entries/{entry_id}")
