@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from core.db import translated
 from core.hotlists import Actor, known_id, write_audit
 from schema.errors import InvalidRequest, NotFound
+from schema.filters import check_id, check_text
 from sql import Query, fill, load_blocks
 
 Status = Literal["new", "acknowledged", "closed"]
@@ -113,8 +114,9 @@ class AlertRead:
 
 @dataclass(frozen=True)
 class AlertFilter:
-    """Which alerts to page through; None narrows nothing. `since`/`until`:
-    alerts whose pass overlaps the window."""
+    """Which alerts to page through (or follow live); None narrows nothing.
+    `since`/`until`: alerts whose pass overlaps the window. InvalidRequest
+    naming the argument (hotlist, site, camera) PostgreSQL cannot compare."""
 
     status: Status | None = None
     hotlist: str | None = None
@@ -124,6 +126,12 @@ class AlertFilter:
     since: datetime | None = None
     until: datetime | None = None
     historical: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.hotlist is not None:
+            check_text(self.hotlist, "hotlist")
+        check_id(self.site_id, "site")
+        check_id(self.camera_id, "camera")
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,8 @@ async def close(
     note = note.strip() if note and note.strip() else None
     if note is not None and len(note) > MAX_NOTE:
         raise InvalidRequest("note", f"longer than {MAX_NOTE} characters")
+    if note is not None:
+        check_text(note, "note")
     answers = None if checklist is None else checklist.as_json()
     async with pool.acquire() as conn, conn.transaction():
         status = await _locked_status(conn, alert_id)

@@ -44,6 +44,7 @@ from pydantic import (
 from core.db import translated
 from core.settings import DEFAULT_BACKFILL_DAYS
 from schema.errors import InvalidRequest, NotFound
+from schema.filters import check_text
 from schema.plate_match import MAX_QUERY_LENGTH, MIN_FUZZY_LENGTH, parse_wildcard
 from schema.plates import normalize_plate
 from sql import Query, fill, load_blocks
@@ -64,15 +65,12 @@ MAX_AGE = timedelta(seconds=2**31 - 1)
 
 
 def storable(text: str) -> str:
-    """`text` unchanged when PostgreSQL can store it: ValueError for a NUL
-    character (text columns refuse it) or a lone surrogate (not UTF-8)."""
-    if "\x00" in text:
-        raise ValueError("must not contain NUL characters")
+    """`text` unchanged when PostgreSQL can store it: ValueError (for a
+    model's field) for a NUL character or a lone surrogate (`check_text`)."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
-    return text
+        return check_text(text, "text")
+    except InvalidRequest as exc:
+        raise ValueError(exc.reason) from None
 
 
 def as_real(cost: float) -> float:
@@ -306,11 +304,18 @@ class Entry(BaseModel):
 
 @dataclass(frozen=True)
 class EntryFilter:
-    """Which entries of a list to page through; None narrows nothing."""
+    """Which entries of a list to page through; None narrows nothing.
+    InvalidRequest for text PostgreSQL cannot compare."""
 
     plate: str | None = None
     reason: str | None = None
     active: bool | None = None
+
+    def __post_init__(self) -> None:
+        for argument in ("plate", "reason"):
+            value = getattr(self, argument)
+            if value is not None:
+                check_text(value, argument)
 
 
 @dataclass(frozen=True)
@@ -427,11 +432,9 @@ def known_id(row_id: int, what: str) -> None:
 
 
 def _known_name(name: str) -> None:
-    """NotFound for a name no list can have (the lookup itself would fail on a NUL)."""
-    try:
-        storable(name)
-    except ValueError:
-        raise NotFound(f"no hotlist named {name!r}") from None
+    """InvalidRequest("hotlist") for a name PostgreSQL cannot compare (a NUL,
+    a lone surrogate): no list has it, and the lookup itself would fail."""
+    check_text(name, "hotlist")
 
 
 async def _locked_list(conn: Conn, name: str) -> Any:
@@ -667,9 +670,12 @@ async def list_entries(
 
 
 def check_webhook(url: str, secret: str) -> None:
-    """InvalidRequest for a URL that is not http(s) or a secret shorter than 16."""
+    """InvalidRequest for a URL that is not http(s) or a secret shorter than 16,
+    or either holding text PostgreSQL cannot store."""
     if not url.startswith(("http://", "https://")) or len(url) > 2000 or " " in url:
         raise InvalidRequest("url", "must be an http:// or https:// URL")
+    check_text(url, "url")
+    check_text(secret, "secret")
     if len(secret) < MIN_SECRET:
         raise InvalidRequest("secret", f"must have {MIN_SECRET} characters or more")
 

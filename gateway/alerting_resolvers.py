@@ -22,7 +22,7 @@ from core import alerts, hotlists
 from gateway.alerting import alert_type, entry_type, hotlist_type, report_type, webhook_type
 from gateway.context import Context
 from schema.errors import InvalidRequest
-from schema.filters import check_id, check_text, check_window
+from schema.filters import check_window
 from schema.graphql.alerting import (
     Alert,
     AlertConnection,
@@ -80,13 +80,13 @@ def hotlist_changes(given: HotlistChangesInput) -> hotlists.HotlistChanges:
 
 
 def alert_filter(given: LiveAlertFilter) -> alerts.AlertFilter:
-    """core's filter of `given` (a live filter, or the full `AlertFilter`),
-    checked: InvalidRequest naming a value PostgreSQL could not compare."""
+    """core's filter of `given` (a live filter, or the full `AlertFilter`);
+    InvalidRequest naming a value it refuses."""
     shared = alerts.AlertFilter(
-        hotlist=None if given.hotlist is None else check_text(given.hotlist, "hotlist"),
+        hotlist=given.hotlist,
         priority_at_least=given.priority_at_least,
-        site_id=check_id(given.site, "site"),
-        camera_id=check_id(given.camera, "camera"),
+        site_id=given.site,
+        camera_id=given.camera,
     )
     if not isinstance(given, AlertFilter):
         return shared

@@ -20,7 +20,7 @@ from core.alerts import Alert, Checklist, Disposition, ReportRow, Status
 from core.hotlists import Entry, Hotlist
 from gateway.audit import record
 from gateway.rest import Ctx
-from schema.filters import check_id, check_window
+from schema.filters import check_window
 from schema.paging import MAX_PAGE, decode_row_id, encode_row_id
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -88,14 +88,7 @@ async def list_alerts(
     """Alerts, newest first (plate data: audited); the next page's cursor in X-Next-Cursor."""
     since, until = check_window(since, until)
     query = alerts.AlertFilter(
-        status,
-        hotlist,
-        priority_at_least,
-        check_id(site, "site"),
-        check_id(camera, "camera"),
-        since,
-        until,
-        historical,
+        status, hotlist, priority_at_least, site, camera, since, until, historical
     )
     after_id = decode_row_id(cursor, "alert", "cursor") if cursor else None
     ctx.reader.note_plate_data(0)
