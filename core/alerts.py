@@ -29,8 +29,8 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from core.db import translated
-from core.hotlists import Actor, known_id, write_audit
-from schema.errors import InvalidRequest, NotFound
+from core.hotlists import Actor, known_id, one_row, write_audit
+from schema.errors import InvalidRequest
 from schema.filters import check_id, check_text
 from sql import Query, fill, load_blocks
 
@@ -196,10 +196,9 @@ async def list_alerts(
 
 async def _alert(db: Any, alert_id: int) -> Alert:
     known_id(alert_id, "alert")
-    row = await db.fetchrow(*_q("alert_by_id", alert_id=alert_id))
-    if row is None:
-        raise NotFound(f"no alert {alert_id}")
-    return Alert.from_row(row)
+    return Alert.from_row(
+        await one_row(db, _q("alert_by_id", alert_id=alert_id), f"no alert {alert_id}")
+    )
 
 
 @translated
@@ -226,9 +225,7 @@ async def alert_reads(db: Any, alert_id: int) -> list[AlertRead]:
 
 async def _locked_status(conn: Any, alert_id: int) -> str:
     known_id(alert_id, "alert")
-    row = await conn.fetchrow(*_q("lock_alert", alert_id=alert_id))
-    if row is None:
-        raise NotFound(f"no alert {alert_id}")
+    row = await one_row(conn, _q("lock_alert", alert_id=alert_id), f"no alert {alert_id}")
     return str(row["status"])
 
 

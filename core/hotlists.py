@@ -126,6 +126,13 @@ def _aware(*moments: datetime | None) -> None:
             raise ValueError("times need a UTC offset")
 
 
+def _check_window(valid_from: datetime | None, valid_until: datetime | None) -> None:
+    """ValueError for a validity without time zones, or ending before it starts."""
+    _aware(valid_from, valid_until)
+    if valid_from and valid_until and valid_from >= valid_until:
+        raise ValueError("valid_from must be before valid_until")
+
+
 def _check_age(max_age: timedelta | None) -> None:
     if max_age is not None and max_age <= timedelta(0):
         raise ValueError("max_age must be positive")
@@ -224,9 +231,7 @@ class EntryFields(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> EntryFields:
-        _aware(self.valid_from, self.valid_until)
-        if self.valid_from and self.valid_until and self.valid_from >= self.valid_until:
-            raise ValueError("valid_from must be before valid_until")
+        _check_window(self.valid_from, self.valid_until)
         return self
 
 
@@ -260,9 +265,7 @@ class EntryChanges(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> EntryChanges:
-        _aware(self.valid_from, self.valid_until)
-        if self.valid_from and self.valid_until and self.valid_from >= self.valid_until:
-            raise ValueError("valid_from must be before valid_until")
+        _check_window(self.valid_from, self.valid_until)
         return self
 
 
@@ -437,12 +440,17 @@ def _known_name(name: str) -> None:
     check_text(name, "hotlist")
 
 
+async def one_row(db: Any, bound: tuple[Any, ...], missing: str) -> Any:
+    """The row the bound query (`Query.bind`) reads; NotFound(`missing`) without one."""
+    row = await db.fetchrow(*bound)
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
 async def _locked_list(conn: Conn, name: str) -> Any:
     _known_name(name)
-    row = await conn.fetchrow(*_q("lock_hotlist", name=name))
-    if row is None:
-        raise NotFound(f"no hotlist named {name!r}")
-    return row
+    return await one_row(conn, _q("lock_hotlist", name=name), f"no hotlist named {name!r}")
 
 
 async def _hotlist(conn: Conn, hotlist_id: int) -> Hotlist:
@@ -518,19 +526,15 @@ async def list_hotlists(db: Any, *, include_deleted: bool = False) -> list[Hotli
 async def get_hotlist(db: Any, name: str) -> Hotlist:
     """The live list named `name`; NotFound otherwise."""
     _known_name(name)
-    row = await db.fetchrow(*_q("hotlist_by_name", name=name))
-    if row is None:
-        raise NotFound(f"no hotlist named {name!r}")
-    return Hotlist.from_row(row)
+    bound = _q("hotlist_by_name", name=name)
+    return Hotlist.from_row(await one_row(db, bound, f"no hotlist named {name!r}"))
 
 
 @translated
 async def hotlist_by_id(db: Any, hotlist_id: int) -> Hotlist:
     """A list by id, deleted or not; NotFound otherwise."""
-    row = await db.fetchrow(*_q("hotlist_by_id", hotlist_id=hotlist_id))
-    if row is None:
-        raise NotFound(f"no hotlist {hotlist_id}")
-    return Hotlist.from_row(row)
+    bound = _q("hotlist_by_id", hotlist_id=hotlist_id)
+    return Hotlist.from_row(await one_row(db, bound, f"no hotlist {hotlist_id}"))
 
 
 @translated
@@ -580,10 +584,8 @@ async def add_entry(
 
 async def _entry(conn: Any, entry_id: int) -> Entry:
     known_id(entry_id, "hotlist entry")
-    row = await conn.fetchrow(*_q("entry_by_id", entry_id=entry_id))
-    if row is None:
-        raise NotFound(f"no hotlist entry {entry_id}")
-    return Entry.from_row(row)
+    bound = _q("entry_by_id", entry_id=entry_id)
+    return Entry.from_row(await one_row(conn, bound, f"no hotlist entry {entry_id}"))
 
 
 async def _locked_entry(conn: Conn, entry_id: int) -> Any:

@@ -167,46 +167,33 @@ class HotlistMutations:
         self, info: Info, input: HotlistInput, purpose: str | None = None
     ) -> Hotlist:
         """Create a list (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        made = await hotlists.create_hotlist(
-            ctx.state.pool, hotlist_spec(input), ctx.actor(purpose)
-        )
-        return hotlist_type(made)
+        pool, actor = info.context.change("hotlist", purpose)
+        return hotlist_type(await hotlists.create_hotlist(pool, hotlist_spec(input), actor))
 
     @strawberry.mutation
     async def update_hotlist(
         self, info: Info, name: str, changes: HotlistChangesInput, purpose: str | None = None
     ) -> Hotlist:
         """Change a list's settings (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        done = await hotlists.update_hotlist(
-            ctx.state.pool, name, hotlist_changes(changes), ctx.actor(purpose)
-        )
+        pool, actor = info.context.change("hotlist", purpose)
+        done = await hotlists.update_hotlist(pool, name, hotlist_changes(changes), actor)
         return hotlist_type(done)
 
     @strawberry.mutation
     async def delete_hotlist(self, info: Info, name: str, purpose: str | None = None) -> Hotlist:
         """Delete a list: it stops matching; its entries and alerts stay (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        return hotlist_type(await hotlists.delete_hotlist(ctx.state.pool, name, ctx.actor(purpose)))
+        pool, actor = info.context.change("hotlist", purpose)
+        return hotlist_type(await hotlists.delete_hotlist(pool, name, actor))
 
     @strawberry.mutation
     async def add_hotlist_entry(
         self, info: Info, hotlist: str, entry: HotlistEntryInput, purpose: str | None = None
     ) -> HotlistEntry:
         """Add an entry; its past hits are searched for (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
+        pool, actor = info.context.change("hotlist", purpose)
         spec = model(hotlists.EntrySpec, **_no_null_details(plain(entry), {}))
-        days = ctx.state.settings.backfill_days()
-        return entry_type(
-            await hotlists.add_entry(
-                ctx.state.pool, hotlist, spec, ctx.actor(purpose), backfill_days=days
-            )
-        )
+        days = info.context.state.settings.backfill_days()
+        return entry_type(await hotlists.add_entry(pool, hotlist, spec, actor, backfill_days=days))
 
     @strawberry.mutation
     async def update_hotlist_entry(
@@ -217,10 +204,9 @@ class HotlistMutations:
         purpose: str | None = None,
     ) -> HotlistEntry:
         """Change a current entry (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
+        pool, actor = info.context.change("hotlist", purpose)
         given = model(hotlists.EntryChanges, **_no_null_details(plain(changes), None))
-        done = await hotlists.update_entry(ctx.state.pool, row_id(id), given, ctx.actor(purpose))
+        done = await hotlists.update_entry(pool, row_id(id), given, actor)
         return entry_type(done)
 
     @strawberry.mutation
@@ -228,11 +214,8 @@ class HotlistMutations:
         self, info: Info, id: strawberry.ID, purpose: str | None = None
     ) -> HotlistEntry:
         """Remove an entry: it stops matching, its row stays (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        return entry_type(
-            await hotlists.remove_entry(ctx.state.pool, row_id(id), ctx.actor(purpose))
-        )
+        pool, actor = info.context.change("hotlist", purpose)
+        return entry_type(await hotlists.remove_entry(pool, row_id(id), actor))
 
     @strawberry.mutation
     async def set_hotlist_webhook(
@@ -240,9 +223,8 @@ class HotlistMutations:
     ) -> HotlistWebhook:
         """Set the list's webhook; the secret (16+ characters) signs deliveries and
         is never shown again (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        hook = await hotlists.set_webhook(ctx.state.pool, hotlist, url, secret, ctx.actor(purpose))
+        pool, actor = info.context.change("hotlist", purpose)
+        hook = await hotlists.set_webhook(pool, hotlist, url, secret, actor)
         return webhook_type(hook)
 
     @strawberry.mutation
@@ -250,9 +232,8 @@ class HotlistMutations:
         self, info: Info, hotlist: str, purpose: str | None = None
     ) -> bool:
         """Stop the list's webhook; false when it had none (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        return await hotlists.remove_webhook(ctx.state.pool, hotlist, ctx.actor(purpose))
+        pool, actor = info.context.change("hotlist", purpose)
+        return await hotlists.remove_webhook(pool, hotlist, actor)
 
 
 @strawberry.type
@@ -262,9 +243,8 @@ class AlertMutations:
         self, info: Info, id: strawberry.ID, purpose: str | None = None
     ) -> Alert:
         """new -> acknowledged (scope `triage`)."""
-        ctx = info.context
-        ctx.require_scope("triage")
-        return alert_type(await alerts.acknowledge(ctx.state.pool, row_id(id), ctx.actor(purpose)))
+        pool, actor = info.context.change("triage", purpose)
+        return alert_type(await alerts.acknowledge(pool, row_id(id), actor))
 
     @strawberry.mutation
     async def close_alert(
@@ -278,15 +258,9 @@ class AlertMutations:
     ) -> Alert:
         """Close a new or acknowledged alert; CONFIRMED needs every checklist
         answer (scope `triage`)."""
-        ctx = info.context
-        ctx.require_scope("triage")
+        pool, actor = info.context.change("triage", purpose)
         answers = None if checklist is None else alerts.Checklist(**plain(checklist))
         done = await alerts.close(
-            ctx.state.pool,
-            row_id(id),
-            disposition.value,
-            ctx.actor(purpose),
-            note=note,
-            checklist=answers,
+            pool, row_id(id), disposition.value, actor, note=note, checklist=answers
         )
         return alert_type(done)
