@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import asyncpg
 import typer
 
-from core.settings import DatabaseSettings
+from core.settings import BackfillSettings, DatabaseSettings
 
 if TYPE_CHECKING:
     from core.hotlists import Actor
@@ -37,6 +37,14 @@ hotlist_app.add_typer(webhook_app, name="webhook")
 
 By = Annotated[str, typer.Option("--by", help="who does this (recorded)")]
 Why = Annotated[str | None, typer.Option("--purpose", help="why (recorded in the audit log)")]
+BackfillDays = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="search past reads this far (default ALPR_ALERT_BACKFILL_DAYS; "
+        "never further than ALPR_RETENTION_DAYS)",
+    ),
+]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -48,6 +56,10 @@ def _run(work: Callable[[asyncpg.Pool[Any]], Awaitable[T]]) -> T:
             return await work(pool)
 
     return asyncio.run(run())
+
+
+def _backfill(days: int | None) -> int:
+    return BackfillSettings().backfill_days(days)
 
 
 def _actor(by: str, purpose: str | None) -> Actor:
@@ -255,7 +267,7 @@ def add(
     valid_until: Annotated[
         datetime | None, typer.Option("--until", help="UTC unless offset")
     ] = None,
-    backfill_days: Annotated[int, typer.Option(min=0, help="search past reads this far")] = 30,
+    backfill_days: BackfillDays = None,
     by: By = "",
     purpose: Why = None,
 ) -> None:
@@ -277,7 +289,9 @@ def add(
         valid_until=_utc(valid_until),
     )
     entry = _run(
-        lambda pool: add_entry(pool, name, spec, _actor(by, purpose), backfill_days=backfill_days)
+        lambda pool: add_entry(
+            pool, name, spec, _actor(by, purpose), backfill_days=_backfill(backfill_days)
+        )
     )
     typer.echo(f"entry {entry.entry_id} added: {entry.plate} ({entry.effective_mode})")
 
@@ -310,7 +324,7 @@ def import_(
         str | None, typer.Option(help="the reason of rows without one (e.g. stolen)")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="list the plates changed")] = False,
-    backfill_days: Annotated[int, typer.Option(min=0, help="search past reads this far")] = 30,
+    backfill_days: BackfillDays = None,
     by: By = "",
     purpose: Why = None,
 ) -> None:
@@ -326,7 +340,7 @@ def import_(
         file_format=fmt,
         default_reason=reason,
         verbose=verbose,
-        backfill_days=backfill_days,
+        backfill_days=_backfill(backfill_days),
     )
     report = _run(lambda pool: import_file(pool, list_name, file, options, _actor(by, purpose)))
     typer.echo(

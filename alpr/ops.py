@@ -61,7 +61,8 @@ def retention_run(
         str | None, typer.Option(help="per-site ages, SITE=DAYS,... (ALPR_RETENTION_SITE_DAYS)")
     ] = None,
 ) -> None:
-    """Delete reads past their age now; held reads stay. Every deletion is recorded."""
+    """Delete reads past their age now (held reads, and those of open or confirmed
+    alerts, stay) and closed alerts past theirs. Every deletion is recorded."""
     from ingestor.retention import RetentionPolicy, run_retention
 
     settings = IngestorSettings()
@@ -69,9 +70,14 @@ def retention_run(
         sites = settings.site_days() if site_days is None else parse_site_days(site_days)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--site-days") from None
-    policy = RetentionPolicy(days if days is not None else settings.retention_days, sites)
+    default_days = days if days is not None else settings.retention_days
+    policy = RetentionPolicy(default_days, sites, settings.alert_retention_days)
     if not policy.enabled:
-        typer.echo("no retention age configured (ALPR_RETENTION_DAYS or --days)", err=True)
+        typer.echo(
+            "no retention age configured (ALPR_RETENTION_DAYS, --days or "
+            "ALPR_ALERT_RETENTION_DAYS)",
+            err=True,
+        )
         raise typer.Exit(2)
 
     async def work(pool: asyncpg.Pool[Any]) -> Any:

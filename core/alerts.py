@@ -29,8 +29,9 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from core.db import translated
-from core.hotlists import Actor, known_id, write_audit
-from schema.errors import InvalidRequest, NotFound
+from core.hotlists import Actor, known_id, one_row, write_audit
+from schema.errors import InvalidRequest
+from schema.filters import check_id, check_text
 from sql import Query, fill, load_blocks
 
 Status = Literal["new", "acknowledged", "closed"]
@@ -113,8 +114,9 @@ class AlertRead:
 
 @dataclass(frozen=True)
 class AlertFilter:
-    """Which alerts to page through; None narrows nothing. `since`/`until`:
-    alerts whose pass overlaps the window."""
+    """Which alerts to page through (or follow live); None narrows nothing.
+    `since`/`until`: alerts whose pass overlaps the window. InvalidRequest
+    naming the argument (hotlist, site, camera) PostgreSQL cannot compare."""
 
     status: Status | None = None
     hotlist: str | None = None
@@ -124,6 +126,12 @@ class AlertFilter:
     since: datetime | None = None
     until: datetime | None = None
     historical: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.hotlist is not None:
+            check_text(self.hotlist, "hotlist")
+        check_id(self.site_id, "site")
+        check_id(self.camera_id, "camera")
 
 
 @dataclass(frozen=True)
@@ -188,10 +196,9 @@ async def list_alerts(
 
 async def _alert(db: Any, alert_id: int) -> Alert:
     known_id(alert_id, "alert")
-    row = await db.fetchrow(*_q("alert_by_id", alert_id=alert_id))
-    if row is None:
-        raise NotFound(f"no alert {alert_id}")
-    return Alert.from_row(row)
+    return Alert.from_row(
+        await one_row(db, _q("alert_by_id", alert_id=alert_id), f"no alert {alert_id}")
+    )
 
 
 @translated
@@ -218,9 +225,7 @@ async def alert_reads(db: Any, alert_id: int) -> list[AlertRead]:
 
 async def _locked_status(conn: Any, alert_id: int) -> str:
     known_id(alert_id, "alert")
-    row = await conn.fetchrow(*_q("lock_alert", alert_id=alert_id))
-    if row is None:
-        raise NotFound(f"no alert {alert_id}")
+    row = await one_row(conn, _q("lock_alert", alert_id=alert_id), f"no alert {alert_id}")
     return str(row["status"])
 
 
@@ -262,6 +267,8 @@ async def close(
     note = note.strip() if note and note.strip() else None
     if note is not None and len(note) > MAX_NOTE:
         raise InvalidRequest("note", f"longer than {MAX_NOTE} characters")
+    if note is not None:
+        check_text(note, "note")
     answers = None if checklist is None else checklist.as_json()
     async with pool.acquire() as conn, conn.transaction():
         status = await _locked_status(conn, alert_id)
@@ -280,6 +287,29 @@ async def close(
         audited = {"alert_id": alert_id, "disposition": disposition, "note": note}
         await write_audit(conn, actor, "alert.close", {**audited, "checklist": answers})
         return await _alert(conn, alert_id)
+
+
+@translated
+async def latest_alert_id(db: Any) -> int:
+    """The newest alert's id (0 when there is none): where a live feed starts."""
+    return int(await db.fetchval(*_q("latest_alert")))
+
+
+@translated
+async def raised_after(db: Any, after_id: int, limit: int) -> tuple[list[Alert], int]:
+    """Up to `limit` live (not historical) alerts after `after_id`, in id
+    order, and the position to continue from: the last one's id when the page
+    is full, else the newest alert's id when they were read.
+
+    Ids are taken in commit order because one matcher raises alerts, one
+    round (one transaction) at a time; a live feed that keeps the position
+    sees every alert once.
+    """
+    rows = await db.fetch(*_q("raised_after", after_id=after_id, limit=limit))
+    found = [Alert.from_row(row) for row in rows if row["alert_id"] is not None]
+    if len(found) == limit:
+        return found, found[-1].alert_id
+    return found, max(after_id, int(rows[0]["newest"]))
 
 
 @translated

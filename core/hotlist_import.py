@@ -37,7 +37,6 @@ import asyncpg
 
 from core.db import translated
 from core.hotlists import (
-    DEFAULT_BACKFILL_DAYS,
     MATCH_MODES,
     Actor,
     Conn,
@@ -47,6 +46,7 @@ from core.hotlists import (
     queries,
     record_change,
 )
+from core.settings import DEFAULT_BACKFILL_DAYS
 from schema.errors import InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)

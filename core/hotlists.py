@@ -42,7 +42,9 @@ from pydantic import (
 )
 
 from core.db import translated
+from core.settings import DEFAULT_BACKFILL_DAYS
 from schema.errors import InvalidRequest, NotFound
+from schema.filters import check_text
 from schema.plate_match import MAX_QUERY_LENGTH, MIN_FUZZY_LENGTH, parse_wildcard
 from schema.plates import normalize_plate
 from sql import Query, fill, load_blocks
@@ -53,7 +55,6 @@ Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[An
 
 MatchMode = Literal["exact", "wildcard", "fuzzy"]
 MATCH_MODES: tuple[MatchMode, ...] = ("exact", "wildcard", "fuzzy")
-DEFAULT_BACKFILL_DAYS = 30
 MAX_ENTRY_PAGE = 500
 MIN_SECRET = 16
 HOTLIST_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"
@@ -64,15 +65,12 @@ MAX_AGE = timedelta(seconds=2**31 - 1)
 
 
 def storable(text: str) -> str:
-    """`text` unchanged when PostgreSQL can store it: ValueError for a NUL
-    character (text columns refuse it) or a lone surrogate (not UTF-8)."""
-    if "\x00" in text:
-        raise ValueError("must not contain NUL characters")
+    """`text` unchanged when PostgreSQL can store it: ValueError (for a
+    model's field) for a NUL character or a lone surrogate (`check_text`)."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
-    return text
+        return check_text(text, "text")
+    except InvalidRequest as exc:
+        raise ValueError(exc.reason) from None
 
 
 def as_real(cost: float) -> float:
@@ -126,6 +124,13 @@ def _aware(*moments: datetime | None) -> None:
     for moment in moments:
         if moment is not None and moment.utcoffset() is None:
             raise ValueError("times need a UTC offset")
+
+
+def _check_window(valid_from: datetime | None, valid_until: datetime | None) -> None:
+    """ValueError for a validity without time zones, or ending before it starts."""
+    _aware(valid_from, valid_until)
+    if valid_from and valid_until and valid_from >= valid_until:
+        raise ValueError("valid_from must be before valid_until")
 
 
 def _check_age(max_age: timedelta | None) -> None:
@@ -226,9 +231,7 @@ class EntryFields(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> EntryFields:
-        _aware(self.valid_from, self.valid_until)
-        if self.valid_from and self.valid_until and self.valid_from >= self.valid_until:
-            raise ValueError("valid_from must be before valid_until")
+        _check_window(self.valid_from, self.valid_until)
         return self
 
 
@@ -262,9 +265,7 @@ class EntryChanges(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> EntryChanges:
-        _aware(self.valid_from, self.valid_until)
-        if self.valid_from and self.valid_until and self.valid_from >= self.valid_until:
-            raise ValueError("valid_from must be before valid_until")
+        _check_window(self.valid_from, self.valid_until)
         return self
 
 
@@ -306,11 +307,18 @@ class Entry(BaseModel):
 
 @dataclass(frozen=True)
 class EntryFilter:
-    """Which entries of a list to page through; None narrows nothing."""
+    """Which entries of a list to page through; None narrows nothing.
+    InvalidRequest for text PostgreSQL cannot compare."""
 
     plate: str | None = None
     reason: str | None = None
     active: bool | None = None
+
+    def __post_init__(self) -> None:
+        for argument in ("plate", "reason"):
+            value = getattr(self, argument)
+            if value is not None:
+                check_text(value, argument)
 
 
 @dataclass(frozen=True)
@@ -427,19 +435,22 @@ def known_id(row_id: int, what: str) -> None:
 
 
 def _known_name(name: str) -> None:
-    """NotFound for a name no list can have (the lookup itself would fail on a NUL)."""
-    try:
-        storable(name)
-    except ValueError:
-        raise NotFound(f"no hotlist named {name!r}") from None
+    """InvalidRequest("hotlist") for a name PostgreSQL cannot compare (a NUL,
+    a lone surrogate): no list has it, and the lookup itself would fail."""
+    check_text(name, "hotlist")
+
+
+async def one_row(db: Any, bound: tuple[Any, ...], missing: str) -> Any:
+    """The row the bound query (`Query.bind`) reads; NotFound(`missing`) without one."""
+    row = await db.fetchrow(*bound)
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 async def _locked_list(conn: Conn, name: str) -> Any:
     _known_name(name)
-    row = await conn.fetchrow(*_q("lock_hotlist", name=name))
-    if row is None:
-        raise NotFound(f"no hotlist named {name!r}")
-    return row
+    return await one_row(conn, _q("lock_hotlist", name=name), f"no hotlist named {name!r}")
 
 
 async def _hotlist(conn: Conn, hotlist_id: int) -> Hotlist:
@@ -515,19 +526,15 @@ async def list_hotlists(db: Any, *, include_deleted: bool = False) -> list[Hotli
 async def get_hotlist(db: Any, name: str) -> Hotlist:
     """The live list named `name`; NotFound otherwise."""
     _known_name(name)
-    row = await db.fetchrow(*_q("hotlist_by_name", name=name))
-    if row is None:
-        raise NotFound(f"no hotlist named {name!r}")
-    return Hotlist.from_row(row)
+    bound = _q("hotlist_by_name", name=name)
+    return Hotlist.from_row(await one_row(db, bound, f"no hotlist named {name!r}"))
 
 
 @translated
 async def hotlist_by_id(db: Any, hotlist_id: int) -> Hotlist:
     """A list by id, deleted or not; NotFound otherwise."""
-    row = await db.fetchrow(*_q("hotlist_by_id", hotlist_id=hotlist_id))
-    if row is None:
-        raise NotFound(f"no hotlist {hotlist_id}")
-    return Hotlist.from_row(row)
+    bound = _q("hotlist_by_id", hotlist_id=hotlist_id)
+    return Hotlist.from_row(await one_row(db, bound, f"no hotlist {hotlist_id}"))
 
 
 @translated
@@ -540,8 +547,9 @@ async def add_entry(
     backfill_days: int = DEFAULT_BACKFILL_DAYS,
 ) -> Entry:
     """Add an entry to `hotlist` and ask for the search of its past hits over
-    `backfill_days`. InvalidRequest("plate") when the list already has an
-    active entry for the plate and region."""
+    the last `backfill_days` (servers pass `BackfillSettings.backfill_days()`:
+    ALPR_ALERT_BACKFILL_DAYS within retention). InvalidRequest("plate") when
+    the list already has an active entry for the plate and region."""
     _check_actor(actor)
     async with pool.acquire() as conn, conn.transaction():
         locked = await _locked_list(conn, hotlist)
@@ -576,10 +584,8 @@ async def add_entry(
 
 async def _entry(conn: Any, entry_id: int) -> Entry:
     known_id(entry_id, "hotlist entry")
-    row = await conn.fetchrow(*_q("entry_by_id", entry_id=entry_id))
-    if row is None:
-        raise NotFound(f"no hotlist entry {entry_id}")
-    return Entry.from_row(row)
+    bound = _q("entry_by_id", entry_id=entry_id)
+    return Entry.from_row(await one_row(conn, bound, f"no hotlist entry {entry_id}"))
 
 
 async def _locked_entry(conn: Conn, entry_id: int) -> Any:
@@ -666,9 +672,12 @@ async def list_entries(
 
 
 def check_webhook(url: str, secret: str) -> None:
-    """InvalidRequest for a URL that is not http(s) or a secret shorter than 16."""
+    """InvalidRequest for a URL that is not http(s) or a secret shorter than 16,
+    or either holding text PostgreSQL cannot store."""
     if not url.startswith(("http://", "https://")) or len(url) > 2000 or " " in url:
         raise InvalidRequest("url", "must be an http:// or https:// URL")
+    check_text(url, "url")
+    check_text(secret, "secret")
     if len(secret) < MIN_SECRET:
         raise InvalidRequest("secret", f"must have {MIN_SECRET} characters or more")
 

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schema.events import CaptureWindow
 
 DEFAULT_DB_PASSWORD = "alpr_secure_pass"  # the storage-layer document's; refused off loopback
+DEFAULT_BACKFILL_DAYS = 30
 
 
 def is_loopback(host: str) -> bool:
@@ -125,7 +126,8 @@ class KafkaSettings(_Base):
 
 
 class RetentionSettings(_Base):
-    """How long reads are kept; off (kept forever) unless a number of days is set.
+    """How long reads and closed alerts are kept; off (kept forever) unless a
+    number of days is set. The ingestor's retention runs apply both.
 
     `ALPR_RETENTION_SITE_DAYS` overrides the age per site: `DC1=30,DC2=365`.
     """
@@ -133,8 +135,12 @@ class RetentionSettings(_Base):
     retention_days: int | None = Field(default=None, ge=1)
     retention_site_days: str = ""
     retention_interval_s: float = Field(default=3600.0, gt=0)
+    # Closed alerts (with their record of reads) are deleted this many days
+    # after they were closed; while an alert is open, or when it was closed as
+    # confirmed, its reads are held from retention.
+    alert_retention_days: int | None = Field(default=None, ge=1)
 
-    @field_validator("retention_days", mode="before")
+    @field_validator("retention_days", "alert_retention_days", mode="before")
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         # docker compose passes an unset `${ALPR_RETENTION_DAYS:-}` as "".
@@ -152,6 +158,22 @@ class RetentionSettings(_Base):
 
     def retention_enabled(self) -> bool:
         return self.retention_days is not None or bool(self.site_days())
+
+
+class BackfillSettings(RetentionSettings):
+    """How far back adding an entry (or importing a list) searches past reads
+    for earlier hits; wherever entries are added (gateway, `alpr hotlist`)."""
+
+    alert_backfill_days: int = Field(default=DEFAULT_BACKFILL_DAYS, ge=0, le=3650)
+
+    def backfill_days(self, requested: int | None = None) -> int:
+        """`requested` days (else ALPR_ALERT_BACKFILL_DAYS), never further back
+        than any read is kept (the longest retention age): a held read older
+        than that is no past hit to raise."""
+        days = self.alert_backfill_days if requested is None else requested
+        if self.retention_days is None:
+            return days
+        return min(days, max([self.retention_days, *self.site_days().values()]))
 
 
 def parse_site_days(text: str) -> dict[str, int]:
@@ -252,7 +274,7 @@ class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
         return CaptureWindow(self.max_future_s, self.max_read_age_days)
 
 
-class GatewaySettings(DatabaseSettings):
+class GatewaySettings(DatabaseSettings, BackfillSettings):
     """The gateway process."""
 
     gateway_host: str = "127.0.0.1"
@@ -288,15 +310,12 @@ class GatewaySettings(DatabaseSettings):
     auth_failure_window_s: float = Field(default=60.0, gt=0)
 
 
-class AlertSettings(DatabaseSettings, RetentionSettings):
+class AlertSettings(DatabaseSettings, BackfillSettings):
     """The alerts process (`alpr alerts`): matching, past hits, webhooks."""
 
     # Reads of one entry at one camera this close to the open alert's last
     # read join it: one alert per vehicle pass.
     alert_pass_window_s: float = Field(default=300.0, gt=0, le=86_400)
-    # How far back adding an entry searches past reads (within retention).
-    alert_backfill_days: int = Field(default=30, ge=0, le=3650)
-    alert_retention_days: int | None = Field(default=None, ge=1)
     # Batches of stored reads one matching transaction takes at most.
     alert_batches_per_round: int = Field(default=200, ge=1, le=10_000)
     # A notification that never came is covered by polling this often.
@@ -307,7 +326,7 @@ class AlertSettings(DatabaseSettings, RetentionSettings):
     alerts_metrics_port: int | None = 9102
     alerts_metrics_host: str = "127.0.0.1"
 
-    @field_validator("alert_retention_days", "alerts_metrics_port", mode="before")
+    @field_validator("alerts_metrics_port", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

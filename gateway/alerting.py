@@ -56,14 +56,8 @@ def entry_type(found: hotlists.Entry) -> HotlistEntry:
 
 
 def webhook_type(found: hotlists.Webhook) -> HotlistWebhook:
-    return HotlistWebhook(
-        url=found.url,
-        enabled=found.enabled,
-        failing_since=found.failing_since,
-        last_error=found.last_error,
-        created_by=found.created_by,
-        created_at=found.created_at,
-    )
+    shown = {k: v for k, v in vars(found).items() if k != "webhook_id"}
+    return HotlistWebhook(**shown)
 
 
 def alert_type(found: alerts.Alert) -> Alert:

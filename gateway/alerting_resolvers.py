@@ -11,6 +11,7 @@ deployment requires purposes. The work and its audit record are core's
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from core import alerts, hotlists
 from gateway.alerting import alert_type, entry_type, hotlist_type, report_type, webhook_type
 from gateway.context import Context
 from schema.errors import InvalidRequest
-from schema.filters import check_id, check_window
+from schema.filters import check_window
 from schema.graphql.alerting import (
     Alert,
     AlertConnection,
@@ -36,6 +37,7 @@ from schema.graphql.alerting import (
     HotlistEntryInput,
     HotlistInput,
     HotlistWebhook,
+    LiveAlertFilter,
     plain,
 )
 from schema.paging import decode_row_id
@@ -77,6 +79,27 @@ def hotlist_changes(given: HotlistChangesInput) -> hotlists.HotlistChanges:
     return model(hotlists.HotlistChanges, **data)
 
 
+def alert_filter(given: LiveAlertFilter) -> alerts.AlertFilter:
+    """core's filter of `given` (a live filter, or the full `AlertFilter`);
+    InvalidRequest naming a value it refuses."""
+    shared = alerts.AlertFilter(
+        hotlist=given.hotlist,
+        priority_at_least=given.priority_at_least,
+        site_id=given.site,
+        camera_id=given.camera,
+    )
+    if not isinstance(given, AlertFilter):
+        return shared
+    since, until = check_window(given.since, given.until)
+    return replace(
+        shared,
+        status=given.status.value if given.status else None,
+        since=since,
+        until=until,
+        historical=given.historical,
+    )
+
+
 def _no_null_details(data: dict[str, Any], default: Any) -> dict[str, Any]:
     if data.get("details") is None:
         data["details"] = default
@@ -110,18 +133,7 @@ class AlertQueries:
         after: str | None = None,
     ) -> AlertConnection:
         """Alerts, newest first, in keyset pages of up to 500 (plate data: audited)."""
-        given = filter or AlertFilter()
-        since, until = check_window(given.since, given.until)
-        query = alerts.AlertFilter(
-            status=given.status.value if given.status else None,
-            hotlist=given.hotlist,
-            priority_at_least=given.priority_at_least,
-            site_id=check_id(given.site, "site"),
-            camera_id=check_id(given.camera, "camera"),
-            since=since,
-            until=until,
-            historical=given.historical,
-        )
+        query = alert_filter(filter or AlertFilter())
         after_id = decode_row_id(after, "alert", "after") if after else None
         reader = info.context.reader
         reader.note_plate_data(0)
@@ -155,43 +167,33 @@ class HotlistMutations:
         self, info: Info, input: HotlistInput, purpose: str | None = None
     ) -> Hotlist:
         """Create a list (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        made = await hotlists.create_hotlist(
-            ctx.state.pool, hotlist_spec(input), ctx.actor(purpose)
-        )
-        return hotlist_type(made)
+        pool, actor = info.context.change("hotlist", purpose)
+        return hotlist_type(await hotlists.create_hotlist(pool, hotlist_spec(input), actor))
 
     @strawberry.mutation
     async def update_hotlist(
         self, info: Info, name: str, changes: HotlistChangesInput, purpose: str | None = None
     ) -> Hotlist:
         """Change a list's settings (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        done = await hotlists.update_hotlist(
-            ctx.state.pool, name, hotlist_changes(changes), ctx.actor(purpose)
-        )
+        pool, actor = info.context.change("hotlist", purpose)
+        done = await hotlists.update_hotlist(pool, name, hotlist_changes(changes), actor)
         return hotlist_type(done)
 
     @strawberry.mutation
     async def delete_hotlist(self, info: Info, name: str, purpose: str | None = None) -> Hotlist:
         """Delete a list: it stops matching; its entries and alerts stay (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        return hotlist_type(await hotlists.delete_hotlist(ctx.state.pool, name, ctx.actor(purpose)))
+        pool, actor = info.context.change("hotlist", purpose)
+        return hotlist_type(await hotlists.delete_hotlist(pool, name, actor))
 
     @strawberry.mutation
     async def add_hotlist_entry(
         self, info: Info, hotlist: str, entry: HotlistEntryInput, purpose: str | None = None
     ) -> HotlistEntry:
         """Add an entry; its past hits are searched for (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
+        pool, actor = info.context.change("hotlist", purpose)
         spec = model(hotlists.EntrySpec, **_no_null_details(plain(entry), {}))
-        return entry_type(
-            await hotlists.add_entry(ctx.state.pool, hotlist, spec, ctx.actor(purpose))
-        )
+        days = info.context.state.settings.backfill_days()
+        return entry_type(await hotlists.add_entry(pool, hotlist, spec, actor, backfill_days=days))
 
     @strawberry.mutation
     async def update_hotlist_entry(
@@ -202,10 +204,9 @@ class HotlistMutations:
         purpose: str | None = None,
     ) -> HotlistEntry:
         """Change a current entry (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
+        pool, actor = info.context.change("hotlist", purpose)
         given = model(hotlists.EntryChanges, **_no_null_details(plain(changes), None))
-        done = await hotlists.update_entry(ctx.state.pool, row_id(id), given, ctx.actor(purpose))
+        done = await hotlists.update_entry(pool, row_id(id), given, actor)
         return entry_type(done)
 
     @strawberry.mutation
@@ -213,11 +214,8 @@ class HotlistMutations:
         self, info: Info, id: strawberry.ID, purpose: str | None = None
     ) -> HotlistEntry:
         """Remove an entry: it stops matching, its row stays (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        return entry_type(
-            await hotlists.remove_entry(ctx.state.pool, row_id(id), ctx.actor(purpose))
-        )
+        pool, actor = info.context.change("hotlist", purpose)
+        return entry_type(await hotlists.remove_entry(pool, row_id(id), actor))
 
     @strawberry.mutation
     async def set_hotlist_webhook(
@@ -225,9 +223,8 @@ class HotlistMutations:
     ) -> HotlistWebhook:
         """Set the list's webhook; the secret (16+ characters) signs deliveries and
         is never shown again (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        hook = await hotlists.set_webhook(ctx.state.pool, hotlist, url, secret, ctx.actor(purpose))
+        pool, actor = info.context.change("hotlist", purpose)
+        hook = await hotlists.set_webhook(pool, hotlist, url, secret, actor)
         return webhook_type(hook)
 
     @strawberry.mutation
@@ -235,9 +232,8 @@ class HotlistMutations:
         self, info: Info, hotlist: str, purpose: str | None = None
     ) -> bool:
         """Stop the list's webhook; false when it had none (scope `hotlist`)."""
-        ctx = info.context
-        ctx.require_scope("hotlist")
-        return await hotlists.remove_webhook(ctx.state.pool, hotlist, ctx.actor(purpose))
+        pool, actor = info.context.change("hotlist", purpose)
+        return await hotlists.remove_webhook(pool, hotlist, actor)
 
 
 @strawberry.type
@@ -247,9 +243,8 @@ class AlertMutations:
         self, info: Info, id: strawberry.ID, purpose: str | None = None
     ) -> Alert:
         """new -> acknowledged (scope `triage`)."""
-        ctx = info.context
-        ctx.require_scope("triage")
-        return alert_type(await alerts.acknowledge(ctx.state.pool, row_id(id), ctx.actor(purpose)))
+        pool, actor = info.context.change("triage", purpose)
+        return alert_type(await alerts.acknowledge(pool, row_id(id), actor))
 
     @strawberry.mutation
     async def close_alert(
@@ -263,15 +258,9 @@ class AlertMutations:
     ) -> Alert:
         """Close a new or acknowledged alert; CONFIRMED needs every checklist
         answer (scope `triage`)."""
-        ctx = info.context
-        ctx.require_scope("triage")
+        pool, actor = info.context.change("triage", purpose)
         answers = None if checklist is None else alerts.Checklist(**plain(checklist))
         done = await alerts.close(
-            ctx.state.pool,
-            row_id(id),
-            disposition.value,
-            ctx.actor(purpose),
-            note=note,
-            checklist=answers,
+            pool, row_id(id), disposition.value, actor, note=note, checklist=answers
         )
         return alert_type(done)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from strawberry.fastapi import BaseContext
 
@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from gateway.attempts import FailedAttempts
 
 MAX_PURPOSE = 200
+
+
+class Change(NamedTuple):
+    """A change's pool (the primary) and actor (`Context.change`)."""
+
+    pool: queries.Db
+    actor: Actor
 
 
 @dataclass
@@ -123,6 +130,12 @@ class Context(BaseContext):
             raise Forbidden("a purpose is required (the purpose argument or X-Purpose)", "purpose")
         name = f"{self.key.name} ({self.key.key_id})" if self.key else "local"
         return Actor(name, self.key.key_id if self.key else None, self.client, stated)
+
+    def change(self, scope: Scope, purpose: Any = None) -> Change:
+        """Where a change of lists, entries or alerts goes and who makes it:
+        Forbidden without `scope`, or without a purpose where one is required."""
+        self.require_scope(scope)
+        return Change(self.state.pool, self.actor(purpose))
 
     def require_admin(self, what: str = "the audit log") -> None:
         if self.state.keys_required and (self.key is None or not self.key.allows("admin")):

@@ -40,6 +40,9 @@ async def rest_context(request: Request) -> Context:
 
 Ctx = Annotated[Context, Depends(rest_context)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1 to 500")]
+Cursor = Annotated[str | None, Query(description="X-Next-Cursor of the previous page")]
+# A change's stated purpose; else the request's X-Purpose.
+Purpose = Annotated[str | None, Query(description="why (audited); else X-Purpose")]
 
 
 class EventPublic(BaseModel):
@@ -120,7 +123,7 @@ async def read_events_by_plate(
     plate_text: str,
     limit: Limit = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    cursor: Annotated[str | None, Query(description="X-Next-Cursor of the previous page")] = None,
+    cursor: Cursor = None,
 ) -> list[EventPublic]:
     """A plate's reads, newest first: by offset (as documented) or, faster, by cursor."""
     plate = check_plate(plate_text, "plate_text")

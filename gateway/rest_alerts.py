@@ -19,13 +19,11 @@ from core import alerts, hotlists
 from core.alerts import Alert, Checklist, Disposition, ReportRow, Status
 from core.hotlists import Entry, Hotlist
 from gateway.audit import record
-from gateway.rest import Ctx
-from schema.filters import check_id, check_window
+from gateway.rest import Ctx, Cursor, Purpose
+from schema.filters import check_window
 from schema.paging import MAX_PAGE, decode_row_id, encode_row_id
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-
-Purpose = Annotated[str | None, Query(description="why (audited); else X-Purpose")]
 
 
 class AlertReadPublic(BaseModel):
@@ -83,19 +81,12 @@ async def list_alerts(
     until: datetime | None = None,
     historical: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    cursor: Annotated[str | None, Query(description="X-Next-Cursor of the previous page")] = None,
+    cursor: Cursor = None,
 ) -> list[Alert]:
     """Alerts, newest first (plate data: audited); the next page's cursor in X-Next-Cursor."""
     since, until = check_window(since, until)
     query = alerts.AlertFilter(
-        status,
-        hotlist,
-        priority_at_least,
-        check_id(site, "site"),
-        check_id(camera, "camera"),
-        since,
-        until,
-        historical,
+        status, hotlist, priority_at_least, site, camera, since, until, historical
     )
     after_id = decode_row_id(cursor, "alert", "cursor") if cursor else None
     ctx.reader.note_plate_data(0)
@@ -151,20 +142,15 @@ def _read(found: alerts.AlertRead) -> AlertReadPublic:
 @router.post("/{alert_id}/acknowledge")
 async def acknowledge_alert(ctx: Ctx, alert_id: int, purpose: Purpose = None) -> Alert:
     """new -> acknowledged (scope `triage`); 422 for an alert in another state."""
-    ctx.require_scope("triage")
-    return await alerts.acknowledge(ctx.state.pool, alert_id, ctx.actor(purpose))
+    pool, actor = ctx.change("triage", purpose)
+    return await alerts.acknowledge(pool, alert_id, actor)
 
 
 @router.post("/{alert_id}/close")
 async def close_alert(ctx: Ctx, alert_id: int, body: CloseBody, purpose: Purpose = None) -> Alert:
     """Close a new or acknowledged alert with a disposition (scope `triage`)."""
-    ctx.require_scope("triage")
+    pool, actor = ctx.change("triage", purpose)
     checklist = None if body.checklist is None else Checklist(**body.checklist.model_dump())
     return await alerts.close(
-        ctx.state.pool,
-        alert_id,
-        body.disposition,
-        ctx.actor(purpose),
-        note=body.note,
-        checklist=checklist,
+        pool, alert_id, body.disposition, actor, note=body.note, checklist=checklist
     )

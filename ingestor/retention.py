@@ -1,19 +1,28 @@
-"""Retention: delete reads past their age, except those under legal hold.
+"""Retention: delete reads past their age, except those under hold; delete
+closed alerts past theirs.
 
-One run (`run_retention`) works in three steps, each deletion recorded in
+A read is held by an active legal hold (on the read, or on its plate within
+a window) and by an alert that is open (new, acknowledged) or was closed as
+confirmed: the database view `read_holds` lists the reads held one by one,
+whichever the reason, and every step below honours it.
+
+One run (`run_retention`) works in four steps, each deletion recorded in
 `retention_deletions` under a row of `retention_runs`; a read's id goes
 from `event_ids` with the read, in the same transaction:
 
 1. Whole partitions (TimescaleDB chunks, or the daily range partitions of
    plain PostgreSQL) that end before the oldest cutoff of every rule are
-   dropped at once when no active hold covers a read inside them; a
-   partition that holds held reads is emptied row by row instead, so the
-   held reads stay where queries find them. Holds are locked (SHARE) while
-   a partition is judged and dropped, so none can slip in between.
+   dropped at once when no hold covers a read inside them; a partition that
+   holds held reads is emptied row by row instead, so the held reads stay
+   where queries find them. Legal holds are locked (SHARE) while a partition
+   is judged and dropped, so none can slip in between.
 2. What remains past a cutoff (the partition that straddles it, and per-site
    rules) is deleted row by row, one UTC day per transaction.
 3. `plates` and `plate_cameras` rows of plates with no read left and not
    seen since the oldest cutoff are purged: they hold plate text too.
+4. Alerts closed more than `alert_days` ago go, with their reads' records
+   (`alert_reads`) and their delivered webhook messages: the reads a
+   confirmed alert kept are free for the next run.
 
 Runs take a session advisory lock: with several ingestors, one runs it and
 the others skip. Aggregates without plate text (hourly counts per camera)
@@ -42,6 +51,8 @@ log = logging.getLogger(__name__)
 # Any fixed 64-bit number works; this one spells "alprrten".
 LOCK_KEY: Final = 0x616C70727274656E
 _DAY: Final = timedelta(days=1)
+# The deletions that take reads (the others take plates and alerts).
+READ_DELETIONS: Final = frozenset({"drop_partition", "delete_rows"})
 
 
 # A pool's connection proxy works wherever a connection does.
@@ -54,18 +65,20 @@ def _queries() -> dict[str, Query]:
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    """How many days reads are kept: by default, and per site."""
+    """How many days reads are kept (by default, and per site), and closed
+    alerts (after they were closed); None keeps them forever."""
 
     default_days: int | None = None
     site_days: Mapping[str, int] = field(default_factory=dict)
+    alert_days: int | None = None
 
     @classmethod
     def from_settings(cls, settings: RetentionSettings) -> RetentionPolicy:
-        return cls(settings.retention_days, settings.site_days())
+        return cls(settings.retention_days, settings.site_days(), settings.alert_retention_days)
 
     @property
     def enabled(self) -> bool:
-        return self.default_days is not None or bool(self.site_days)
+        return self.default_days is not None or bool(self.site_days) or self.alert_days is not None
 
     def oldest_cutoff(self, now: datetime) -> datetime | None:
         """Before this, every read is past every rule; None if some reads are kept forever."""
@@ -95,7 +108,8 @@ class RetentionReport:
 
     @property
     def deleted_rows(self) -> int:
-        return sum(d.row_count for d in self.deletions if d.method != "purge_plates")
+        """Reads deleted."""
+        return sum(d.row_count for d in self.deletions if d.method in READ_DELETIONS)
 
     @property
     def held_rows_kept(self) -> int:
@@ -201,6 +215,15 @@ async def _purge_plates(conn: Conn, run_id: int, cutoff: datetime, report: Reten
             await _record(conn, run_id, Deletion(None, cutoff, None, "purge_plates", gone), report)
 
 
+async def _expire_alerts(
+    conn: Conn, run_id: int, cutoff: datetime, report: RetentionReport
+) -> None:
+    async with conn.transaction():
+        gone = int(await conn.fetchval(*_queries()["delete_closed_alerts"].bind(cutoff=cutoff)))
+        if gone:
+            await _record(conn, run_id, Deletion(None, cutoff, None, "delete_alerts", gone), report)
+
+
 async def _apply(
     conn: Conn,
     run_id: int,
@@ -208,6 +231,9 @@ async def _apply(
     now: datetime,
     report: RetentionReport,
 ) -> None:
+    # Alerts first: the reads a closed confirmed alert held go in this run.
+    if policy.alert_days is not None:
+        await _expire_alerts(conn, run_id, now - timedelta(days=policy.alert_days), report)
     oldest_cutoff = policy.oldest_cutoff(now)
     if oldest_cutoff is not None:
         expired = _queries()["expired_partitions"].bind(cutoff=oldest_cutoff)

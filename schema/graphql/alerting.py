@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -144,13 +144,26 @@ class HotlistEntry:
     active: bool = strawberry.field(description="Not removed and within its validity now.")
 
 
+class _HasId(Protocol):
+    @property
+    def id(self) -> strawberry.ID: ...
+
+
+N = TypeVar("N", bound=_HasId)
+
+
+def _row_page(kind: str, nodes: list[N], more: bool, after: str | None) -> dict[str, Any]:
+    """A keyset page's edges and page info over row ids of `kind`, newest first."""
+    edges = [Edge(cursor=encode_row_id(kind, int(n.id)), node=n) for n in nodes]
+    info = PageInfo.of(edges, has_next_page=more, has_previous_page=after is not None)
+    return {"edges": edges, "page_info": info}
+
+
 @strawberry.type(description="A page of a list's entries, newest first.")
 class HotlistEntryConnection(Connection[HotlistEntry]):
     @classmethod
     def of(cls, nodes: list[HotlistEntry], more: bool, after: str | None) -> HotlistEntryConnection:
-        edges = [Edge(cursor=encode_row_id("entry", int(n.id)), node=n) for n in nodes]
-        info = PageInfo.of(edges, has_next_page=more, has_previous_page=after is not None)
-        return cls(edges=edges, page_info=info)
+        return cls(**_row_page("entry", nodes, more, after))
 
 
 @strawberry.type(description="The verification answers recorded when an alert was closed.")
@@ -223,9 +236,7 @@ class Alert:
 class AlertConnection(Connection[Alert]):
     @classmethod
     def of(cls, nodes: list[Alert], more: bool, after: str | None) -> AlertConnection:
-        edges = [Edge(cursor=encode_row_id("alert", int(n.id)), node=n) for n in nodes]
-        info = PageInfo.of(edges, has_next_page=more, has_previous_page=after is not None)
-        return cls(edges=edges, page_info=info)
+        return cls(**_row_page("alert", nodes, more, after))
 
 
 @strawberry.type(description="Hits of one list, reason, state and disposition: no plate.")
@@ -246,13 +257,17 @@ class HotlistEntryFilter:
     active: bool | None = None
 
 
-@strawberry.input(description="Which alerts; every field narrows the set.")
-class AlertFilter:
-    status: AlertStatus | None = None
-    hotlist: str | None = None
+@strawberry.input(description="Which live alerts; every field narrows the set.")
+class LiveAlertFilter:
+    hotlist: str | None = strawberry.field(default=None, description="The list's name.")
     priority_at_least: int | None = None
     site: str | None = None
     camera: str | None = None
+
+
+@strawberry.input(description="Which alerts; every field narrows the set.")
+class AlertFilter(LiveAlertFilter):
+    status: AlertStatus | None = None
     since: datetime | None = strawberry.field(
         default=None, description="Passes seen at or after this time."
     )

@@ -1,4 +1,5 @@
--- Retention: delete reads past their age, keep what a legal hold covers,
+-- Retention: delete reads past their age, keep what a hold covers (a legal
+-- hold, an open or confirmed alert), delete closed alerts past theirs,
 -- record every deletion. Used by ingestor/retention.py.
 
 -- name: try_lock
@@ -38,23 +39,25 @@ SELECT alpr_drop_time_partition(:name, :range_start, :range_end);
 DELETE FROM event_ids WHERE captured_at >= :range_start AND captured_at < :range_end;
 
 -- name: lock_holds
--- No hold can be placed while a partition is judged and dropped.
+-- No hold can be placed while a partition is judged and dropped. Alerts
+-- need no lock: a new alert takes a read just stored or, for past hits, one
+-- no older than retention (ALPR_ALERT_BACKFILL_DAYS is bounded by it), never
+-- one of an expired partition; and an alert only ever lets go of its reads.
 LOCK TABLE legal_holds IN SHARE MODE;
 
 -- name: count_range
 SELECT count(*) FROM plate_events WHERE captured_at >= :range_start AND captured_at < :range_end;
 
 -- name: count_held
--- Reads in [range_start, range_end) under an active hold, of one site
--- (NULL: any site) or, when except_sites is not NULL, of every site but
--- those. Driven by the holds (few), through the primary key and the plate
--- index.
+-- Reads in [range_start, range_end) under a hold (an active legal hold, an
+-- open or confirmed alert), of one site (NULL: any site) or, when
+-- except_sites is not NULL, of every site but those. Driven by the holds
+-- (few), through the primary key and the plate index.
 WITH held AS (
     SELECT e.event_id, e.captured_at
-    FROM legal_holds h
+    FROM read_holds h
     JOIN plate_events e ON e.event_id = h.event_id
-    WHERE h.released_at IS NULL
-      AND e.captured_at >= :range_start AND e.captured_at < :range_end
+    WHERE e.captured_at >= :range_start AND e.captured_at < :range_end
     UNION
     SELECT e.event_id, e.captured_at
     FROM legal_holds h
@@ -72,20 +75,21 @@ WHERE (:site_id::text IS NULL OR e.site_id = :site_id)
 -- name: delete_range
 -- Deletes the reads in [range_start, range_end) of one site (NULL: any site)
 -- or, when except_sites is not NULL, of every site but those, unless a hold
--- covers them; and their ids in event_ids.
+-- covers them (on the read: a legal hold or an alert; on its plate: a legal
+-- hold); and their ids in event_ids.
 WITH gone AS (
     DELETE FROM plate_events e
     WHERE e.captured_at >= :range_start AND e.captured_at < :range_end
       AND (:site_id::text IS NULL OR e.site_id = :site_id)
       AND (:except_sites::text[] IS NULL OR e.site_id IS NULL
            OR e.site_id <> ALL (:except_sites))
+      AND NOT EXISTS (SELECT 1 FROM read_holds h WHERE h.event_id = e.event_id)
       AND NOT EXISTS (
           SELECT 1 FROM legal_holds h
           WHERE h.released_at IS NULL
-            AND (h.event_id = e.event_id
-                 OR (h.plate_normalized_text = e.plate_normalized_text
-                     AND e.captured_at >= COALESCE(h.held_from, '-infinity')
-                     AND e.captured_at < COALESCE(h.held_until, 'infinity'))))
+            AND h.plate_normalized_text = e.plate_normalized_text
+            AND e.captured_at >= COALESCE(h.held_from, '-infinity')
+            AND e.captured_at < COALESCE(h.held_until, 'infinity'))
     RETURNING e.event_id, e.captured_at
 ), forgotten AS (
     DELETE FROM event_ids i
@@ -175,3 +179,17 @@ SELECT count(*) FROM gone;
 -- The bitmaps of the days purge_plates and purge_plate_days changed (every
 -- day up to the cutoff's), from the plate-days left.
 SELECT alpr_rebuild_plate_day_bits((:cutoff::timestamptz AT TIME ZONE 'UTC')::date);
+
+-- name: delete_closed_alerts
+-- Alerts closed before the cutoff, with their alert_reads (cascade) and the
+-- webhook deliveries made of them (they hold the plate too); deliveries not
+-- yet made stay, to be delivered. Returns how many alerts went.
+WITH gone AS (
+    DELETE FROM alerts WHERE status = 'closed' AND closed_at < :cutoff
+    RETURNING alert_id
+), deliveries AS (
+    DELETE FROM webhook_outbox o
+    USING gone g
+    WHERE o.alert_id = g.alert_id AND o.delivered_at IS NOT NULL
+)
+SELECT count(*) FROM gone;

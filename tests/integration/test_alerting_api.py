@@ -361,7 +361,7 @@ BAD_REQUESTS = [
     ("patch", f"/hotlists/entries/{2**63}", {"notes": "x"}, 404, "hotlist entry"),
     ("delete", f"/hotlists/entries/{2**63}", None, 404, "hotlist entry"),
     ("get", f"/alerts/{2**63}", None, 404, "alert"),
-    ("get", "/hotlists/a%00b", None, 404, "hotlist"),
+    ("get", "/hotlists/a%00b", None, 422, "hotlist"),
 ]
 
 

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.settings import (
+    BackfillSettings,
     DatabaseSettings,
     GatewaySettings,
     IngestorSettings,
@@ -197,3 +198,21 @@ def test_chunk_interval_refuses_other_units_and_out_of_bounds(
     monkeypatch.setenv("ALPR_CHUNK_INTERVAL", text)
     with pytest.raises(ValidationError):
         StorageSettings()
+
+
+@pytest.mark.parametrize(
+    ("values", "requested", "days"),
+    [
+        ({}, None, 30),
+        ({"alert_backfill_days": 7}, None, 7),
+        ({"alert_backfill_days": 7}, 60, 60),
+        ({"retention_days": 3}, None, 3),
+        ({"retention_days": 3}, 60, 3),
+        ({"retention_days": 3, "retention_site_days": "DC1=10"}, None, 10),
+        ({"retention_site_days": "DC1=10"}, None, 30),  # other sites keep reads forever
+    ],
+)
+def test_backfill_days_stay_within_retention(
+    values: dict[str, Any], requested: int | None, days: int
+) -> None:
+    assert BackfillSettings(**values).backfill_days(requested) == days
