@@ -15,6 +15,7 @@ import strawberry
 from core import holds
 from gateway import queries
 from gateway.context import Context
+from gateway.holds_graphql import hold_type
 from gateway.plate_search import SearchLimits, search_plates
 from schema.errors import InvalidRequest, NotFound
 from schema.filters import check_id, check_plate, check_record_id, check_text, check_window
@@ -237,21 +238,7 @@ class OperationsQueries:
             info.context.state.pool, active_only=not include_released, case_number=case_number
         )
         return [
-            LegalHold(
-                id=strawberry.ID(str(hold.hold_id)),
-                event_id=None if hold.event_id is None else str(hold.event_id),
-                plate=hold.plate_normalized_text,
-                held_from=hold.held_from,
-                held_until=hold.held_until,
-                case_number=hold.case_number,
-                reason=hold.reason,
-                created_by=hold.created_by,
-                created_at=hold.created_at,
-                active=hold.active,
-                released_at=hold.released_at,
-                released_by=hold.released_by,
-                release_reason=hold.release_reason,
-            )
+            hold_type(hold)
             for hold in found
             if wanted is None or hold.plate_normalized_text == wanted
         ]
