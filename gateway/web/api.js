@@ -97,6 +97,12 @@ export function subscribe(query, variables, onData, onError) {
       }
     },
     error: (error) => {
+      if (Array.isArray(error) && error.length) {
+        // The server refused the subscription itself (graphql-ws "error").
+        const first = error[0];
+        onError(new ApiError(first.message, first.extensions && first.extensions.code));
+        return;
+      }
       const reason = error && error.reason ? error.reason : 'the live connection closed';
       const code = error && error.code === 4403 ? 'FORBIDDEN' : 'LIVE';
       onError(new ApiError(reason, code));
