@@ -283,6 +283,29 @@ async def close(
 
 
 @translated
+async def latest_alert_id(db: Any) -> int:
+    """The newest alert's id (0 when there is none): where a live feed starts."""
+    return int(await db.fetchval(*_q("latest_alert")))
+
+
+@translated
+async def raised_after(db: Any, after_id: int, limit: int) -> tuple[list[Alert], int]:
+    """Up to `limit` live (not historical) alerts after `after_id`, in id
+    order, and the position to continue from: the last one's id when the page
+    is full, else the newest alert's id when they were read.
+
+    Ids are taken in commit order because one matcher raises alerts, one
+    round (one transaction) at a time; a live feed that keeps the position
+    sees every alert once.
+    """
+    rows = await db.fetch(*_q("raised_after", after_id=after_id, limit=limit))
+    found = [Alert.from_row(row) for row in rows if row["alert_id"] is not None]
+    if len(found) == limit:
+        return found, found[-1].alert_id
+    return found, max(after_id, int(rows[0]["newest"]))
+
+
+@translated
 async def report(db: Any, since: datetime, until: datetime) -> list[ReportRow]:
     """Hit counts over [since, until) (by the pass's first read) per list,
     reason, state and disposition; InvalidRequest("until") for an empty window."""

@@ -11,6 +11,7 @@ deployment requires purposes. The work and its audit record are core's
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from core import alerts, hotlists
 from gateway.alerting import alert_type, entry_type, hotlist_type, report_type, webhook_type
 from gateway.context import Context
 from schema.errors import InvalidRequest
-from schema.filters import check_id, check_window
+from schema.filters import check_id, check_text, check_window
 from schema.graphql.alerting import (
     Alert,
     AlertConnection,
@@ -36,6 +37,7 @@ from schema.graphql.alerting import (
     HotlistEntryInput,
     HotlistInput,
     HotlistWebhook,
+    LiveAlertFilter,
     plain,
 )
 from schema.paging import decode_row_id
@@ -77,6 +79,27 @@ def hotlist_changes(given: HotlistChangesInput) -> hotlists.HotlistChanges:
     return model(hotlists.HotlistChanges, **data)
 
 
+def alert_filter(given: LiveAlertFilter) -> alerts.AlertFilter:
+    """core's filter of `given` (a live filter, or the full `AlertFilter`),
+    checked: InvalidRequest naming a value PostgreSQL could not compare."""
+    shared = alerts.AlertFilter(
+        hotlist=None if given.hotlist is None else check_text(given.hotlist, "hotlist"),
+        priority_at_least=given.priority_at_least,
+        site_id=check_id(given.site, "site"),
+        camera_id=check_id(given.camera, "camera"),
+    )
+    if not isinstance(given, AlertFilter):
+        return shared
+    since, until = check_window(given.since, given.until)
+    return replace(
+        shared,
+        status=given.status.value if given.status else None,
+        since=since,
+        until=until,
+        historical=given.historical,
+    )
+
+
 def _no_null_details(data: dict[str, Any], default: Any) -> dict[str, Any]:
     if data.get("details") is None:
         data["details"] = default
@@ -110,18 +133,7 @@ class AlertQueries:
         after: str | None = None,
     ) -> AlertConnection:
         """Alerts, newest first, in keyset pages of up to 500 (plate data: audited)."""
-        given = filter or AlertFilter()
-        since, until = check_window(given.since, given.until)
-        query = alerts.AlertFilter(
-            status=given.status.value if given.status else None,
-            hotlist=given.hotlist,
-            priority_at_least=given.priority_at_least,
-            site_id=check_id(given.site, "site"),
-            camera_id=check_id(given.camera, "camera"),
-            since=since,
-            until=until,
-            historical=given.historical,
-        )
+        query = alert_filter(filter or AlertFilter())
         after_id = decode_row_id(after, "alert", "after") if after else None
         reader = info.context.reader
         reader.note_plate_data(0)

@@ -1,24 +1,29 @@
-"""Live reads: one LISTEN per gateway, fanned out to bounded per-subscriber queues.
+"""The live feed: one LISTEN per gateway, fanned out to bounded per-subscriber queues.
 
 The ingestor commits a batch of reads together with a `stored_batches` row
-and sends `NOTIFY alpr_stored`. Here one dedicated connection (to the
-primary: notifications are not replicated) listens, reads every batch after
-the last one it handled, fetches the batch's reads once when anyone is
-subscribed, and offers each read to every matching subscriber.
+and sends `NOTIFY alpr_stored`; the matcher commits a round of alerts and
+sends `NOTIFY alpr_alerts`. Here one dedicated connection (to the primary:
+notifications are not replicated) listens on both. It reads every batch
+after the last one it handled, fetches the batch's reads once when anyone is
+subscribed, and offers each read to every matching subscriber; it reads every
+live alert after the last one it handled (historical alerts, the past hits
+of a new entry, go out as webhook digests, not live) and offers each to the
+alert subscribers. A read joining an open alert raises nothing, so it is not
+sent again: `alertRaised` is one message per vehicle pass.
 
-Work that does not depend on who listens is done once per read, not once per
+Work that does not depend on who listens is done once per item, not once per
 subscriber: the nested `camera`/`plate` objects any subscriber asked for are
 loaded once per batch, and subscribers that share a renderer (the websocket
 transport gives one to every subscription with the same document and
-variables, see `gateway.websocket`) get the read rendered once, in that
-renderer's form, instead of the read itself.
+variables, see `gateway.websocket`) get the item rendered once, in that
+renderer's form, instead of the item itself.
 
-A subscriber's queue is bounded (`buffer` reads, or one batch when it was
+A subscriber's queue is bounded (`buffer` items, or one round when it was
 empty): when a subscriber that is behind would overflow it, it is told
 (`Overflow` is queued in place of its backlog) and dropped, and nobody else
 waits. After a lost connection the feed reconnects and catches up from the
-last batch id it handled, so a blip loses nothing that is still in
-`stored_batches`. A periodic poll covers a notification that never came.
+last batch and alert it handled, so a blip loses nothing that is still
+stored. A periodic poll covers a notification that never came.
 """
 
 from __future__ import annotations
@@ -26,15 +31,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
+from prometheus_client import Counter
 
+from core import alerts
 from core.db import translated
 from gateway import queries
+from gateway.alerting import alert_type
 from gateway.metrics import (
+    LIVE_ALERTS_DELIVERED,
     LIVE_BATCHES,
     LIVE_DELIVERED,
     LIVE_DROPPED,
@@ -44,15 +53,18 @@ from gateway.metrics import (
 from gateway.reader import DbReader
 from schema.errors import StorageError
 from schema.filters import EventQuery
+from schema.graphql.alerting import Alert
 from schema.graphql.selection import NO_NESTED
 from schema.graphql.types import Event
 
 log = logging.getLogger(__name__)
 
-CHANNEL: Final = "alpr_stored"
+# Batches of stored reads (the ingestor), alerts raised (the matcher).
+CHANNELS: Final = ("alpr_stored", "alpr_alerts")
 # Names the listener in pg_stat_activity, for operators (and tests).
 APPLICATION_NAME: Final = "alpr-gateway-live"
 BATCHES_PER_ROUND: Final = 100
+ALERTS_PER_ROUND: Final = 500
 # How long a batch may wait for its nested camera/plate objects.
 NESTED_TIMEOUT_S: Final = 2.0
 
@@ -71,38 +83,119 @@ class Overflow:
 OVERFLOW: Final = Overflow()
 
 
-# Turns a read into what a subscriber's queue carries (e.g. a serialized
-# GraphQL result); subscribers holding the same renderer share each result.
-Render = Callable[[Event], object]
+# Turns an item (a read, an alert) into what a subscriber's queue carries
+# (e.g. a serialized GraphQL result); subscribers holding the same renderer
+# share each result.
+Render = Callable[[Any], object]
+
+
+class Item(Protocol):
+    """What a live feed carries: reads and alerts, both of a camera."""
+
+    @property
+    def camera_id(self) -> str: ...
 
 
 @dataclass(eq=False)
 class Subscriber:
-    """One subscription: its filter, the nested objects it wants, its bounded queue.
+    """One subscription: which items it wants, the nested objects it wants,
+    its bounded queue.
 
-    The queue carries reads (`Event`), or what `render` made of them when the
-    subscriber has one.
+    `camera_id`, when the filter names one camera, lets the feed look only at
+    that camera's items. The queue carries items, or what `render` made of
+    them when the subscriber has one.
     """
 
-    query: EventQuery
-    queue: asyncio.Queue[object]
+    wants: Callable[[Any], bool]
+    camera_id: str | None
+    queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     nested: frozenset[str] = NO_NESTED
     render: Render | None = None
     dropped: bool = False
 
-    def matches(self, event: Event) -> bool:
-        q = self.query
+
+def wants_read(query: EventQuery) -> Callable[[Event], bool]:
+    """Whether a read matches a live read filter."""
+
+    def wants(event: Event) -> bool:
         return (
-            (q.plate is None or q.plate == event.plate_normalized)
-            and (q.camera_id is None or q.camera_id == event.camera_id)
-            and (q.site_id is None or q.site_id == event.site_id)
-            and (q.min_confidence is None or event.plate_confidence >= q.min_confidence)
+            (query.plate is None or query.plate == event.plate_normalized)
+            and (query.site_id is None or query.site_id == event.site_id)
+            and (query.min_confidence is None or event.plate_confidence >= query.min_confidence)
         )
+
+    return wants
+
+
+@dataclass
+class Fanout:
+    """The subscribers of one kind of item, and how an item reaches them."""
+
+    buffer: int
+    delivered: Counter
+    subscribers: set[Subscriber] = field(default_factory=set)
+
+    def add(self, subscriber: Subscriber) -> Subscriber:
+        self.subscribers.add(subscriber)
+        SUBSCRIBERS.inc()
+        return subscriber
+
+    def remove(self, subscriber: Subscriber) -> None:
+        if subscriber in self.subscribers:
+            self.subscribers.discard(subscriber)
+            SUBSCRIBERS.dec()
+
+    def publish(self, items: Sequence[Item]) -> None:
+        """Offer items (in order) to every matching subscriber; never wait.
+
+        A subscriber with nothing queued takes them all, however many: a burst
+        is not slowness. One that still holds items and would exceed its
+        buffer is dropped. Each item is rendered once per renderer.
+        """
+        # Most live filters name a camera: look only at that camera's items.
+        by_camera: dict[str, list[Item]] = {}
+        for item in items:
+            by_camera.setdefault(item.camera_id, []).append(item)
+        rendered: dict[tuple[Render, int], object] = {}
+        for subscriber in list(self.subscribers):
+            camera = subscriber.camera_id
+            candidates = items if camera is None else by_camera.get(camera, [])
+            matched = [item for item in candidates if subscriber.wants(item)]
+            if not matched:
+                continue
+            backlog = subscriber.queue.qsize()
+            if backlog and backlog + len(matched) > self.buffer:
+                self._drop(subscriber)
+                continue
+            render = subscriber.render
+            for item in matched:
+                if render is None:
+                    subscriber.queue.put_nowait(item)
+                    continue
+                # The caller holds each item until publish returns: its id is its key.
+                key = (render, id(item))
+                out = rendered.get(key)
+                if out is None:
+                    out = rendered[key] = render(item)
+                    LIVE_RENDERED.inc()
+                subscriber.queue.put_nowait(out)
+            self.delivered.inc(len(matched))
+
+    def _drop(self, subscriber: Subscriber) -> None:
+        # Throw the backlog away so the overflow notice is next in line.
+        while not subscriber.queue.empty():
+            subscriber.queue.get_nowait()
+        subscriber.queue.put_nowait(OVERFLOW)
+        subscriber.dropped = True
+        self.remove(subscriber)
+        LIVE_DROPPED.inc()
+        log.warning("dropped a live subscriber whose buffer of %d overflowed", self.buffer)
 
 
 @dataclass
 class LiveFeed:
-    """The gateway's single listener and its subscribers."""
+    """The gateway's single listener: stored reads and raised alerts, and
+    their subscribers."""
 
     dsn: str
     buffer: int = 1000
@@ -110,11 +203,17 @@ class LiveFeed:
     db: queries.Db | None = None
     poll_interval_s: float = 2.0
     reconnect_delay_s: float = 0.5
-    subscribers: set[Subscriber] = field(default_factory=set)
     last_batch: int | None = None
+    last_alert: int | None = None
     connected: bool = False
+    reads: Fanout = field(init=False)
+    alerts: Fanout = field(init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.reads = Fanout(self.buffer, LIVE_DELIVERED)
+        self.alerts = Fanout(self.buffer, LIVE_ALERTS_DELIVERED)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="alpr-live-feed")
@@ -125,18 +224,33 @@ class LiveFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    @property
+    def subscribers(self) -> set[Subscriber]:
+        """The subscribers of reads."""
+        return self.reads.subscribers
+
     def subscribe(
         self, query: EventQuery, nested: frozenset[str] = NO_NESTED, render: Render | None = None
     ) -> Subscriber:
-        # Unbounded as a queue; `publish` bounds it to buffer + one batch.
-        subscriber = Subscriber(query, asyncio.Queue(), nested, render)
-        self.subscribers.add(subscriber)
-        SUBSCRIBERS.set(len(self.subscribers))
-        return subscriber
+        """A subscriber of the stored reads `query` matches. Unbounded as a
+        queue: `publish` bounds it to buffer + one batch."""
+        wants = wants_read(query)
+        camera = query.camera_id
+        return self.reads.add(Subscriber(wants, camera, nested=nested, render=render))
+
+    def subscribe_alerts(
+        self, wants: Callable[[Alert], bool], camera_id: str | None, render: Render | None = None
+    ) -> Subscriber:
+        """A subscriber of the live alerts `wants` takes (of `camera_id` only, if given)."""
+        return self.alerts.add(Subscriber(wants, camera_id, render=render))
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
-        SUBSCRIBERS.set(len(self.subscribers))
+        self.reads.remove(subscriber)
+        self.alerts.remove(subscriber)
+
+    def publish(self, events: list[Event]) -> None:
+        """Offer one batch of reads (in capture order) to their subscribers."""
+        self.reads.publish(events)
 
     async def _run(self) -> None:
         while True:
@@ -150,13 +264,17 @@ class LiveFeed:
     async def _listen(self) -> None:
         conn = await _connect(self.dsn)
         try:
+            # Live means from now on: history is what queries are for.
             if self.last_batch is None:
-                # Live means from now on: history is what queries are for.
                 self.last_batch = await queries.latest_batch(conn)
-            await conn.add_listener(CHANNEL, self._notified)
+            if self.last_alert is None:
+                self.last_alert = await alerts.latest_alert_id(conn)
+            for channel in CHANNELS:
+                await conn.add_listener(channel, self._notified)
             self.connected = True
             while True:
                 await self._drain(conn)
+                await self._drain_alerts(conn)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
                 self._wake.clear()
@@ -206,48 +324,15 @@ class LiveFeed:
         except (StorageError, TimeoutError) as exc:
             log.warning("live reads go out without camera/plate objects: %s", exc)
 
-    def publish(self, events: list[Event]) -> None:
-        """Offer one batch (in capture order) to every matching subscriber; never wait.
-
-        A subscriber with nothing queued takes a whole batch, however large:
-        a burst is not slowness. One that still holds reads and would exceed
-        its buffer is dropped. Each read is rendered once per renderer.
-        """
-        # Most live filters name a camera: look only at that camera's reads.
-        by_camera: dict[str, list[Event]] = {}
-        for event in events:
-            by_camera.setdefault(event.camera_id, []).append(event)
-        rendered: dict[tuple[Render, int], object] = {}
-        for subscriber in list(self.subscribers):
-            camera = subscriber.query.camera_id
-            candidates = events if camera is None else by_camera.get(camera, [])
-            matched = [event for event in candidates if subscriber.matches(event)]
-            if not matched:
-                continue
-            backlog = subscriber.queue.qsize()
-            if backlog and backlog + len(matched) > self.buffer:
-                self._drop(subscriber)
-                continue
-            render = subscriber.render
-            for event in matched:
-                if render is None:
-                    subscriber.queue.put_nowait(event)
-                    continue
-                # The batch holds each read until publish returns: its id is its key.
-                key = (render, id(event))
-                item = rendered.get(key)
-                if item is None:
-                    item = rendered[key] = render(event)
-                    LIVE_RENDERED.inc()
-                subscriber.queue.put_nowait(item)
-            LIVE_DELIVERED.inc(len(matched))
-
-    def _drop(self, subscriber: Subscriber) -> None:
-        # Throw the backlog away so the overflow notice is next in line.
-        while not subscriber.queue.empty():
-            subscriber.queue.get_nowait()
-        subscriber.queue.put_nowait(OVERFLOW)
-        subscriber.dropped = True
-        self.unsubscribe(subscriber)
-        LIVE_DROPPED.inc()
-        log.warning("dropped a live subscriber whose buffer of %d overflowed", self.buffer)
+    async def _drain_alerts(self, conn: asyncpg.Connection[Any]) -> None:
+        """Offer every live alert raised after the last one to its subscribers."""
+        while True:
+            assert self.last_alert is not None
+            found, self.last_alert = await alerts.raised_after(
+                conn, self.last_alert, ALERTS_PER_ROUND
+            )
+            if found and self.alerts.subscribers:
+                self.alerts.publish([alert_type(a) for a in found])
+            if len(found) < ALERTS_PER_ROUND:
+                return
+            await asyncio.sleep(0)

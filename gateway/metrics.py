@@ -45,9 +45,12 @@ SUBSCRIBERS = Gauge(
 LIVE_DELIVERED = Counter(
     "alpr_gateway_live_delivered", "Reads handed to subscribers", registry=REGISTRY
 )
+LIVE_ALERTS_DELIVERED = Counter(
+    "alpr_gateway_live_alerts_delivered", "Alerts handed to subscribers", registry=REGISTRY
+)
 LIVE_RENDERED = Counter(
     "alpr_gateway_live_rendered",
-    "Live results executed and serialized, once per read and subscription shape",
+    "Live results executed and serialized, once per read or alert and subscription shape",
     registry=REGISTRY,
 )
 LIVE_DROPPED = Counter(

@@ -1,4 +1,4 @@
-"""Live reads over websockets: one rendered result per read and subscription shape.
+"""Live results over websockets: one rendered result per read or alert and subscription shape.
 
 Strawberry runs a subscription as one async generator per operation and
 executes the selection set again for every event it yields, then formats,
@@ -49,7 +49,6 @@ from gateway.strawberry_internals import (
     current_operation,
     graphql_core_schema,
 )
-from schema.graphql.types import Event
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +94,15 @@ class SharedShape:
         """Whether reads are read off a plan (else graphql-core executes each)."""
         return self._plan is not None
 
-    def render(self, event: Event) -> str:
-        """The payload's JSON; never raises (it runs inside the feed, for everyone)."""
+    def render(self, item: object) -> str:
+        """The payload's JSON of a read or an alert; never raises (it runs inside
+        the feed, for everyone)."""
         try:
             if self._plan is not None:
-                data = self._plan.read(event)
+                data = self._plan.read(item)
                 if data is not SLOW:
                     return orjson.dumps({"data": data}).decode()
-            result = execute_subscription_event(self._executor.build_per_event_executor(event))
+            result = execute_subscription_event(self._executor.build_per_event_executor(item))
             if not isinstance(result, ExecutionResult):
                 # A field that awaits slipped past `below_nested`: a bug of ours.
                 if asyncio.iscoroutine(result):
@@ -113,7 +113,7 @@ class SharedShape:
                 payload["errors"] = [_MASK.anonymise_error(e).formatted for e in result.errors]
             return orjson.dumps(payload).decode()
         except Exception:
-            log.exception("rendering a live read failed")
+            log.exception("rendering a live result failed")
             return _INTERNAL_ERROR
 
 

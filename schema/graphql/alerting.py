@@ -246,13 +246,17 @@ class HotlistEntryFilter:
     active: bool | None = None
 
 
-@strawberry.input(description="Which alerts; every field narrows the set.")
-class AlertFilter:
-    status: AlertStatus | None = None
-    hotlist: str | None = None
+@strawberry.input(description="Which live alerts; every field narrows the set.")
+class LiveAlertFilter:
+    hotlist: str | None = strawberry.field(default=None, description="The list's name.")
     priority_at_least: int | None = None
     site: str | None = None
     camera: str | None = None
+
+
+@strawberry.input(description="Which alerts; every field narrows the set.")
+class AlertFilter(LiveAlertFilter):
+    status: AlertStatus | None = None
     since: datetime | None = strawberry.field(
         default=None, description="Passes seen at or after this time."
     )

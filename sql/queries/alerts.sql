@@ -76,3 +76,25 @@ SELECT count(*) FILTER (WHERE status = 'new') AS new,
        count(*) FILTER (WHERE status = 'acknowledged') AS acknowledged,
        (SELECT max(raised_at) FROM alerts) AS last_raised
 FROM alerts WHERE status <> 'closed';
+
+-- name: latest_alert
+-- Where the gateway's live feed starts: alerts raised from now on.
+SELECT coalesce(max(alert_id), 0) FROM alerts;
+
+-- name: raised_after
+-- Live alerts after the feed's position, in id order, each row carrying the
+-- newest alert id of the same snapshot (`newest`; one row of NULLs beside it
+-- when none is live). Historical alerts are skipped: they go out as digests.
+WITH newest AS (SELECT coalesce(max(alert_id), 0) AS newest FROM alerts)
+SELECT n.newest, x.*
+FROM newest AS n
+LEFT JOIN LATERAL (
+    SELECT {alert_columns}
+    FROM alerts a
+    JOIN hotlists h USING (hotlist_id)
+    JOIN hotlist_entries e USING (entry_id)
+    WHERE a.alert_id > :after_id AND a.alert_id <= n.newest AND NOT a.historical
+    ORDER BY a.alert_id
+    LIMIT :limit
+) AS x ON true
+ORDER BY x.alert_id;
