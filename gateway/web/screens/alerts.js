@@ -10,7 +10,7 @@ import { beep, soundWanted } from './sound.js';
 
 const LIST = `query Alerts($filter: AlertFilter, $first: Int!) {
   alerts(filter: $filter, first: $first) { edges { node { ${ALERT_FIELDS} } } } }`;
-const RAISED = `subscription Raised($filter: AlertFilter) { alertRaised(filter: $filter) { ${ALERT_FIELDS} } }`;
+const RAISED = `subscription Raised($filter: LiveAlertFilter) { alertRaised(filter: $filter) { ${ALERT_FIELDS} } }`;
 const PLACES = '{ hotlists { name priority } sites { id } }';
 const ACK = `mutation Ack($id: ID!) { acknowledgeAlert(id: $id) { ${ALERT_FIELDS} } }`;
 const SHOWN = 100;
@@ -83,7 +83,8 @@ function useInbox(form, sound) {
         announce: `New alert, priority ${alert.priority}: ${alert.plateRead} on ${alert.hotlistName}, ${alert.reason}, at ${alert.cameraId}`,
       }));
     };
-    const unsubscribe = subscribe(RAISED, { filter }, (data) => {
+    const live = { hotlist: filter.hotlist, site: filter.site };
+    const unsubscribe = subscribe(RAISED, { filter: live }, (data) => {
       const alert = data.alertRaised;
       if (!loaded) early.unshift(alert); else arrived(alert);
     }, (error) => open && setState((s) => ({ ...s, error })));
