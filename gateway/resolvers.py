@@ -16,6 +16,7 @@ from core import holds
 from gateway import queries
 from gateway.context import Context
 from gateway.holds_graphql import hold_type
+from gateway.ingest_health import fetch_ingest_health
 from gateway.plate_search import SearchLimits, search_plates
 from schema.errors import InvalidRequest, NotFound
 from schema.filters import check_id, check_plate, check_record_id, check_text, check_window
@@ -220,8 +221,9 @@ class SearchQueries:
 class OperationsQueries:
     @strawberry.field
     async def ingest_health(self, info: Info) -> IngestHealth:
-        """What the writer stored lately (no plate data)."""
-        return IngestHealth.from_row(await queries.fetch_ingest_health(info.context.state.pool))
+        """What the writer stored lately, and what the ingestors report: dead
+        letters, Kafka lag per partition (no plate data)."""
+        return await fetch_ingest_health(info.context.state.pool)
 
     @strawberry.field
     async def legal_holds(
