@@ -21,6 +21,8 @@ import pytest
 
 from core.holds import HoldRequest, add_hold
 from core.keys import create_key
+from ingestor.health import Publisher
+from ingestor.metrics import Stats
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
 from tests.e2e.cdp import CHROMIUM, Browser, Page
@@ -79,6 +81,13 @@ async def stored(pool: asyncpg.Pool[Any]) -> None:
     await add_hold(
         pool, HoldRequest(plate="DASH123", case_number="C-7", reason="inquiry", created_by="dpo")
     )
+    # An ingestor's health report, as ingestor.health publishes it.
+    stats = Stats(stored=305, dead_lettered=3)
+    stats.record_dead("kafka", "bad_json", 0)
+    stats.record_lag("plates", 0, 0)
+    stats.record_lag("plates", 1, 1250)
+    async with pool.acquire() as conn:
+        await Publisher(stats, ("kafka",), ingestor="edge-1:4242").publish(conn)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +114,8 @@ SCREENS = [
         all_of(
             f"{row_count('section[aria-labelledby=sites-title] tbody tr')} >= 2",
             shows("Stored in the last hour"),
+            shows("edge-1:4242"),
+            shows("1,250 messages behind in all"),
             CHART,
         ),
         "stats",
