@@ -88,7 +88,6 @@ class HoldMutations:
         _texts(plate=plate, caseNumber=case_number, reason=reason)
         held_from = check_instant(held_from, "heldFrom")
         held_until = check_instant(held_until, "heldUntil")
-        ctx.reader.note_plate_data(0)  # the purpose rule, before the change
         try:
             request = holds.HoldRequest(
                 event_id=_event_id(event_id),
@@ -101,6 +100,7 @@ class HoldMutations:
             )
         except ValidationError as exc:
             raise InvalidRequest("hold", exc.errors()[0]["msg"]) from None
+        ctx.reader.note_plate_data(0)  # the purpose rule, before the change
         placed = await holds.add_hold(ctx.state.pool, request)
         ctx.reader.note_plate_data(1)
         return hold_type(placed)
