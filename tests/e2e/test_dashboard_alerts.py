@@ -327,6 +327,7 @@ async def test_list_manager_entries_import_and_misreads(
     )
     hits = await page.evaluate(inner_text(MISREADS))
     assert "0.25" in hits
+    await page.evaluate(f"document.querySelector({json.dumps(MISREADS)}).scrollIntoView()")
     await page.screenshot(ARTIFACTS / "lists-misreads.png")
     await click(page, "Close the preview")
 
@@ -347,6 +348,7 @@ async def test_list_manager_entries_import_and_misreads(
     assert "IMP001 TX" in text and "IMP002 TX" in text
     assert "duplicate of line 2" in text and "Line" in text
     assert await pool.fetchval("SELECT count(*) FROM hotlist_entries WHERE plate LIKE 'IMP%'") == 0
+    await page.evaluate(f"document.querySelector({json.dumps(report)}).scrollIntoView()")
     await page.screenshot(ARTIFACTS / "lists-import-preview.png")
     await click(page, "Apply import")
     await page.wait_for(f"{inner_text(report)}.includes('Imported (revision')", timeout=10)

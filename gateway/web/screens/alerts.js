@@ -164,7 +164,7 @@ export function Alerts() {
     <${ErrorBox} error=${actionError} />
     ${alerts === null ? html`<${Loading} what="alerts" />` : html`<div class="inbox">
       <div class="inbox-list" ref=${tableRef} onKeyDown=${onKey}>
-        <table aria-describedby="alerts-keys">
+        <table role="grid" aria-readonly="true" aria-describedby="alerts-keys">
           <caption>${shown.length} alerts, newest first${fresh.size ? `; ${fresh.size} arrived live` : ''}</caption>
           <thead><tr><th scope="col">Priority</th><th scope="col">Plate read</th><th scope="col">List</th>
             <th scope="col">Reason</th><th scope="col">Camera</th><th scope="col">Last seen</th><th scope="col">Status</th></tr></thead>
