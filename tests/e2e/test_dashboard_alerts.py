@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -237,6 +238,32 @@ async def test_a_raised_alert_appears_live_with_a_cue(
     assert "FZ8I23" in await page.evaluate(inner_text("#alerts-announce"))
     assert await page.evaluate(_selected_index()) >= 0
     await page.screenshot(ARTIFACTS / "alerts-live.png")
+
+
+async def test_alerts_raised_while_the_connection_was_down_come_on_reconnect(
+    database_url: str,
+    alerting: None,
+    vendor: None,
+    page: Page,
+    pool: asyncpg.Pool[Any],
+    conn: asyncpg.Connection[Any],
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    matcher = await new_matcher(conn, database_url)
+    async with serve(settings_for(database_url), port=port) as url:
+        await _inbox(page, url, 1)
+        await asyncio.sleep(0.5)
+    # The gateway is gone: the page keeps retrying while an alert is raised.
+    # Another camera: a read at gate-1 would join that camera's open pass.
+    await store(pool, [read("FZ8IZ3", "gate-3", node__site="north")])
+    await drain(matcher, conn)
+    async with serve(settings_for(database_url), port=port):
+        await page.wait_for(
+            f"{inner_text('.inbox-list tbody tr.fresh')}.includes('FZ8IZ3')", timeout=20
+        )
+    page.errors[:] = [e for e in page.errors if "WebSocket connection" not in e]
 
 
 @pytest.fixture(scope="module")

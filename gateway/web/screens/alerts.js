@@ -3,7 +3,7 @@
 // from the keyboard: j/k or ↓/↑ move, Enter opens, a acknowledges, c closes
 // with a disposition and the verification checklist (alert-detail.js).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { gql, subscribe } from '../api.js';
+import { gql, onReconnect, subscribe } from '../api.js';
 import { ErrorBox, Loading, Time, html, useQuery } from '../ui.js';
 import { AlertDetail, CloseDialog, ALERT_FIELDS, Priority, StatusText } from './alert-detail.js';
 import { beep, soundWanted } from './sound.js';
@@ -63,7 +63,20 @@ function Row({ alert, selected, fresh, onSelect }) {
   </tr>`;
 }
 
-/** The inbox's alerts: the first page, then live arrivals on top. */
+/** `state` with `alert` on top, marked fresh and announced to screen readers. */
+function withArrival(state, alert) {
+  return {
+    ...state,
+    alerts: [alert, ...(state.alerts || []).filter((a) => a.id !== alert.id)].slice(0, SHOWN),
+    fresh: new Set([...state.fresh, alert.id]),
+    announce: `New alert, priority ${alert.priority}: ${alert.plateRead} on ${alert.hotlistName}, ${alert.reason}, at ${alert.cameraId}`,
+  };
+}
+
+const newest = (alerts) => Math.max(0, ...alerts.map((a) => Number(a.id)));
+
+/** The inbox's alerts: the first page, then live arrivals on top; after a
+ * dropped connection, the ones raised meanwhile. */
 function useInbox(form, sound) {
   const [state, setState] = useState({ alerts: null, fresh: new Set(), error: null, announce: '' });
   const soundRef = useRef(sound);
@@ -76,13 +89,15 @@ function useInbox(form, sound) {
     setState({ alerts: null, fresh: new Set(), error: null, announce: '' });
     const arrived = (alert) => {
       if (soundRef.current) beep();
-      setState((s) => ({
-        ...s,
-        alerts: [alert, ...(s.alerts || []).filter((a) => a.id !== alert.id)].slice(0, SHOWN),
-        fresh: new Set([...s.fresh, alert.id]),
-        announce: `New alert, priority ${alert.priority}: ${alert.plateRead} on ${alert.hotlistName}, ${alert.reason}, at ${alert.cameraId}`,
-      }));
+      setState((s) => withArrival(s, alert));
     };
+    // After a dropped connection: the alerts raised meanwhile, from the list.
+    const caughtUp = (alerts) => setState((s) => {
+      if (!s.alerts) return s;
+      const missed = alerts.filter((a) => Number(a.id) > newest(s.alerts)).reverse();
+      if (missed.length && soundRef.current) beep();
+      return missed.reduce(withArrival, s);
+    });
     const live = { hotlist: filter.hotlist, site: filter.site };
     const unsubscribe = subscribe(RAISED, { filter: live }, (data) => {
       const alert = data.alertRaised;
@@ -95,7 +110,10 @@ function useInbox(form, sound) {
       loaded = true;
       setState((s) => ({ ...s, alerts, fresh: new Set(early.map((a) => a.id)) }));
     }, (error) => { loaded = true; open && setState((s) => ({ ...s, error, alerts: [] })); });
-    return () => { open = false; unsubscribe(); };
+    const stopCatchingUp = onReconnect(() => gql(LIST, { filter, first: SHOWN }).then(
+      (data) => open && caughtUp(data.alerts.edges.map((e) => e.node)),
+      (error) => open && setState((s) => ({ ...s, error }))));
+    return () => { open = false; unsubscribe(); stopCatchingUp(); };
   }, [form.status, form.hotlist, form.site]);
   const replace = (alert) => setState((s) => ({
     ...s, alerts: s.alerts.map((a) => (a.id === alert.id ? alert : a)) }));
