@@ -17,10 +17,20 @@ const SHOWN = 100;
 const STATUSES = [['OPEN', 'New and acknowledged'], ['NEW', 'New'], ['ACKNOWLEDGED', 'Acknowledged'],
   ['CLOSED', 'Closed'], ['ALL', 'All']];
 
-/** The API filter of the form's choices (OPEN has no API status: filtered here). */
+/** The API filter of the form's choices (OPEN: see firstPage). */
 function apiFilter(form) {
   const status = ['NEW', 'ACKNOWLEDGED', 'CLOSED'].includes(form.status) ? form.status : null;
   return { status, hotlist: form.hotlist || null, site: form.site || null };
+}
+
+/** The newest alerts the form asks for: OPEN is NEW and ACKNOWLEDGED, merged
+ * (the API filters one status at a time). */
+async function firstPage(filter, form) {
+  const statuses = form.status === 'OPEN' ? ['NEW', 'ACKNOWLEDGED'] : [filter.status];
+  const pages = await Promise.all(statuses.map((status) =>
+    gql(LIST, { filter: { ...filter, status }, first: SHOWN })));
+  return pages.flatMap((data) => data.alerts.edges.map((e) => e.node))
+    .sort((a, b) => Number(b.id) - Number(a.id)).slice(0, SHOWN);
 }
 
 const shownUnder = (form) => (a) => form.status === 'ALL' || (form.status === 'OPEN'
@@ -103,15 +113,15 @@ function useInbox(form, sound) {
       const alert = data.alertRaised;
       if (!loaded) early.unshift(alert); else arrived(alert);
     }, (error) => open && setState((s) => ({ ...s, error })));
-    gql(LIST, { filter, first: SHOWN }).then((data) => {
+    firstPage(filter, form).then((page) => {
       if (!open) return;
       const seen = new Set(early.map((a) => a.id));
-      const alerts = [...early, ...data.alerts.edges.map((e) => e.node).filter((a) => !seen.has(a.id))];
+      const alerts = [...early, ...page.filter((a) => !seen.has(a.id))];
       loaded = true;
       setState((s) => ({ ...s, alerts, fresh: new Set(early.map((a) => a.id)) }));
     }, (error) => { loaded = true; open && setState((s) => ({ ...s, error, alerts: [] })); });
-    const stopCatchingUp = onReconnect(() => gql(LIST, { filter, first: SHOWN }).then(
-      (data) => open && caughtUp(data.alerts.edges.map((e) => e.node)),
+    const stopCatchingUp = onReconnect(() => firstPage(filter, form).then(
+      (page) => open && caughtUp(page),
       (error) => open && setState((s) => ({ ...s, error }))));
     return () => { open = false; unsubscribe(); stopCatchingUp(); };
   }, [form.status, form.hotlist, form.site]);
