@@ -422,3 +422,32 @@ async def test_holds_placed_and_released_from_the_plate_page(
         )
         == "case closed"
     )
+
+
+async def test_holds_placed_and_released_from_the_admin_screen(
+    base_url: str, page: Page, pool: asyncpg.Pool[Any]
+) -> None:
+    await page.goto(f"{base_url}/#/admin")
+    await page.wait_for("!!document.querySelector('#admin-hold-plate')", timeout=15)
+    await fill(page, "#admin-hold-plate", "wat-002")
+    await fill(page, "#admin-hold-case", "C-77")
+    await fill(page, "#admin-hold-reason", "inquiry 77")
+    await click(page, "Place hold")
+    holds = "section[aria-labelledby=holds-title] tbody"
+    await page.wait_for(f"{inner_text(holds)}.includes('inquiry 77')", timeout=10)
+    assert await page.evaluate(UNLABELLED) == []
+    await page.evaluate("document.querySelector('#holds-title').scrollIntoView()")
+    await page.screenshot(ARTIFACTS / "admin-holds.png")
+    hold_id = await pool.fetchval(
+        "SELECT hold_id FROM legal_holds WHERE plate_normalized_text = 'WAT002'"
+    )
+    await page.evaluate(
+        f"document.querySelector('[aria-label=\"Release hold #{hold_id}\"]').click()"
+    )
+    await fill(page, f"#release-{hold_id}", "inquiry over")
+    await click(page, "Release")
+    # Released holds leave the list of active ones.
+    await page.wait_for(f"!{inner_text(holds)}.includes('inquiry 77')", timeout=10)
+    assert await pool.fetchval(
+        "SELECT released_at IS NOT NULL FROM legal_holds WHERE hold_id = $1", hold_id
+    )
