@@ -373,6 +373,7 @@ class ImportOptions:
     default_reason: str | None = None
     verbose: bool = False
     backfill_days: int = DEFAULT_BACKFILL_DAYS
+    dry_run: bool = False  # report what the import would do, then roll it back
 
 
 def read_file(
@@ -389,6 +390,14 @@ def read_file(
     return text, header, rows, chosen
 
 
+class _Preview(Exception):
+    """Ends a dry run's transaction (rolled back) with its report."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__("dry run")
+        self.report = report
+
+
 @translated
 async def import_file(
     pool: asyncpg.Pool[Any], hotlist: str, path: Path, options: ImportOptions, actor: Actor
@@ -400,27 +409,32 @@ async def import_file(
         raise InvalidRequest("file", f"unreadable: {type(exc).__name__}: {exc}") from None
     with text:
         columns = options.columns.resolve(header)
-        async with pool.acquire() as conn, conn.transaction():
-            hotlist_id, report = await _import(conn, hotlist, rows, columns, options, actor)
-            audited = {
-                "hotlist": hotlist,
-                "file": path.name,
-                "format": chosen,
-                "replace": options.replace,
-                "added": report.added,
-                "removed": report.removed,
-                "changed": report.changed,
-                "rejected": report.rejected_count,
-            }
-            report.revision = await record_change(
-                conn,
-                hotlist_id,
-                actor,
-                "hotlist.import",
-                audited,
-                refreshed=True,
-                result_count=report.accepted,
-            )
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                hotlist_id, report = await _import(conn, hotlist, rows, columns, options, actor)
+                if options.dry_run:
+                    raise _Preview(report)  # leaving the block by it rolls back
+                audited = {
+                    "hotlist": hotlist,
+                    "file": path.name,
+                    "format": chosen,
+                    "replace": options.replace,
+                    "added": report.added,
+                    "removed": report.removed,
+                    "changed": report.changed,
+                    "rejected": report.rejected_count,
+                }
+                report.revision = await record_change(
+                    conn,
+                    hotlist_id,
+                    actor,
+                    "hotlist.import",
+                    audited,
+                    refreshed=True,
+                    result_count=report.accepted,
+                )
+        except _Preview as preview:
+            return preview.report
     log.info(
         "hotlist %s imported by %s: %d added, %d removed, %d changed, %d refused",
         hotlist,

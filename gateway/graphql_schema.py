@@ -39,6 +39,9 @@ from gateway.audit import AuditExtension
 from gateway.document_cache import document_cache
 from gateway.errors import ErrorCodes
 from gateway.graphql_core_internals import LeanExecutionContext
+from gateway.holds_graphql import HoldMutations
+from gateway.hotlist_preview import PreviewQueries
+from gateway.hotlist_upload import UploadMutations
 from gateway.metrics import OPERATION_SECONDS, operation_label
 from gateway.query_cost import QueryCost
 from gateway.resolvers import (
@@ -66,9 +69,15 @@ QUERY_PARTS: tuple[type, ...] = (
     OperationsQueries,
     HotlistQueries,
     AlertQueries,
+    PreviewQueries,
 )
 Query = merge_types("Query", QUERY_PARTS)
-MUTATION_PARTS: tuple[type, ...] = (HotlistMutations, AlertMutations)
+MUTATION_PARTS: tuple[type, ...] = (
+    HotlistMutations,
+    AlertMutations,
+    UploadMutations,
+    HoldMutations,
+)
 Mutation = merge_types("Mutation", MUTATION_PARTS)
 
 

@@ -15,6 +15,8 @@ import strawberry
 from core import holds
 from gateway import queries
 from gateway.context import Context
+from gateway.holds_graphql import hold_type
+from gateway.ingest_health import fetch_ingest_health
 from gateway.plate_search import SearchLimits, search_plates
 from schema.errors import InvalidRequest, NotFound
 from schema.filters import check_id, check_plate, check_record_id, check_text, check_window
@@ -219,8 +221,9 @@ class SearchQueries:
 class OperationsQueries:
     @strawberry.field
     async def ingest_health(self, info: Info) -> IngestHealth:
-        """What the writer stored lately (no plate data)."""
-        return IngestHealth.from_row(await queries.fetch_ingest_health(info.context.state.pool))
+        """What the writer stored lately, and what the ingestors report: dead
+        letters, Kafka lag per partition (no plate data)."""
+        return await fetch_ingest_health(info.context.state.pool)
 
     @strawberry.field
     async def legal_holds(
@@ -237,21 +240,7 @@ class OperationsQueries:
             info.context.state.pool, active_only=not include_released, case_number=case_number
         )
         return [
-            LegalHold(
-                id=strawberry.ID(str(hold.hold_id)),
-                event_id=None if hold.event_id is None else str(hold.event_id),
-                plate=hold.plate_normalized_text,
-                held_from=hold.held_from,
-                held_until=hold.held_until,
-                case_number=hold.case_number,
-                reason=hold.reason,
-                created_by=hold.created_by,
-                created_at=hold.created_at,
-                active=hold.active,
-                released_at=hold.released_at,
-                released_by=hold.released_by,
-                release_reason=hold.release_reason,
-            )
+            hold_type(hold)
             for hold in found
             if wanted is None or hold.plate_normalized_text == wanted
         ]

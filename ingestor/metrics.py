@@ -2,7 +2,8 @@
 
 `Stats` is what the periodic log line shows (totals since start); the
 Prometheus metrics carry the same numbers plus batch latency and consumer
-lag per partition. Both are updated at one place, `Stats.record_*`.
+lag per partition. Both are updated at one place, `Stats.record_*`;
+`ingestor.health` publishes `Stats` to the database for the gateway.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -32,9 +34,18 @@ LAG = Gauge("alpr_ingest_consumer_lag", "Messages behind the log end", ["topic",
 PAUSED = Gauge("alpr_ingest_paused", "1 while fetching is paused for an outage")
 
 
+@dataclass(frozen=True)
+class Lag:
+    """A partition's consumer lag, as measured after a batch."""
+
+    lag: int
+    measured_at: datetime
+
+
 @dataclass
 class Stats:
-    """Totals since start, for the periodic log line."""
+    """Totals since start, for the periodic log line; the newest lag per
+    (topic, partition) and the last dead letter's time, for `ingestor.health`."""
 
     consumed: int = 0
     stored: int = 0
@@ -43,6 +54,8 @@ class Stats:
     batches: int = 0
     batch_seconds_total: float = 0.0
     batch_seconds_max: float = 0.0
+    lags: dict[tuple[str, int], Lag] = field(default_factory=dict)
+    last_dead_letter_at: datetime | None = None
 
     def record_consumed(self, source: str, n: int) -> None:
         self.consumed += n
@@ -61,18 +74,21 @@ class Stats:
 
     def record_dead(self, source: str, code: str, n: int = 1) -> None:
         self.dead_lettered += n
+        self.last_dead_letter_at = datetime.now(UTC)
         DEAD_LETTERED.labels(source, code).inc(n)
+
+    def record_lag(self, topic: str, partition: int, lag: int) -> None:
+        lag = max(lag, 0)
+        self.lags[(topic, partition)] = Lag(lag, datetime.now(UTC))
+        LAG.labels(topic, str(partition)).set(lag)
 
     def summary(self) -> dict[str, float | int]:
         data: dict[str, float | int] = asdict(self)
+        del data["lags"], data["last_dead_letter_at"]
         data["batch_ms_avg"] = round(1000 * self.batch_seconds_total / max(self.batches, 1), 1)
         data["batch_ms_max"] = round(1000 * self.batch_seconds_max, 1)
         del data["batch_seconds_total"], data["batch_seconds_max"]
         return data
-
-
-def set_lag(topic: str, partition: int, lag: int) -> None:
-    LAG.labels(topic, str(partition)).set(max(lag, 0))
 
 
 def serve(port: int | None, host: str = "127.0.0.1") -> None:

@@ -20,7 +20,7 @@ import asyncpg
 
 from core.db import wait_for_pool
 from core.settings import IngestorSettings
-from ingestor import metrics
+from ingestor import health, metrics
 from ingestor.pipeline.write import connection
 from ingestor.retention import RetentionPolicy, retention_loop
 from ingestor.storage import refresh_storage_gauges
@@ -69,6 +69,23 @@ def _sources(
     return sources
 
 
+def _source_names(settings: IngestorSettings) -> tuple[str, ...]:
+    return tuple(
+        name
+        for name, on in (("kafka", settings.kafka_enabled), ("http", settings.http_enabled))
+        if on
+    )
+
+
+async def _mark_stopped(pool: asyncpg.Pool[Any], publisher: health.Publisher) -> None:
+    """The last health report; skipped when the database is away."""
+    try:
+        async with connection(pool) as conn:
+            await publisher.stopped(conn)
+    except StorageError as exc:
+        log.warning("could not publish the final ingest health: %s", exc)
+
+
 async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> int:
     """Run until stopped; returns the process exit code."""
     if stop is None:  # the real process; tests pass their own event
@@ -85,6 +102,10 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         return 0
     stats = metrics.Stats()
     reporter = asyncio.create_task(metrics.log_periodically(stats, settings.stats_interval_s))
+    publisher = health.Publisher(stats, _source_names(settings))
+    publishing = asyncio.create_task(
+        periodically(pool, health.INTERVAL_S, publisher.publish, "publish ingest health")
+    )
     # Listeners catch up from the last hour of announcements; plate search
     # wants the GIN pending lists short.
     pruner = asyncio.create_task(
@@ -113,6 +134,8 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         return 0
     finally:
         reporter.cancel()
+        publishing.cancel()
+        await _mark_stopped(pool, publisher)
         pruner.cancel()
         merger.cancel()
         gauges.cancel()

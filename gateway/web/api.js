@@ -67,10 +67,27 @@ export async function gql(query, variables = {}) {
 }
 
 let socket = null;
+let connections = 0;
+const reconnected = new Set();
+
+/** Call `fn` each time the live connection is made again after a drop
+ * (subscriptions resume, but what happened meanwhile was not sent);
+ * returns the function that stops calling it. */
+export function onReconnect(fn) {
+  reconnected.add(fn);
+  return () => reconnected.delete(fn);
+}
 
 function liveClient() {
   if (socket === null) {
+    connections = 0;
     socket = createClient({
+      on: {
+        connected: () => {
+          connections += 1;
+          if (connections > 1) reconnected.forEach((fn) => fn());
+        },
+      },
       url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
       connectionParams: () => {
         const params = {};
@@ -85,24 +102,44 @@ function liveClient() {
   return socket;
 }
 
-/** Subscribe; `onData(data)` per result, `onError(ApiError)`; returns the unsubscribe function. */
+const RESUBSCRIBE_MS = 1000;
+
+/** Subscribe; `onData(data)` per result, `onError(ApiError)`; returns the
+ * unsubscribe function. A subscription the server ends (a gateway restart
+ * closes it normally) is made again, so a screen left open keeps receiving;
+ * `onReconnect` tells what to fetch for the gap. */
 export function subscribe(query, variables, onData, onError) {
-  return liveClient().subscribe({ query, variables }, {
-    next: (result) => {
-      if (result.errors && result.errors.length) {
-        const first = result.errors[0];
-        onError(new ApiError(first.message, first.extensions && first.extensions.code));
-      } else {
-        onData(result.data);
-      }
-    },
-    error: (error) => {
-      const reason = error && error.reason ? error.reason : 'the live connection closed';
-      const code = error && error.code === 4403 ? 'FORBIDDEN' : 'LIVE';
-      onError(new ApiError(reason, code));
-    },
-    complete: () => {},
-  });
+  let stopped = false;
+  let stop = () => {};
+  const start = () => {
+    stop = liveClient().subscribe({ query, variables }, {
+      next: (result) => {
+        if (result.errors && result.errors.length) {
+          const first = result.errors[0];
+          onError(new ApiError(first.message, first.extensions && first.extensions.code));
+        } else {
+          onData(result.data);
+        }
+      },
+      error: (error) => onError(liveError(error)),
+      complete: () => {
+        if (!stopped) setTimeout(() => { if (!stopped) start(); }, RESUBSCRIBE_MS);
+      },
+    });
+  };
+  start();
+  return () => { stopped = true; stop(); };
+}
+
+function liveError(error) {
+  if (Array.isArray(error) && error.length) {
+    // The server refused the subscription itself (graphql-ws "error").
+    const first = error[0];
+    return new ApiError(first.message, first.extensions && first.extensions.code);
+  }
+  const reason = error && error.reason ? error.reason : 'the live connection closed';
+  const code = error && error.code === 4403 ? 'FORBIDDEN' : 'LIVE';
+  return new ApiError(reason, code);
 }
 
 /** Close the live connection (after the key or purpose changed). */

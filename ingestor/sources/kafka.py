@@ -262,7 +262,7 @@ class KafkaSource:
         for (topic, part), offset in offsets.items():
             end = self.consumer.highwater(TopicPartition(topic, part))
             if end is not None:
-                metrics.set_lag(topic, part, end - offset)
+                self.stats.record_lag(topic, part, end - offset)
 
     def _rewind(self, dropped: list[Batch]) -> None:
         """Seek back to the first message of `dropped` on each partition still assigned."""

@@ -348,11 +348,65 @@ class AuditRecord:
     purpose: str | None
 
 
+@strawberry.type(description="What one ingestor process last reported about itself.")
+class IngestorReport:
+    ingestor: str = strawberry.field(description="host:pid")
+    sources: list[str]
+    started_at: datetime
+    updated_at: datetime
+    stopped_at: datetime | None
+    reporting: bool = strawberry.field(
+        description="Not stopped, and reported within the last 30 seconds (it reports every 5)."
+    )
+    consumed: int = strawberry.field(description="Since the process started, as the rest.")
+    stored: int
+    duplicates: int
+    dead_lettered: int
+    last_dead_letter_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: RowLike, now: datetime) -> IngestorReport:
+        reporting = row["stopped_at"] is None and (now - row["updated_at"]).total_seconds() < 30
+        return cls(
+            ingestor=row["ingestor"],
+            sources=list(row["sources"]),
+            started_at=row["started_at"],
+            updated_at=row["updated_at"],
+            stopped_at=row["stopped_at"],
+            reporting=reporting,
+            consumed=row["consumed"],
+            stored=row["stored"],
+            duplicates=row["duplicates"],
+            dead_lettered=row["dead_lettered"],
+            last_dead_letter_at=row["last_dead_letter_at"],
+        )
+
+
+@strawberry.type(description="A Kafka partition's consumer lag, as last measured.")
+class PartitionLag:
+    topic: str
+    partition: int
+    lag: int = strawberry.field(description="Messages behind the log end.")
+    measured_at: datetime = strawberry.field(description="After the batch that measured it.")
+    ingestor: str
+
+    @classmethod
+    def from_row(cls, row: RowLike) -> PartitionLag:
+        return cls(
+            topic=row["topic"],
+            partition=row["partition"],
+            lag=row["lag"],
+            measured_at=row["measured_at"],
+            ingestor=row["ingestor"],
+        )
+
+
 @strawberry.type(
     description=(
         "What the writer stored lately, from its announcements: the newest batch, "
         "how far its newest read trails its capture (lagSeconds), reads stored in "
-        "the last hour."
+        "the last hour; and what the ingestors report about themselves: dead "
+        "letters, Kafka consumer lag per partition."
     )
 )
 class IngestHealth:
@@ -362,17 +416,28 @@ class IngestHealth:
     last_batch_reads: int | None
     lag_seconds: float | None
     stored_last_hour: int
+    ingestors: list[IngestorReport] = strawberry.field(
+        description="Ingestors heard from in the last day, newest report first."
+    )
+    partitions: list[PartitionLag] = strawberry.field(
+        description="Each Kafka partition's newest lag, whichever ingestor measured it."
+    )
 
     @classmethod
-    def from_row(cls, row: RowLike) -> IngestHealth:
+    def from_rows(
+        cls, row: RowLike, ingestors: Sequence[RowLike], lags: Sequence[RowLike]
+    ) -> IngestHealth:
         batch = row["batch_id"]
+        now = row["checked_at"]
         return cls(
-            checked_at=row["checked_at"],
+            checked_at=now,
             last_batch_id=None if batch is None else strawberry.ID(str(batch)),
             last_batch_at=row["stored_at"],
             last_batch_reads=row["batch_reads"],
             lag_seconds=None if row["lag_s"] is None else float(row["lag_s"]),
             stored_last_hour=row["stored_last_hour"],
+            ingestors=[IngestorReport.from_row(r, now) for r in ingestors],
+            partitions=[PartitionLag.from_row(r) for r in lags],
         )
 
 

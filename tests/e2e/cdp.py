@@ -21,6 +21,14 @@ from websockets.asyncio.client import ClientConnection, connect
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WIDTH, HEIGHT = 1366, 768
+# Named keys: (virtual key code, the text they type).
+KEYS = {
+    "Enter": (13, "\r"),
+    "Escape": (27, ""),
+    "ArrowDown": (40, ""),
+    "ArrowUp": (38, ""),
+    "Tab": (9, ""),
+}
 
 
 class CdpError(RuntimeError):
@@ -173,6 +181,24 @@ class Page:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"waited {timeout}s for {expression}")
             await asyncio.sleep(0.05)
+
+    async def press(self, key: str) -> None:
+        """Press and release `key` (a character, or a name in `KEYS`) in the
+        focused element, as the keyboard would."""
+        code, text = KEYS[key] if key in KEYS else (ord(key.upper()), key)
+        common = {"key": key, "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code}
+        await self.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": text, **common})
+        await self.send("Input.dispatchKeyEvent", {"type": "keyUp", **common})
+
+    async def set_files(self, selector: str, *paths: Path) -> None:
+        """Choose `paths` in the file input `selector`, as the file picker would."""
+        found = await self.send(
+            "Runtime.evaluate", {"expression": f"document.querySelector({json.dumps(selector)})"}
+        )
+        files = [str(p) for p in paths]
+        await self.send(
+            "DOM.setFileInputFiles", {"files": files, "objectId": found["result"]["objectId"]}
+        )
 
     async def screenshot(self, path: Path) -> None:
         shot = await self.send("Page.captureScreenshot", {"format": "png"})

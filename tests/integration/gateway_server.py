@@ -30,13 +30,15 @@ def settings_for(database_url: str, **changes: Any) -> GatewaySettings:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: GatewaySettings, app: FastAPI | None = None) -> AsyncIterator[str]:
-    """Run the gateway (`app`, else `create_app(settings)`) until the block ends; yields its
-    base URL."""
+async def serve(
+    settings: GatewaySettings, app: FastAPI | None = None, port: int = 0
+) -> AsyncIterator[str]:
+    """Run the gateway (`app`, else `create_app(settings)`) until the block ends, on
+    `port` (0: any free one); yields its base URL."""
     config = uvicorn.Config(
         app or create_app(settings),
         host="127.0.0.1",
-        port=0,
+        port=port,
         log_config=None,
         lifespan="on",
         ws="websockets-sansio",

@@ -2,6 +2,7 @@
 // record id, and the legal holds.
 import { useState } from 'preact/hooks';
 import { ErrorBox, Loading, Pager, Time, html, number, useQuery } from '../ui.js';
+import { PlaceHold, ReleaseHold } from './holds.js';
 
 const AUDIT = `query Audit($first: Int!, $beforeId: ID, $keyId: String) {
   auditLog(first: $first, beforeId: $beforeId, keyId: $keyId) {
@@ -49,7 +50,7 @@ function AuditLog() {
 function Holds() {
   const [caseNumber, setCaseNumber] = useState('');
   const [asked, setAsked] = useState({ caseNumber: null, includeReleased: false });
-  const { data, error } = useQuery(HOLDS, asked, [asked.caseNumber, asked.includeReleased]);
+  const { data, error, reload } = useQuery(HOLDS, asked, [asked.caseNumber, asked.includeReleased]);
   return html`<section aria-labelledby="holds-title"><h2 id="holds-title">Legal holds</h2>
     <form class="filters" onSubmit=${(e) => { e.preventDefault(); setAsked({ ...asked, caseNumber: caseNumber.trim() || null }); }}>
       <label for="hold-case">Case</label>
@@ -60,13 +61,14 @@ function Holds() {
       <button type="submit">Filter</button>
     </form>
     <${ErrorBox} error=${error} />
-    ${data ? html`<table><caption>${data.legalHolds.length} holds, in the order placed (placed and released with alpr hold or /admin/holds)</caption>
+    ${error ? null : html`<h3>Place a hold</h3><${PlaceHold} idPrefix="admin-hold" onDone=${reload} />`}
+    ${data ? html`<table><caption>${data.legalHolds.length} holds, in the order placed </caption>
       <thead><tr><th scope="col">#</th><th scope="col">On</th><th scope="col">Case</th><th scope="col">Reason</th>
         <th scope="col">Placed</th><th scope="col">State</th></tr></thead>
       <tbody>${data.legalHolds.map((h) => html`<tr key=${h.id}><td>${h.id}</td>
         <td>${h.plate ? html`plate <a href=${`#/plate/${encodeURIComponent(h.plate)}`}>${h.plate}</a>` : `read ${h.eventId}`}</td>
         <td>${h.caseNumber || '—'}</td><td>${h.reason}</td><td>${h.createdBy}, <${Time} at=${h.createdAt} /></td>
-        <td>${h.active ? 'Active' : html`Released by ${h.releasedBy}, <${Time} at=${h.releasedAt} />`}</td></tr>`)}
+        <td>${h.active ? html`Active <${ReleaseHold} hold=${h} onDone=${reload} />` : html`Released by ${h.releasedBy}, <${Time} at=${h.releasedAt} />`}</td></tr>`)}
       </tbody></table>` : null}
   </section>`;
 }

@@ -6,10 +6,14 @@ import { PlatePage } from './plate.js';
 import { Cameras } from './cameras.js';
 import { Statistics } from './stats.js';
 import { Admin } from './admin.js';
+import { Alerts } from './alerts.js';
+import { Lists } from './lists.js';
 
 export const SCREENS = [
   { path: 'live', title: 'Live', view: Live },
   { path: 'search', title: 'Search', view: Search },
+  { path: 'alerts', title: 'Alerts', view: Alerts },
+  { path: 'lists', title: 'Lists', view: Lists },
   { path: 'plate', title: 'Plate', view: PlatePage, hidden: true },
   { path: 'cameras', title: 'Cameras', view: Cameras },
   { path: 'stats', title: 'Statistics', view: Statistics },

@@ -1,7 +1,7 @@
 // Live reads as they are stored (the plateDetected subscription), newest
 // first. Paused, arriving reads are held and shown on resume: none is lost.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { gql, subscribe } from '../api.js';
+import { gql, onReconnect, subscribe } from '../api.js';
 import { ErrorBox, PlacePicker, PlateLink, Time, html, percent } from '../ui.js';
 
 const FIELDS = `id capturedAt cameraId siteId plateText plateNormalized plateConfidence
@@ -80,7 +80,18 @@ export function Live() {
       loaded = true;
       setReads([...early, ...recent].slice(0, SHOWN));
     }, (e) => { loaded = true; open && setError(e); });
-    return () => { open = false; unsubscribe(); };
+    // After a dropped connection, the reads stored meanwhile (up to a page).
+    const stopCatchingUp = onReconnect(() => gql(RECENT, { filter }).then((data) => {
+      if (!open) return;
+      const recent = data.events.edges.map((e) => e.node);
+      const add = (shown) => {
+        const seen = new Set(shown.map((r) => r.id));
+        return recent.filter((r) => !seen.has(r.id));
+      };
+      if (pausedRef.current) setHeld((h) => [...add(h), ...h]);
+      else setReads((rs) => [...add(rs), ...rs].slice(0, SHOWN));
+    }, (e) => open && setError(e)));
+    return () => { open = false; unsubscribe(); stopCatchingUp(); };
   }, [place.siteId, place.cameraId]);
 
   useEffect(() => {

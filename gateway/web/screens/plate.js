@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { BarChart, ErrorBox, Loading, Pager, PlateLink, Time, html, number, useQuery } from '../ui.js';
 import { ReadTable } from './live.js';
+import { PlaceHold, ReleaseHold } from './holds.js';
 
 const SUMMARY = `query Plate($text: String!) {
   plate(text: $text) {
@@ -123,7 +124,7 @@ function Reads({ text }) {
 }
 
 function Holds({ text }) {
-  const { data, error } = useQuery(HOLDS, { plate: text }, [text]);
+  const { data, error, reload } = useQuery(HOLDS, { plate: text }, [text]);
   let body;
   if (error) body = html`<${ErrorBox} error=${error} />`;
   else if (!data) body = html`<${Loading} what="legal holds" />`;
@@ -132,9 +133,10 @@ function Holds({ text }) {
     body = html`<ul>${data.legalHolds.map((h) => html`<li key=${h.id}>
       <strong>${h.active ? 'Active' : 'Released'}</strong>
       ${` hold #${h.id}${h.caseNumber ? `, case ${h.caseNumber}` : ''}: ${h.reason} (by ${h.createdBy}, `}
-      <${Time} at=${h.createdAt} />)</li>`)}</ul>`;
+      <${Time} at=${h.createdAt} />) <${ReleaseHold} hold=${h} onDone=${reload} /></li>`)}</ul>`;
   }
-  return html`<section aria-labelledby="holds-title"><h2 id="holds-title">Legal holds</h2>${body}</section>`;
+  return html`<section aria-labelledby="holds-title"><h2 id="holds-title">Legal holds</h2>${body}
+    ${error ? null : html`<${PlaceHold} plate=${text} idPrefix="plate-hold" onDone=${reload} />`}</section>`;
 }
 
 export function PlatePage({ arg }) {

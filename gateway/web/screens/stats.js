@@ -14,7 +14,9 @@ const STATS = `query Stats($since: DateTime, $hours: Int!) {
 const SITE = `query SiteStats($since: DateTime, $siteId: String) {
   stats(since: $since, siteId: $siteId, hours: 1) { totalReads activeCameras } }`;
 const SITES = '{ sites { id cameraCount readCount lastSeen } }';
-const HEALTH = `{ ingestHealth { checkedAt lastBatchId lastBatchAt lastBatchReads lagSeconds storedLastHour } }`;
+const HEALTH = `{ ingestHealth { checkedAt lastBatchId lastBatchAt lastBatchReads lagSeconds storedLastHour
+  ingestors { ingestor sources reporting startedAt updatedAt stoppedAt stored deadLettered lastDeadLetterAt }
+  partitions { topic partition lag measuredAt ingestor } } }`;
 const MAX_SITES = 50;
 
 function Figure({ label, value }) {
@@ -58,8 +60,33 @@ function IngestHealth() {
     <${Figure} label="Lag (capture → stored)" value=${h.lagSeconds == null ? '—' : ago(h.lagSeconds)} />
     <${Figure} label="Stored in the last hour" value=${number(h.storedLastHour)} />
   </dl>
-  <p class="muted">Dead letters and Kafka consumer lag are the ingestor's metrics
-    (alpr_ingest_dead_lettered, alpr_ingest_consumer_lag), not in the database the gateway reads.</p>`;
+  <${Ingestors} health=${h} />
+  <${Partitions} health=${h} />`;
+}
+
+function Ingestors({ health }) {
+  if (!health.ingestors.length) return html`<p class="note">No ingestor has reported in the last day.</p>`;
+  const dead = health.ingestors.filter((i) => i.reporting).reduce((n, i) => n + i.deadLettered, 0);
+  return html`<table><caption>Ingestors (totals since each started; ${number(dead)} dead letters from those reporting)</caption>
+    <thead><tr><th scope="col">Ingestor</th><th scope="col">Sources</th><th scope="col">State</th>
+      <th scope="col" class="num">Stored</th><th scope="col" class="num">Dead letters</th><th scope="col">Last dead letter</th>
+      <th scope="col">Reported</th></tr></thead>
+    <tbody>${health.ingestors.map((i) => html`<tr key=${i.ingestor} class=${i.reporting ? '' : 'silent'}>
+      <th scope="row">${i.ingestor}</th><td>${i.sources.join(', ')}</td>
+      <td>${i.reporting ? html`<span class="good">Reporting</span>` : i.stoppedAt ? 'Stopped' : html`<strong class="bad">Silent</strong>`}</td>
+      <td class="num">${number(i.stored)}</td><td class=${`num ${i.deadLettered ? 'bad' : ''}`}>${number(i.deadLettered)}</td>
+      <td><${Time} at=${i.lastDeadLetterAt} /></td><td><${Time} at=${i.updatedAt} /></td></tr>`)}</tbody></table>`;
+}
+
+function Partitions({ health }) {
+  if (!health.partitions.length) return html`<p class="muted">No Kafka partition measured (HTTP ingest only, or no batch yet).</p>`;
+  const total = health.partitions.reduce((n, p) => n + p.lag, 0);
+  return html`<table><caption>Kafka consumer lag per partition: ${number(total)} messages behind in all</caption>
+    <thead><tr><th scope="col">Topic</th><th scope="col" class="num">Partition</th><th scope="col" class="num">Lag (messages)</th>
+      <th scope="col">Measured</th><th scope="col">By</th></tr></thead>
+    <tbody>${health.partitions.map((p) => html`<tr key=${`${p.topic}/${p.partition}`}>
+      <td>${p.topic}</td><td class="num">${p.partition}</td><td class=${`num ${p.lag > 1000 ? 'bad' : ''}`}>${number(p.lag)}</td>
+      <td><${Time} at=${p.measuredAt} /></td><td>${p.ingestor}</td></tr>`)}</tbody></table>`;
 }
 
 export function Statistics() {

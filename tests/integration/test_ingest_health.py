@@ -1,0 +1,83 @@
+"""Ingest health end to end: a real ingestor (ingestor.service.run) on a real
+Kafka broker publishes its dead letters and per-partition lag to the
+database, and the gateway's ingestHealth shows them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from ingestor import service
+from ingestor.publish import encode
+from tests.factories import kafka_ingestor_settings, wire_event
+from tests.integration.gateway_server import gql, serve, settings_for
+
+pytestmark = pytest.mark.kafka
+
+HEALTH = """{ ingestHealth {
+  ingestors { ingestor sources reporting stored deadLettered lastDeadLetterAt }
+  partitions { topic partition lag measuredAt ingestor } } }"""
+
+
+async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value=v, key=b"one") for v in values]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def _until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (found := await check()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.2)
+    return found
+
+
+async def test_dead_letters_and_lag_reach_ingest_health(
+    pool: asyncpg.Pool[Any], database_url: str, kafka_bootstrap: str
+) -> None:
+    topic = f"health-{uuid.uuid4().hex}"
+    camera = f"h{uuid.uuid4().hex[:6]}"
+    good = [encode(wire_event(camera_id=camera, plate__text=f"HL{i}"))[0] for i in range(30)]
+    await _produce(kafka_bootstrap, topic, [*good[:15], b"{not json", b"[1]", *good[15:]])
+    settings = kafka_ingestor_settings(database_url, kafka_bootstrap, topic)
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(settings, stop))
+    try:
+        status = await _until(
+            lambda: pool.fetchrow(
+                "SELECT * FROM ingestor_status WHERE stored >= 30 AND dead_lettered = 2"
+                " AND stopped_at IS NULL ORDER BY updated_at DESC LIMIT 1"
+            )
+        )
+        await _until(
+            lambda: pool.fetchval("SELECT count(*) FROM ingestor_lag WHERE topic = $1", topic)
+        )
+        async with serve(settings_for(database_url)) as url, httpx.AsyncClient(base_url=url) as c:
+            body = await gql(c, HEALTH)
+        assert "errors" not in body, body
+        health = body["data"]["ingestHealth"]
+        me = next(i for i in health["ingestors"] if i["ingestor"] == status["ingestor"])
+        assert me["reporting"] and me["sources"] == ["kafka"]
+        assert (me["stored"], me["deadLettered"]) == (30, 2) and me["lastDeadLetterAt"]
+        mine = [p for p in health["partitions"] if p["topic"] == topic]
+        assert len(mine) == 1 and mine[0]["lag"] == 0 and mine[0]["ingestor"] == me["ingestor"]
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+    stopped = await pool.fetchval(
+        "SELECT stopped_at IS NOT NULL FROM ingestor_status WHERE ingestor = $1", status["ingestor"]
+    )
+    assert stopped
