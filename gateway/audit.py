@@ -12,12 +12,14 @@ operation that ran (from the document, never the client's `operationName`)
 and each root field with its effective arguments (inline, from declared
 variables, or their defaults), as JSON of at most `MAX_RECORD_BYTES`; larger
 ones are cut and marked `truncated`. Variables the document does not declare
-are never stored. The record goes to the primary: a replica cannot take
+are never stored, nor secrets; a list file's content is stored as its size
+and SHA-256. The record goes to the primary: a replica cannot take
 writes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -61,6 +63,9 @@ MAX_RECORD_BYTES: Final = 8192
 MAX_OPERATION_NAME: Final = 200
 # Arguments never recorded (a webhook's signing secret).
 SECRET_ARGUMENTS: Final = frozenset({"secret"})
+# Arguments recorded by their size and SHA-256 rather than their text: a
+# list file's content is a list of plates, and its digest names the file.
+DIGESTED_ARGUMENTS: Final = frozenset({"content"})
 # PostgreSQL's text and jsonb hold neither NUL nor a lone surrogate.
 _UNSTORABLE: Final = {0: "\ufffd", **{c: "\ufffd" for c in range(0xD800, 0xE000)}}
 
@@ -164,8 +169,20 @@ def _root_arguments(
         key = f"{node.alias.value}: {name}" if node.alias else name
         definition = root.fields.get(name) if root is not None else None
         arguments = get_argument_values(definition, node, variables) if definition else {}
-        fields[key] = {k: v for k, v in arguments.items() if k not in SECRET_ARGUMENTS}
+        fields[key] = {
+            k: _digest(v) if k in DIGESTED_ARGUMENTS else v
+            for k, v in arguments.items()
+            if k not in SECRET_ARGUMENTS
+        }
     return fields
+
+
+def _digest(value: Any) -> Any:
+    """A text argument as `{"bytes": n, "sha256": hex}` (other values as they are)."""
+    if not isinstance(value, str):
+        return value
+    data = value.encode("utf-8", "surrogatepass")
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _included(node: SelectionNode, variables: VariableValues) -> bool:

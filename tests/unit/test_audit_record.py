@@ -101,3 +101,19 @@ def test_a_record_is_capped(size: int) -> None:
         assert record["truncated"] is True
         assert record["bytes"] == len(json.dumps(values))
         assert record["head"].startswith('{"events": {"filter": {"plate": "\\u00e9')
+
+
+def test_a_list_files_content_is_recorded_by_its_size_and_digest_not_its_plates() -> None:
+    content = "plate,reason\nSTOLEN1,stolen\n"
+    operation, fields = _parsed(
+        'mutation Up($c: String!) { importHotlistFile(hotlist: "h", content: $c) { added } }',
+        {"c": content},
+    )
+    recorded = fields["importHotlistFile"]
+    assert "STOLEN1" not in json.dumps(fields)
+    assert recorded["content"] == {
+        "bytes": 28,
+        "sha256": "8376d36ca67bc3f8bd685b2d8ac16bb48148bfaa155352e851520d0601ffd5c6",
+    }
+    assert recorded["hotlist"] == "h"
+    assert operation == "Up"
