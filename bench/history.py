@@ -29,9 +29,10 @@ compressed / uncompressed, bytes per read, load average.
 
 `--chunks 30,365,1000` instead builds sparse histories of that many days
 (--chunk-reads a day) on both engines and times the gateway's read functions
-(gateway.queries, on a pool set up as the gateway's) per chunk count, with
-the planning time of each statement planned ad hoc (EXPLAIN (ANALYZE,
-SUMMARY)), to show what grows with the chunks.
+(gateway.queries, on a pool set up as the gateway's) per chunk count, in two
+passes on the same connections (the second warm), with the planning time of
+each statement planned ad hoc (EXPLAIN (ANALYZE, SUMMARY)), to show what
+grows with the chunks.
 
 Not a test: figures go to bench/README.md ("A year of history").
 """
@@ -567,8 +568,10 @@ async def chunk_counts(args: argparse.Namespace, pg_admin: str | None) -> None:
         await conn.close()
         planned = await planning(url, plate, event_id)
         print(f"{key}: planning ms " + ", ".join(f"{k} {v:.2f}" for k, v in planned.items()))
-    (timings,) = await time_reads(urls, args.samples, [args.seed])
-    report(timings, list(urls))
+    passes = await time_reads(urls, args.samples, [args.seed, args.seed + 1])
+    for label, timings in zip(("first", "second"), passes, strict=True):
+        print(f"\n{label} pass, load average {os.getloadavg()[0]:.1f}")
+        report(timings, list(urls))
 
 
 # ---------------------------------------------------------------- main
