@@ -314,8 +314,13 @@ async def samples(url: str, count: int, seed: int) -> dict[str, list[Any]]:
     return {"plate": plates, "id": ids, "camera": cameras, "site": sites, "none": [None] * count}
 
 
+def chosen_reads(replaced: bool) -> dict[str, tuple[Read, str]]:
+    """The reads to time: the gateway's, and with `replaced` the statements they replaced."""
+    return {name: read for name, read in READS.items() if replaced or "replaced" not in name}
+
+
 async def time_reads(
-    urls: dict[str, str], count: int, seeds: list[int]
+    urls: dict[str, str], count: int, seeds: list[int], reads: dict[str, tuple[Read, str]]
 ) -> list[dict[tuple[str, str], list[float]]]:
     """ms per read, by (read, database): every read and database in turn, per
     sample; a pass per seed (its own samples) on the same connections."""
@@ -329,7 +334,7 @@ async def time_reads(
             picks = {name: await samples(url, count, seed) for name, url in urls.items()}
             timings: dict[tuple[str, str], list[float]] = {}
             for i in range(count):
-                for read, (run, kind) in READS.items():
+                for read, (run, kind) in reads.items():
                     for name, pool in pools.items():
                         sample = picks[name][kind][i % len(picks[name][kind])]
                         started = time.perf_counter()
@@ -350,8 +355,9 @@ def _p(values: list[float], q: float) -> float:
 
 
 def report(timings: dict[tuple[str, str], list[float]], names: list[str]) -> None:
+    timed = [read for read in READS if any((read, name) in timings for name in names)]
     print(f"\n{'p50 / p99 ms':<22}" + "".join(f"{n:>18}" for n in names))
-    for read in READS:
+    for read in timed:
         cells = []
         for name in names:
             values = timings.get((read, name), [])
@@ -361,10 +367,12 @@ def report(timings: dict[tuple[str, str], list[float]], names: list[str]) -> Non
         print(f"{read:<22}" + "".join(f"{c:>18}" for c in cells))
     if "ts" in names and "tsz" in names:
         print("\ncompressed / uncompressed (p99):")
-        for read in READS:
+        for read in timed:
             a, b = timings.get((read, "tsz")), timings.get((read, "ts"))
             if a and b:
                 print(f"  {read:<22} {_p(a, 0.99) / _p(b, 0.99):5.2f}x")
+    if not any(replaced in timed for replaced in REPLACES.values()):
+        return
     print("\nreplaced / now (p50, p99):")
     for read, replaced in REPLACES.items():
         cells = []
@@ -568,7 +576,9 @@ async def chunk_counts(args: argparse.Namespace, pg_admin: str | None) -> None:
         await conn.close()
         planned = await planning(url, plate, event_id)
         print(f"{key}: planning ms " + ", ".join(f"{k} {v:.2f}" for k, v in planned.items()))
-    passes = await time_reads(urls, args.samples, [args.seed, args.seed + 1])
+    passes = await time_reads(
+        urls, args.samples, [args.seed, args.seed + 1], chosen_reads(args.replaced)
+    )
     for label, timings in zip(("first", "second"), passes, strict=True):
         print(f"\n{label} pass, load average {os.getloadavg()[0]:.1f}")
         report(timings, list(urls))
@@ -589,6 +599,11 @@ async def main() -> None:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument(
         "--reuse", action="store_true", help="reuse the databases built (migrated first)"
+    )
+    parser.add_argument(
+        "--replaced",
+        action="store_true",
+        help="also time the statements the day walk replaced (a second each at 1,000 chunks)",
     )
     parser.add_argument("--chunks", help="e.g. 30,365,1000: time per chunk count instead")
     parser.add_argument("--chunk-reads", type=int, default=2000, help="reads a day, --chunks")
@@ -615,7 +630,9 @@ async def main() -> None:
         print(f"{name}: {await storage(url)}")
     await through_http(urls, args)
     print("\nthe gateway's read functions on one connection each (no HTTP), two passes:")
-    passes = await time_reads(urls, args.samples, [args.seed, args.seed + 1])
+    passes = await time_reads(
+        urls, args.samples, [args.seed, args.seed + 1], chosen_reads(args.replaced)
+    )
     for label, timings in zip(("first", "second"), passes, strict=True):
         print(f"\n{label} pass, load average {os.getloadavg()[0]:.1f}")
         report(timings, list(urls))
