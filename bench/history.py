@@ -1,9 +1,11 @@
-"""A year of history: the gateway's reads on an uncompressed, a compressed and
-a plain-PostgreSQL year, beside the statements they replaced, in one run.
+"""A year of history: every query of bench/gateway.py through the gateway's
+HTTP API on an uncompressed, a compressed and a plain-PostgreSQL year, in
+one run.
 
-Builds (or with --existing reuses) three databases holding the same kind of
-year, generated in SQL (bench/history_data.py: the reads and every table the
-writer keeps beside them):
+Builds (or with --reuse reuses, after `alpr migrate`'s migrations) three
+databases holding the same kind of year, generated in SQL
+(bench/history_data.py: the reads and every table the writer keeps beside
+them):
 
   ts    TimescaleDB (--database-url, a superuser URL), the compression job
         unscheduled, nothing compressed
@@ -12,23 +14,25 @@ writer keeps beside them):
   pg    plain PostgreSQL, a partition a day: the embedded server (PG18),
         its data kept in --pg-dir
 
-Then the gateway's read functions (gateway.queries: what its GraphQL and
-REST resolvers call) on a pool set up as the gateway's (generic plans, no
-JIT), for --samples random plates and ids, one request at a time, every
-variant and database taking turns request by request so each meets the same
-machine: by plate (a page of 20), the same through the replaced statement
-(one keyset scan of plate_events by plate), by id and its replaced
-statement, a camera's day (20), the newest 100, stats of the last day.
-p50/p99 in ms and the ratios; bytes per read of each database.
+Then starts `python -m gateway` (uvicorn, one worker) on each and sends
+bench/gateway.py's GraphQL and REST requests for --samples random plates,
+ids, (camera, day) pairs and sites, one request at a time, the databases
+taking turns request by request so each meets the same machine. Two
+passes, each with its own samples: the first on gateways just started
+(each of their connections reads a chunk's catalog entries the first time
+it touches that chunk), the second on the same gateways, warm. p50/p99 in ms,
+compressed / uncompressed, bytes per read, load average.
 
     TS=postgresql://postgres@127.0.0.1:55432/postgres
     .venv/bin/python bench/history.py --database-url $TS --reads 5000000 --days 365
-    .venv/bin/python bench/history.py --database-url $TS --existing
+    .venv/bin/python bench/history.py --database-url $TS --reuse
 
 `--chunks 30,365,1000` instead builds sparse histories of that many days
-(--chunk-reads a day) on both engines and times the same reads per chunk
-count, with the planning time of each statement planned ad hoc (EXPLAIN
-(ANALYZE, SUMMARY)), to show what grows with the chunks.
+(--chunk-reads a day) on both engines and times the gateway's read functions
+(gateway.queries, on a pool set up as the gateway's) per chunk count, in two
+passes on the same connections (the second warm), with the planning time of
+each statement planned ad hoc (EXPLAIN (ANALYZE, SUMMARY)), to show what
+grows with the chunks.
 
 Not a test: figures go to bench/README.md ("A year of history").
 """
@@ -37,8 +41,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -48,6 +55,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -231,6 +239,10 @@ async def _camera_day_replaced(pool: asyncpg.Pool[Any], sample: tuple[str, datet
     return await _replaced(pool, "camera_id", query, 20)
 
 
+async def _site(pool: asyncpg.Pool[Any], site: str) -> Any:
+    return await queries.fetch_events(pool, EventQuery(site_id=site), PageRequest(20))
+
+
 async def _recent(pool: asyncpg.Pool[Any], _: Any) -> Any:
     return await queries.fetch_events(pool, EventQuery(), PageRequest(100))
 
@@ -251,6 +263,7 @@ READS: dict[str, tuple[Read, str]] = {
     "by id, replaced": (_by_id_replaced, "id"),
     "camera, 1 day (20)": (_camera_day, "camera"),
     "camera, replaced": (_camera_day_replaced, "camera"),
+    "site (20)": (_site, "site"),
     "recent 100": (_recent, "none"),
     "recent, replaced": (_recent_replaced, "none"),
     "stats, 1 day": (_stats, "none"),
@@ -265,7 +278,7 @@ REPLACES = {
 
 
 async def samples(url: str, count: int, seed: int) -> dict[str, list[Any]]:
-    """Random plates, ids and (camera, day) pairs of a database."""
+    """Random plates, ids, (camera, day) pairs and sites of a database."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SELECT setseed($1)", seed / 1000)
@@ -288,35 +301,52 @@ async def samples(url: str, count: int, seed: int) -> dict[str, list[Any]]:
                 "SELECT camera_id, day FROM camera_daily ORDER BY random() LIMIT $1", count
             )
         ]
+        sites = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT site_id FROM cameras WHERE site_id IS NOT NULL ORDER BY random() LIMIT $1",
+                count,
+            )
+        ]
     finally:
         await conn.close()
-    return {"plate": plates, "id": ids, "camera": cameras, "none": [None] * count}
+    sites = [sites[i % len(sites)] for i in range(count)]
+    return {"plate": plates, "id": ids, "camera": cameras, "site": sites, "none": [None] * count}
+
+
+def chosen_reads(replaced: bool) -> dict[str, tuple[Read, str]]:
+    """The reads to time: the gateway's, and with `replaced` the statements they replaced."""
+    return {name: read for name, read in READS.items() if replaced or "replaced" not in name}
 
 
 async def time_reads(
-    urls: dict[str, str], count: int, seed: int
-) -> dict[tuple[str, str], list[float]]:
-    """ms per read, by (read, database): every read and database in turn, per sample."""
+    urls: dict[str, str], count: int, seeds: list[int], reads: dict[str, tuple[Read, str]]
+) -> list[dict[tuple[str, str], list[float]]]:
+    """ms per read, by (read, database): every read and database in turn, per
+    sample; a pass per seed (its own samples) on the same connections."""
     pools = {
         name: await asyncpg.create_pool(url, min_size=1, max_size=1, server_settings=SESSION)
         for name, url in urls.items()
     }
-    picks = {name: await samples(url, count, seed) for name, url in urls.items()}
-    timings: dict[tuple[str, str], list[float]] = {}
+    passes = []
     try:
-        for i in range(count):
-            for read, (run, kind) in READS.items():
-                for name, pool in pools.items():
-                    sample = picks[name][kind][i % len(picks[name][kind])]
-                    started = time.perf_counter()
-                    await run(pool, sample)
-                    elapsed = (time.perf_counter() - started) * 1000
-                    if i >= 3:  # the first requests prepare the statements
-                        timings.setdefault((read, name), []).append(elapsed)
+        for seed in seeds:
+            picks = {name: await samples(url, count, seed) for name, url in urls.items()}
+            timings: dict[tuple[str, str], list[float]] = {}
+            for i in range(count):
+                for read, (run, kind) in reads.items():
+                    for name, pool in pools.items():
+                        sample = picks[name][kind][i % len(picks[name][kind])]
+                        started = time.perf_counter()
+                        await run(pool, sample)
+                        elapsed = (time.perf_counter() - started) * 1000
+                        if i >= 3:  # the first requests prepare the statements
+                            timings.setdefault((read, name), []).append(elapsed)
+            passes.append(timings)
     finally:
         for pool in pools.values():
             await pool.close()
-    return timings
+    return passes
 
 
 def _p(values: list[float], q: float) -> float:
@@ -325,8 +355,9 @@ def _p(values: list[float], q: float) -> float:
 
 
 def report(timings: dict[tuple[str, str], list[float]], names: list[str]) -> None:
+    timed = [read for read in READS if any((read, name) in timings for name in names)]
     print(f"\n{'p50 / p99 ms':<22}" + "".join(f"{n:>18}" for n in names))
-    for read in READS:
+    for read in timed:
         cells = []
         for name in names:
             values = timings.get((read, name), [])
@@ -336,10 +367,12 @@ def report(timings: dict[tuple[str, str], list[float]], names: list[str]) -> Non
         print(f"{read:<22}" + "".join(f"{c:>18}" for c in cells))
     if "ts" in names and "tsz" in names:
         print("\ncompressed / uncompressed (p99):")
-        for read in READS:
+        for read in timed:
             a, b = timings.get((read, "tsz")), timings.get((read, "ts"))
             if a and b:
                 print(f"  {read:<22} {_p(a, 0.99) / _p(b, 0.99):5.2f}x")
+    if not any(replaced in timed for replaced in REPLACES.values()):
+        return
     print("\nreplaced / now (p50, p99):")
     for read, replaced in REPLACES.items():
         cells = []
@@ -349,6 +382,145 @@ def report(timings: dict[tuple[str, str], list[float]], names: list[str]) -> Non
                 p50 = statistics.median(old) / statistics.median(new)
                 cells.append(f"{p50:5.1f}x {_p(old, 0.99) / _p(new, 0.99):5.1f}x")
         print(f"  {read:<20}" + "".join(f"{c:>18}" for c in cells))
+
+
+# ---------------------------------------------------------------- through HTTP
+
+
+def _bench_gateway() -> Any:
+    """bench/gateway.py (its requests and its gateway starter), loaded under
+    another name: `gateway` is the gateway's package."""
+    spec = importlib.util.spec_from_file_location("bench_gateway", ROOT / "bench" / "gateway.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BG = _bench_gateway()
+Request = Callable[[httpx.AsyncClient, dict[str, Any], int], Awaitable[None]]
+
+
+def _graphql(query: str, variables: Callable[[dict[str, Any], int], dict[str, Any]]) -> Request:
+    async def send(client: httpx.AsyncClient, picks: dict[str, Any], i: int) -> None:
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables(picks, i)}
+        )
+        body = response.json()
+        if body.get("errors"):
+            raise RuntimeError(body["errors"])
+
+    return send
+
+
+def _rest(
+    path: Callable[[dict[str, Any], int], str],
+    params: Callable[[dict[str, Any], int], dict[str, Any]] = lambda p, i: {},
+) -> Request:
+    async def send(client: httpx.AsyncClient, picks: dict[str, Any], i: int) -> None:
+        response = await client.get(path(picks, i), params=params(picks, i))
+        response.raise_for_status()
+
+    return send
+
+
+def _day(picks: dict[str, Any], i: int) -> dict[str, Any]:
+    camera, day = picks["camera"][i]
+    return {"c": camera, "s": day.isoformat(), "u": (day + timedelta(days=1)).isoformat()}
+
+
+def _since(hours: int) -> Callable[[dict[str, Any], int], dict[str, Any]]:
+    return lambda p, i: {"since": (datetime.now(UTC) - timedelta(hours=hours)).isoformat()}
+
+
+# bench/gateway.py's queries, each with this run's i-th sample.
+REQUESTS: dict[str, Request] = {
+    "event": _graphql(BG.EVENT, lambda p, i: {"id": str(p["id"][i])}),
+    "events by plate (20)": _graphql(BG.BY_PLATE, lambda p, i: {"p": p["plate"][i]}),
+    "events by camera + day (20)": _graphql(BG.BY_CAMERA_DAY, _day),
+    "page of 100, nested camera+plate": _graphql(
+        BG.NESTED_100, lambda p, i: {"site": p["site"][i]}
+    ),
+    "stats": _graphql(BG.STATS, lambda p, i: {}),
+    "stats, last 24 h": _graphql(BG.STATS_DAY, _since(24)),
+    "stats, last 24 h, no uniquePlates": _graphql(BG.STATS_DAY_TOTALS, _since(24)),
+    "stats, last 30 days": _graphql(BG.STATS_DAY, _since(24 * 30)),
+    "stats, one site": _graphql(BG.STATS_SITE, lambda p, i: {"site": p["site"][i]}),
+    "REST /events/{id}": _rest(lambda p, i: f"/events/{p['id'][i]}"),
+    "REST /events/plate/{p}": _rest(lambda p, i: f"/events/plate/{p['plate'][i]}?limit=20"),
+    "REST /events/camera/{c}": _rest(
+        lambda p, i: f"/events/camera/{p['camera'][i][0]}",
+        lambda p, i: {"start_time": _day(p, i)["s"], "end_time": _day(p, i)["u"], "limit": 20},
+    ),
+    "REST /events/recent": _rest(lambda p, i: "/events/recent?limit=20"),
+    "REST /stats": _rest(lambda p, i: "/stats"),
+}
+
+
+async def time_requests(
+    urls: dict[str, str], bases: dict[str, str], count: int, seed: int
+) -> dict[tuple[str, str], list[float]]:
+    """ms per request, by (request, database): every request and database in
+    turn, per sample, one request at a time (`bases`: each database's gateway)."""
+    picks = {name: await samples(url, count, seed) for name, url in urls.items()}
+    clients = {
+        name: httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(keepalive_expiry=2))
+        for name, base in bases.items()
+    }
+    timings: dict[tuple[str, str], list[float]] = {}
+    try:
+        for i in range(count):
+            for request, send in REQUESTS.items():
+                for name, client in clients.items():
+                    started = time.perf_counter()
+                    await send(client, picks[name], i)
+                    timings.setdefault((request, name), []).append(
+                        (time.perf_counter() - started) * 1000
+                    )
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return timings
+
+
+def report_requests(timings: dict[tuple[str, str], list[float]], names: list[str]) -> None:
+    print(f"{'p50 / p99 ms':<36}" + "".join(f"{n:>18}" for n in names) + "   tsz/ts p50, p99")
+    for request in REQUESTS:
+        cells = [
+            f"{statistics.median(v):7.2f} / {_p(v, 0.99):6.2f}"
+            if (v := timings.get((request, name)))
+            else "-"
+            for name in names
+        ]
+        a, b = timings.get((request, "tsz")), timings.get((request, "ts"))
+        ratio = ""
+        if a and b:
+            p50, p99 = statistics.median(a) / statistics.median(b), _p(a, 0.99) / _p(b, 0.99)
+            ratio = f"   {p50:5.2f}x {p99:5.2f}x"
+        print(f"{request:<36}" + "".join(f"{c:>18}" for c in cells) + ratio)
+
+
+async def through_http(urls: dict[str, str], args: argparse.Namespace) -> None:
+    """Start a gateway on each database and time bench/gateway.py's requests, two passes."""
+    gateways: list[subprocess.Popen[bytes]] = []
+    bases: dict[str, str] = {}
+    try:
+        for name, url in urls.items():
+            port = BG.free_port()
+            gateways.append(await BG.start_gateway(url, port, 1))
+            bases[name] = f"http://127.0.0.1:{port}"
+        for label, seed in (("first pass, gateways just started", 0), ("second pass, warm", 1)):
+            load = os.getloadavg()[0]
+            timings = await time_requests(urls, bases, args.samples, args.seed + seed)
+            print(
+                f"\n{label}: {args.samples} samples, load average "
+                f"{load:.1f} -> {os.getloadavg()[0]:.1f}"
+            )
+            report_requests(timings, list(bases))
+    finally:
+        for process in gateways:
+            process.terminate()
+            process.wait(10)
 
 
 # ---------------------------------------------------------------- chunk counts
@@ -392,7 +564,7 @@ async def chunk_counts(args: argparse.Namespace, pg_admin: str | None) -> None:
             key = f"{days} {'ts' if engine == 'timescaledb' else 'pg'}"
             urls[key] = (
                 with_db(admin_url, name)
-                if args.existing
+                if args.reuse
                 else await build(admin_url, name, engine, days * args.chunk_reads, days)
             )
     for key, url in urls.items():
@@ -404,8 +576,12 @@ async def chunk_counts(args: argparse.Namespace, pg_admin: str | None) -> None:
         await conn.close()
         planned = await planning(url, plate, event_id)
         print(f"{key}: planning ms " + ", ".join(f"{k} {v:.2f}" for k, v in planned.items()))
-    timings = await time_reads(urls, args.samples, args.seed)
-    report(timings, list(urls))
+    passes = await time_reads(
+        urls, args.samples, [args.seed, args.seed + 1], chosen_reads(args.replaced)
+    )
+    for label, timings in zip(("first", "second"), passes, strict=True):
+        print(f"\n{label} pass, load average {os.getloadavg()[0]:.1f}")
+        report(timings, list(urls))
 
 
 # ---------------------------------------------------------------- main
@@ -421,7 +597,14 @@ async def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=15)
-    parser.add_argument("--existing", action="store_true", help="reuse the databases built")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the databases built (migrated first)"
+    )
+    parser.add_argument(
+        "--replaced",
+        action="store_true",
+        help="also time the statements the day walk replaced (a second each at 1,000 chunks)",
+    )
     parser.add_argument("--chunks", help="e.g. 30,365,1000: time per chunk count instead")
     parser.add_argument("--chunk-reads", type=int, default=2000, help="reads a day, --chunks")
     args = parser.parse_args()
@@ -432,10 +615,12 @@ async def main() -> None:
         return
     urls = {}
     ts, tsz, pg = (f"{args.prefix}_{suffix}" for suffix in ("ts", "tsz", "pg"))
-    if args.existing:
+    if args.reuse:
         urls = {"ts": with_db(args.database_url, ts), "tsz": with_db(args.database_url, tsz)}
         if pg_admin:
             urls["pg"] = with_db(pg_admin, pg)
+        for url in urls.values():
+            await migrate(url, "auto")
     else:
         urls["ts"] = await build(args.database_url, ts, "timescaledb", args.reads, args.days)
         urls["tsz"] = await compressed_copy(args.database_url, ts, tsz)
@@ -443,8 +628,14 @@ async def main() -> None:
             urls["pg"] = await build(pg_admin, pg, "postgres", args.reads, args.days)
     for name, url in urls.items():
         print(f"{name}: {await storage(url)}")
-    timings = await time_reads(urls, args.samples, args.seed)
-    report(timings, list(urls))
+    await through_http(urls, args)
+    print("\nthe gateway's read functions on one connection each (no HTTP), two passes:")
+    passes = await time_reads(
+        urls, args.samples, [args.seed, args.seed + 1], chosen_reads(args.replaced)
+    )
+    for label, timings in zip(("first", "second"), passes, strict=True):
+        print(f"\n{label} pass, load average {os.getloadavg()[0]:.1f}")
+        report(timings, list(urls))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ statement name) and leaves driver errors as `StorageError`s.
 `stats` comes in variants, each a fixed statement made at import from one
 template of gateway.sql (`_stats_statements`), so each variant is prepared
 once per connection and planned once (the gateway's sessions plan
-generically). The events pages are one statement whose function, alpr_reads,
-plans its reads day by day for the values given (gateway.sql `events_page`).
+generically). The events pages are one statement (gateway.sql `events_page`)
+whose function, alpr_events_page, reads each page as the database's engine
+reads it fastest: its migration comes in one variant per engine, so the
+choice is made once, where the engine is.
 """
 
 from __future__ import annotations

@@ -23,22 +23,24 @@
 -- One page of reads matching the events filters, walking the keyset order
 -- (captured_at, event_id) from a cursor (:cursor_at, :cursor_id): :limit
 -- reads strictly past it, newest first, or with :backward oldest first
--- (towards newer reads: the gateway reverses the rows). alpr_reads walks
--- the days that can hold them (a plate's own days, a camera's days, else
--- every day with reads), reads each day from its one partition (chunk) and
--- stops once it has the page; the rows keep its order by their ordinality.
--- :offset skips that many first (the offset paging of
--- /events/plate/{plate_text}; 0 for cursor pages).
+-- (towards newer reads: the gateway reverses the rows). alpr_events_page
+-- reads it as the engine reads it fastest, chosen once by the engine's
+-- migration: the day walk (alpr_reads: the days that can hold the page, a
+-- plate's own days, a camera's days, else every day with reads, each from
+-- its one partition or chunk, stopping once it has the page), or on plain
+-- PostgreSQL for a camera's day one keyset statement. :offset skips that
+-- many first (the offset paging of /events/plate/{plate_text}; 0 for cursor
+-- pages).
 SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
     plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
     plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
     frame_number, site_id, host_id, roi, direction, created_at
-FROM alpr_reads(
+FROM alpr_events_page(
     :plate, :camera_id, :site_id, :since, :until, :cursor_at, :cursor_id, :backward,
-    :limit::bigint + :offset, :direction, :vehicle_make, :vehicle_color, :vehicle_type,
-    :min_confidence) WITH ORDINALITY AS e
-WHERE ordinality > :offset
-ORDER BY ordinality;
+    :limit, :offset, :direction, :vehicle_make, :vehicle_color, :vehicle_type,
+    :min_confidence) AS e
+ORDER BY CASE WHEN :backward THEN captured_at END, CASE WHEN :backward THEN event_id END,
+    captured_at DESC, event_id DESC;
 
 -- name: event_by_id
 -- alpr_event_read finds the read's time in event_ids, then probes the

@@ -145,6 +145,19 @@ QUERIES = [
     # Pages without a plate walk a camera's days, or every day.
     EventQuery(camera_id="hist-a"),
     EventQuery(camera_id="hist-c", since=DAY0 + timedelta(days=4, hours=1), vehicle_type="car"),
+    # A camera's day (a window of at most a day: on plain PostgreSQL one
+    # keyset statement instead of the walk), on day edges and across two days.
+    EventQuery(camera_id="hist-a", since=DAY0 + timedelta(days=2), until=DAY0 + timedelta(days=3)),
+    EventQuery(
+        camera_id="hist-b", since=TIE - timedelta(hours=12), until=TIE + timedelta(hours=12)
+    ),
+    EventQuery(
+        plate=BUSY,
+        camera_id="hist-c",
+        since=DAY0 + timedelta(days=6, hours=3),
+        until=DAY0 + timedelta(days=7, hours=3),
+        direction="outbound",
+    ),
     EventQuery(site_id="site-1"),
     EventQuery(site_id="site-2", until=TIE, min_confidence=0.9),
     EventQuery(),
@@ -158,7 +171,8 @@ def _key(row: asyncpg.Record) -> tuple[datetime, uuid.UUID]:
 
 async def _walk(pool: asyncpg.Pool[Any], query: EventQuery, size: int, backward: bool) -> Any:
     """Every page of `query`, by cursor from one end to the other, both ways
-    answered: (rows, more) of each page, from the day walk and the reference."""
+    answered the same by the day walk and the reference: each page's rows (every
+    column), in order."""
     pages = []
     cursor: str | None = None
     for _ in range(100):
@@ -168,7 +182,7 @@ async def _walk(pool: asyncpg.Pool[Any], query: EventQuery, size: int, backward:
         reference, reference_more = await _reference_page(pool, query, page)
         assert [dict(r) for r in ours] == [dict(r) for r in reference], (query, size, cursor)
         assert more == reference_more
-        pages.append([_key(r) for r in ours])
+        pages.append([dict(r) for r in ours])
         if not more:
             break
         edge = ours[0] if backward else ours[-1]
@@ -192,8 +206,8 @@ async def test_pages_by_plate_equal_one_keyset_scan_both_ways(
     busy = [e for e in history if e.plate_normalized_text == BUSY]
     newest_first = sorted(((e.captured_at, e.event_id) for e in busy), reverse=True)
     # The first query walked whole, a read a page: every read once, in order.
-    assert [key for page in answers[0] for key in page] == newest_first
-    assert [key for page in answers[1] for key in page] == newest_first[::-1]
+    assert [_key(row) for page in answers[0] for row in page] == newest_first
+    assert [_key(row) for page in answers[1] for row in page] == newest_first[::-1]
 
 
 async def test_a_page_from_a_cursor_in_a_tie_continues_inside_the_tie(
@@ -307,17 +321,28 @@ async def test_the_newest_reads_scan_only_the_newest_days_partitions(
     assert len(scanned) == len({e.captured_at.date() for e in newest + on_camera})
 
 
+async def _offset_pages(pool: asyncpg.Pool[Any]) -> list[list[dict[str, Any]]]:
+    """BUSY's reads by offset paging (the REST plate pages), pages of 4."""
+    return [
+        [dict(r) for r in await fetch_events_by_offset(pool, BUSY, 4, offset)]
+        for offset in range(0, 60, 4)
+    ]
+
+
 # Last: it compresses every chunk of the module's database.
 async def test_compressed_chunks_answer_the_same(
     pool: asyncpg.Pool[Any], history: list[PlateEvent]
 ) -> None:
-    """On TimescaleDB: every chunk compressed, the same pages, ids and camera pages."""
+    """On TimescaleDB: every chunk compressed, the same pages (every column of
+    every row, each query walked both ways at every page size), ids and
+    camera pages."""
     if await pool.fetchval("SELECT engine FROM alpr_engine") != "timescaledb":
         pytest.skip("plain PostgreSQL has no compressed chunks")
     before = await _all_answers(pool)
     by_id = [dict(await fetch_event(pool, e.event_id) or {}) for e in history]
     camera = EventQuery(camera_id="hist-b")
     camera_page, _ = await fetch_events(pool, camera, PageRequest(limit=30))
+    by_offset = await _offset_pages(pool)
     await pool.execute(
         "SELECT count(compress_chunk(c, if_not_compressed => true)) "
         "FROM show_chunks('plate_events') AS c"
@@ -328,6 +353,7 @@ async def test_compressed_chunks_answer_the_same(
     )
     assert await _all_answers(pool) == before
     assert [dict(await fetch_event(pool, e.event_id) or {}) for e in history] == by_id
+    assert await _offset_pages(pool) == by_offset
     assert [dict(r) for r in (await fetch_events(pool, camera, PageRequest(limit=30)))[0]] == [
         dict(r) for r in camera_page
     ]

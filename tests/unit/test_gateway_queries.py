@@ -81,12 +81,21 @@ def test_the_export_selects_with_the_events_filter_every_key_optional() -> None:
     assert _where(export) == filter_and_order
 
 
-def _function(name: str) -> str:
+def _function(name: str, migration_file: str = "0050_reads_by_day.sql") -> str:
     """The text of function `name` in the migration that defines it."""
-    migration = Path(sql.__file__).parent / "migrations" / "0050_reads_by_day.sql"
+    migration = Path(sql.__file__).parent / "migrations" / migration_file
     text = migration.read_text()
     body = text[text.index(f"CREATE FUNCTION {name}(") :]
     return body[: body.index("\n$$;")]
+
+
+def _as_read_by_function(condition: str) -> str:
+    """An events filter condition as a migration's function writes it."""
+    columns = "captured_at|camera_id|site_id|direction|vehicle_make|vehicle_color|vehicle_type"
+    written = re.sub(r":([a-z_]+)(::[a-z0-9]+)?", r"p_\1", condition)
+    return re.sub(
+        rf"(?<![\w.])({columns}|plate_normalized_text|plate_confidence)\b", r"e.\1", written
+    )
 
 
 @pytest.mark.parametrize("walk", ["ASC", "DESC"])
@@ -101,14 +110,26 @@ def test_the_days_are_read_with_the_events_filter(walk: str) -> None:
     }[walk]
     statement = body[: body.index(order)]
     statement = statement[statement.rindex("SELECT * FROM plate_events") :]
-    columns = "captured_at|camera_id|site_id|direction|vehicle_make|vehicle_color|vehicle_type"
     keys = [f"(:{f}::text IS NULL OR {c} = :{f})" for f, c in KEYS.items()]
     for condition in [*keys, *CONDITIONS]:
-        written = re.sub(r":([a-z_]+)(::[a-z0-9]+)?", r"p_\1", condition)
-        written = re.sub(
-            rf"(?<![\w.])({columns}|plate_normalized_text|plate_confidence)\b", r"e.\1", written
-        )
-        assert statement.count(written) == 1, written
+        assert statement.count(_as_read_by_function(condition)) == 1, condition
+
+
+def test_a_camera_day_on_plain_postgresql_reads_with_the_events_filter() -> None:
+    """The keyset statement that reads a camera's day on plain PostgreSQL
+    repeats the events filter: the camera and the window as its index bounds,
+    every other condition once."""
+    body = _function("alpr_events_page", "0064_events_page.postgres.sql")
+    statement = body[body.index("FROM plate_events AS e") :]
+    keys = [f"(:{f}::text IS NULL OR {c} = :{f})" for f, c in KEYS.items() if f != "camera_id"]
+    for condition in [*keys, *CONDITIONS[2:]]:
+        assert statement.count(_as_read_by_function(condition)) == 1, condition
+    for bound in (
+        "e.camera_id = p_camera_id",
+        "e.captured_at >= p_since",
+        "e.captured_at < p_until",
+    ):
+        assert statement.count(bound) == 1, bound
 
 
 STATS_SOURCES = ("all", "camera", "site", "days", "none")
