@@ -147,14 +147,23 @@ async def _connect(settings: GatewaySettings, dsn: str) -> queries.Db:
     # every partition on each call, which costs several times the keyset page
     # itself. No JIT: a generic plan is costed with every branch it might take,
     # so large tables push its estimate past jit_above_cost, and compiling
-    # then costs more than any gateway statement runs.
+    # then costs more than any gateway statement runs. Connections are never
+    # closed for idling: each holds its generic plans and the catalog entries
+    # of the chunks it touched (planning a statement over a year of daily
+    # partitions takes most of a second once per connection; a compressed
+    # chunk's first touch reads some 700 catalog buffers), and the pool is
+    # bounded by ALPR_DB_POOL_MAX anyway.
     server_settings = {
         "statement_timeout": STATEMENT_TIMEOUT_MS,
         "plan_cache_mode": "force_generic_plan",
         "jit": "off",
     }
     return await create_pool(
-        settings, dsn=dsn, server_settings=server_settings, reset=_keep_session
+        settings,
+        dsn=dsn,
+        server_settings=server_settings,
+        reset=_keep_session,
+        max_inactive_connection_lifetime=0,
     )
 
 
