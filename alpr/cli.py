@@ -7,7 +7,7 @@ import importlib.util
 import os
 import signal
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -188,10 +188,45 @@ async def _with_pool(work: Any) -> Any:
         return await work(pool)
 
 
+_DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _expiry(expires_in: str | None, expires_at: str | None) -> datetime | None:
+    """When a new key expires: `--expires-in 90d` (m, h, d or w) from now, or
+    `--expires-at` (ISO 8601, UTC unless it names an offset); None for never."""
+    if expires_in is not None and expires_at is not None:
+        raise typer.BadParameter("give it or --expires-at, not both", param_hint="--expires-in")
+    if expires_at is not None:
+        try:
+            moment = datetime.fromisoformat(expires_at)
+        except ValueError:
+            raise typer.BadParameter(
+                "expected ISO 8601: 2026-06-30T00:00Z", param_hint="--expires-at"
+            ) from None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if moment <= datetime.now(UTC):
+            raise typer.BadParameter("is in the past", param_hint="--expires-at")
+        return moment
+    if expires_in is None:
+        return None
+    number, unit = expires_in[:-1], expires_in[-1:]
+    if not number.isdigit() or unit not in _DURATION_UNITS or int(number) < 1:
+        raise typer.BadParameter(
+            "expected a count and m, h, d or w: 90d", param_hint="--expires-in"
+        )
+    return datetime.now(UTC) + timedelta(seconds=int(number) * _DURATION_UNITS[unit])
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Argument(help="who or what the key is for")],
     scope: Annotated[list[str], typer.Option(help="read, ingest or admin; repeatable")],
+    expires_in: Annotated[
+        str | None, typer.Option(help="the key expires after this long: 30m, 12h, 90d, 2w")
+    ] = None,
+    expires_at: Annotated[
+        str | None, typer.Option(help="the key expires then: ISO 8601, UTC unless it has an offset")
+    ] = None,
 ) -> None:
     """Create a key and print it once; only its digest is stored."""
     from core.keys import SCOPES, Scope, create_key
@@ -200,20 +235,30 @@ def keys_create(
     if bad:
         raise typer.BadParameter(f"unknown scope {bad[0]!r}", param_hint="--scope")
     scopes = cast(list[Scope], scope)
-    key_id, token = asyncio.run(_with_pool(lambda pool: create_key(pool, name, scopes)))
+    expiry = _expiry(expires_in, expires_at)
+    key_id, token = asyncio.run(_with_pool(lambda pool: create_key(pool, name, scopes, expiry)))
     typer.echo(f"key_id={key_id}")
     typer.echo(token)
+    if expiry is not None:
+        typer.echo(f"expires={expiry.isoformat()}", err=True)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List keys (never their secrets)."""
+    """List keys (never their secrets): id, state, scopes, expiry, last use, name."""
     from core.keys import list_keys
 
+    now = datetime.now(UTC)
     for key in asyncio.run(_with_pool(list_keys)):
-        state = "revoked" if key.revoked_at else "active"
+        expired = key.expires_at is not None and key.expires_at <= now
+        state = "revoked" if key.revoked_at else "expired" if expired else "active"
+        expires = key.expires_at.isoformat() if key.expires_at else "never"
+        # Written at most once a minute per key: a recent use may not show yet.
         used = key.last_used_at.isoformat() if key.last_used_at else "never"
-        typer.echo(f"{key.key_id}\t{state}\t{','.join(key.scopes)}\tused={used}\t{key.name}")
+        typer.echo(
+            f"{key.key_id}\t{state}\t{','.join(key.scopes)}\texpires={expires}\t"
+            f"used={used}\t{key.name}"
+        )
 
 
 @keys_app.command("revoke")

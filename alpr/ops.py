@@ -302,6 +302,7 @@ def import_command(
                         path,
                         batch_size=batch_size,
                         naive_timezone=settings.naive_tz(),
+                        window=settings.capture_window(),
                         rejects_path=rejects,
                         restart=restart,
                         progress=progress,

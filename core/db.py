@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
@@ -16,6 +15,16 @@ from schema.errors import RowRejected, StorageError, StorageUnavailable
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# What a call into the driver may raise besides the project's own errors:
+# the server's errors, the client's (a broken connection, a value it cannot
+# encode, a protocol state it did not expect), the network's.
+DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
 # SQLSTATE classes: 08 connection, 53 resources, 57 operator intervention
 # (shutdown, cancel), 40 rollback (serialization, deadlock): worth a retry.
 _TRANSIENT_CLASSES = ("08", "53", "57", "40")
@@ -27,7 +36,14 @@ def translate(exc: BaseException) -> StorageError:
     """Map a driver or network error to the most specific project error."""
     if isinstance(exc, StorageError):
         return exc
-    if isinstance(exc, OSError | socket.gaierror | asyncpg.InterfaceError | TimeoutError):
+    if isinstance(exc, asyncpg.DataError):
+        # The driver could not encode a value it was given: the row's content.
+        return RowRejected(f"{type(exc).__name__}: {exc}")
+    # A connection lost, timed out or confused mid-call (InternalClientError
+    # is what a connection cut at the wrong moment may raise): a new one will do.
+    if isinstance(
+        exc, OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    ):
         return StorageUnavailable(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", "") or ""
@@ -47,7 +63,7 @@ def translated(
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await func(*args, **kwargs)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except DRIVER_ERRORS as exc:
             raise translate(exc) from exc
 
     return wrapper

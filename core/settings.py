@@ -9,25 +9,60 @@ document (database `alpr_db`, topic `alpr.plates.detected`, group
 from __future__ import annotations
 
 import ipaddress
+import socket
+from collections.abc import Callable
 from datetime import tzinfo
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schema.events import CaptureWindow
+
 DEFAULT_DB_PASSWORD = "alpr_secure_pass"  # the storage-layer document's; refused off loopback
 
 
 def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8, ::1 and Unix-socket paths."""
-    if host in ("localhost", "") or host.startswith("/"):
+    """True for localhost, 127.0.0.0/8, ::1 and Unix-socket paths; False for ""
+    (which binds every interface) and for names other than localhost."""
+    if host == "localhost" or host.startswith("/"):
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+Resolver = Callable[..., list[tuple[Any, ...]]]
+
+
+def bind_addresses(host: str, resolve: Resolver = socket.getaddrinfo) -> list[str]:
+    """Every address a server listening on `host` binds, as asyncio (and so
+    uvicorn) does: all of them a name resolves to; "" binds every interface."""
+    found = resolve(host or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    return sorted({str(info[4][0]).partition("%")[0] for info in found})
+
+
+def check_keys_off_bind(host: str, resolve: Resolver = socket.getaddrinfo) -> None:
+    """Refuse (ValueError) to serve without keys on `host` unless every address it
+    binds is loopback: no empty host, wildcard, or name resolving elsewhere."""
+    if not host:
+        raise ValueError(
+            "ALPR_REQUIRE_KEYS=false needs a loopback ALPR_GATEWAY_HOST; an empty host "
+            "binds every interface (0.0.0.0 and ::)"
+        )
+    try:
+        addresses = bind_addresses(host, resolve)
+    except OSError as exc:
+        raise ValueError(f"ALPR_GATEWAY_HOST {host!r} does not resolve: {exc}") from None
+    elsewhere = [a for a in addresses if not ipaddress.ip_address(a).is_loopback]
+    if elsewhere or not addresses:
+        raise ValueError(
+            f"ALPR_REQUIRE_KEYS=false is only allowed when ALPR_GATEWAY_HOST binds loopback "
+            f"addresses only; {host!r} binds {', '.join(elsewhere) or 'nothing'}"
+        )
 
 
 class _Base(BaseSettings):
@@ -66,7 +101,8 @@ class DatabaseSettings(_Base):
 
     def check_secrets(self) -> None:
         """Refuse the documented default password for a database off loopback."""
-        host = urlsplit(self.dsn()).hostname or ""
+        # No host in the URL: libpq's default, the local Unix socket.
+        host = urlsplit(self.dsn()).hostname or "/"
         uses_default = (
             self.database_url is None and self.db_password.get_secret_value() == DEFAULT_DB_PASSWORD
         )
@@ -136,9 +172,15 @@ class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     batch_max_age_ms: int = Field(default=200, ge=1)
     naive_timezone: str | None = None
+    # The capture window (schema.events.CaptureWindow). Bounded so that no
+    # setting lets a date near the calendar's ends (year 1, year 9999) in.
+    max_future_s: float = Field(default=86_400.0, ge=0, le=366 * 86_400)
+    max_read_age_days: int = Field(default=3650, ge=1, le=36_500)
     ingest_http_host: str = "127.0.0.1"
     ingest_http_port: int = 8001
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Rejected items a POST /ingest answer lists (all are counted).
+    ingest_max_rejections: int = Field(default=100, ge=0, le=100_000)
     ingestor_metrics_port: int | None = 9101
     ingestor_metrics_host: str = "127.0.0.1"
     stats_interval_s: float = Field(default=30.0, gt=0)
@@ -160,6 +202,10 @@ class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
         """The zone assumed for timestamps sent without an offset, if any."""
         return ZoneInfo(self.naive_timezone) if self.naive_timezone else None
 
+    def capture_window(self) -> CaptureWindow:
+        """Where a read's `captured_at` must lie, on the system clock."""
+        return CaptureWindow(self.max_future_s, self.max_read_age_days)
+
 
 class GatewaySettings(DatabaseSettings):
     """The gateway process."""
@@ -180,3 +226,12 @@ class GatewaySettings(DatabaseSettings):
     max_tokens: int = Field(default=2000, ge=10)
     subscription_buffer: int = Field(default=1000, ge=1)
     gateway_workers: int = Field(default=1, ge=1, le=64)
+    # A revoked or expired key stops working within 5 s: new checks trust a
+    # key found for at most key_cache_s, open websockets are checked every
+    # key_check_interval_s.
+    key_cache_s: float = Field(default=2.0, ge=0, le=4)
+    key_check_interval_s: float = Field(default=2.0, gt=0, le=4)
+    # Wrong keys (unknown, revoked, expired) one address may send per window
+    # before every key check from it is refused (429) until the window ends.
+    auth_failure_limit: int = Field(default=20, ge=1)
+    auth_failure_window_s: float = Field(default=60.0, gt=0)

@@ -7,13 +7,15 @@ uvicorn, tests and `alpr up`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
@@ -27,10 +29,18 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET, UnsetType
 
 from core.db import create_pool
-from core.settings import GatewaySettings, is_loopback
+from core.keys import KeyCache
+from core.settings import GatewaySettings, check_keys_off_bind
 from gateway import queries, rest, rest_holds, rest_plates
 from gateway.assets import ASSET_DIR, ASSET_PATH, local_ide_html
-from gateway.auth import identify, token_from_headers, token_from_params
+from gateway.auth import (
+    CLOSE_TOO_MANY,
+    FailedAttempts,
+    identify,
+    token_from_headers,
+    token_from_params,
+    watch_keys,
+)
 from gateway.context import Context, GatewayState, clean_purpose
 from gateway.errors import code_and_status, error_body, public_message
 from gateway.graphql_schema import build_schema
@@ -38,7 +48,7 @@ from gateway.live import LiveFeed
 from gateway.metrics import REGISTRY, REQUEST_SECONDS
 from gateway.replica import ReadRotation
 from gateway.strawberry_internals import LegacyWSHandler, TextWebSocket, TransportWSHandler
-from schema.errors import AlprError, AuthError, InvalidRequest, StorageError
+from schema.errors import AlprError, AuthError, InvalidRequest, RateLimited, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +74,24 @@ class GraphQLApp(GraphQLRouter[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         try:
-            key = await identify(context.state, token_from_params(params))
-        except AuthError as exc:
-            code, _ = code_and_status(exc)
-            raise ConnectionRejectionError({"message": str(exc), "code": code}) from None
-        context.identify(key, clean_purpose(params.get("purpose")))
+            key = await identify(context.state, token_from_params(params), context.client, "ws")
+            context.identify(key, clean_purpose(params.get("purpose")))
+        except (AuthError, InvalidRequest) as exc:
+            await _refuse_connection(context, exc)
+        if context.key is not None:
+            context.state.sockets.add(context)  # closed if its key goes (`watch_keys`)
         unset: UnsetType = UNSET
         return unset
+
+
+async def _refuse_connection(context: Context, exc: AuthError | InvalidRequest) -> NoReturn:
+    """Refuse a websocket at connection_init: Strawberry closes it with 4403 (the
+    legacy protocol: connection_error), unless it is closed here first (4429, 4400)."""
+    code, _ = code_and_status(exc)
+    close = {RateLimited: CLOSE_TOO_MANY, InvalidRequest: 4400}.get(type(exc))
+    if close is not None and context.connection is not None:
+        await context.connection.close_connection(close, public_message(exc))
+    raise ConnectionRejectionError({"message": public_message(exc), "code": code}) from None
 
 
 async def graphql_context(connection: HTTPConnection) -> Context:
@@ -82,7 +103,8 @@ async def graphql_context(connection: HTTPConnection) -> Context:
     request = Request(connection.scope)
     # The GraphiQL page itself carries no data; its queries carry the key.
     wants_ide = request.method == "GET" and "query" not in request.query_params
-    key = None if wants_ide else await identify(state, token_from_headers(request.headers))
+    token = token_from_headers(request.headers)
+    key = None if wants_ide else await identify(state, token, client, "http")
     return Context(state, key, clean_purpose(request.headers.get("x-purpose")), client)
 
 
@@ -158,7 +180,11 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
         # committed them; a replica may not have replayed them yet.
         live = LiveFeed(settings.dsn(), buffer=settings.subscription_buffer, db=pool)
         await live.start()
-        app.state.gateway = GatewayState(settings, pool, reads, live, settings.require_keys)
+        keys = KeyCache(settings.key_cache_s)
+        failures = FailedAttempts(settings.auth_failure_limit, settings.auth_failure_window_s)
+        state = GatewayState(settings, pool, reads, live, settings.require_keys, keys, failures)
+        app.state.gateway = state
+        key_watch = asyncio.create_task(watch_keys(state, settings.key_check_interval_s))
         if not settings.require_keys:
             log.warning(
                 "API keys are OFF (ALPR_REQUIRE_KEYS=false): anyone who can reach %s:%d "
@@ -170,6 +196,7 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
         try:
             yield
         finally:
+            key_watch.cancel()
             await live.stop()
             await reads.stop()
             await pool.close()
@@ -222,12 +249,18 @@ def _add_error_handlers(app: FastAPI) -> None:
         code, status = code_and_status(exc)
         if status >= 500:
             log.error("request failed: %s", type(exc).__name__, exc_info=exc)
+        # Rate limited: when to come back, in whole seconds.
+        headers = (
+            {"Retry-After": str(math.ceil(exc.retry_after))}
+            if isinstance(exc, RateLimited)
+            else None
+        )
         if request.url.path.startswith(GRAPHQL_PATH):
-            return JSONResponse(error_body(exc), status_code=status)
+            return JSONResponse(error_body(exc), status_code=status, headers=headers)
         body: dict[str, Any] = {"detail": public_message(exc), "code": code}
         if isinstance(exc, InvalidRequest):
             body["parameter"] = exc.argument
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(body, status_code=status, headers=headers)
 
 
 _PROBE_ROUTES = frozenset({"/health", "/ready", "/metrics"})
@@ -278,11 +311,10 @@ class RequestTimer:
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
-    """The gateway app; refuses keys off unless it listens on loopback only."""
-    if not settings.require_keys and not is_loopback(settings.gateway_host):
-        raise ValueError(
-            "ALPR_REQUIRE_KEYS=false is only allowed when ALPR_GATEWAY_HOST is a loopback address"
-        )
+    """The gateway app; refuses (ValueError) keys off unless every address it
+    would bind is loopback."""
+    if not settings.require_keys:
+        check_keys_off_bind(settings.gateway_host)
     app = FastAPI(
         title="ALPR gateway",
         description="Plate reads over GraphQL (/graphql) and the storage-layer REST endpoints.",

@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from strawberry.fastapi import BaseContext
 
-from core.keys import ApiKey
+from core.keys import ApiKey, KeyCache
 from core.settings import GatewaySettings
 from gateway import queries
 from gateway.live import LiveFeed
 from gateway.reader import DbReader, forbid_without_purpose
 from gateway.replica import ReadRotation
-from schema.errors import Forbidden
+from schema.errors import Forbidden, InvalidRequest
+
+if TYPE_CHECKING:
+    from gateway.auth import FailedAttempts
 
 MAX_PURPOSE = 200
 
 
 @dataclass
 class GatewayState:
-    """Pools, the live feed and the settings, built once at start."""
+    """Pools, the live feed and the settings, built once at start; the keys
+    found lately, failed key checks by address, and the open websockets."""
 
     settings: GatewaySettings
     pool: queries.Db  # the primary: keys, audit records, the live feed
     reads: ReadRotation  # the replica while it keeps up, else the primary
     live: LiveFeed
     keys_required: bool
+    keys: KeyCache
+    failures: FailedAttempts
+    # Identified websocket connections, for closing those whose key goes.
+    sockets: weakref.WeakSet[Context] = field(default_factory=weakref.WeakSet)
 
     @property
     def read_pool(self) -> queries.Db:
@@ -35,10 +44,23 @@ class GatewayState:
 
 
 def clean_purpose(value: Any) -> str | None:
-    """A stated purpose as stored: trimmed, bounded, None when blank."""
+    """A stated purpose as stored: trimmed, bounded, None when blank.
+
+    Raises `InvalidRequest` for control characters or lone surrogates, which
+    PostgreSQL's text cannot hold (NUL) or a log line should not.
+    """
     if not isinstance(value, str) or not value.strip():
         return None
+    if any((ord(c) < 32 and c != "\t") or 0xD800 <= ord(c) < 0xE000 for c in value):
+        raise InvalidRequest("purpose", "must not contain control characters")
     return value.strip()[:MAX_PURPOSE]
+
+
+class Connection(Protocol):
+    """A websocket connection's handler, as far as closing it goes."""
+
+    async def close_connection(self, code: int, reason: str) -> None:
+        """Close the socket, then stop its operations: nothing more is sent."""
 
 
 class Context(BaseContext):
@@ -56,6 +78,7 @@ class Context(BaseContext):
         self.state = state
         self.client = client
         self.long_lived = long_lived
+        self.connection: Connection | None = None  # a websocket's, while it is open
         self.identify(key, purpose)
 
     def identify(self, key: ApiKey | None, purpose: str | None) -> None:

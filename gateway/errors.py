@@ -17,6 +17,7 @@ from schema.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
+    RateLimited,
     StorageUnavailable,
     Unauthenticated,
 )
@@ -29,6 +30,7 @@ _CODES: tuple[tuple[type[AlprError], str, int], ...] = (
     (NotFound, "NOT_FOUND", 404),
     (Unauthenticated, "UNAUTHENTICATED", 401),
     (Forbidden, "FORBIDDEN", 403),
+    (RateLimited, "TOO_MANY_REQUESTS", 429),
     (StorageUnavailable, "SERVICE_UNAVAILABLE", 503),
 )
 INTERNAL = "INTERNAL_SERVER_ERROR"

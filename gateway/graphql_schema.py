@@ -8,12 +8,12 @@ class of fields and append it to `QUERY_PARTS`; `merge_types` builds one
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, Executor, validate
 from graphql.error import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
@@ -38,6 +38,7 @@ from gateway.resolvers import (
     SearchQueries,
     StatsQueries,
 )
+from gateway.strawberry_internals import graphql_core_schema, validation_rules
 from gateway.subscription import Subscription
 from schema.errors import AlprError
 
@@ -68,6 +69,35 @@ class GatewaySchema(strawberry.Schema):
                 log.debug("operation error: %s", type(error.original_error).__name__)
 
 
+class HideSuggestions(SchemaExtension):
+    """Validate without "Did you mean …?" hints: with introspection off they
+    would spell the schema out to whoever guesses near a field's name.
+
+    Runs the validation Strawberry would (same rules) with graphql-core's
+    `hide_suggestions`; Strawberry skips its own when errors are set, as for
+    a document the cache validated before (`gateway.document_cache`).
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        execution = self.execution_context
+        if execution.pre_execution_errors is None and execution.graphql_document is not None:
+            execution.pre_execution_errors = validate(
+                graphql_core_schema(execution.schema),
+                execution.graphql_document,
+                validation_rules(execution),
+                hide_suggestions=True,
+            )
+        yield
+
+
+class QuietExecutor(LeanExecutionContext):
+    """The executor, coercing variables without "Did you mean …?" hints."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
 def _limit_rules(settings: GatewaySettings) -> list[type[ASTValidationRule]]:
     depth = QueryDepthLimiter(max_depth=settings.max_query_depth)
     aliases = MaxAliasesLimiter(max_alias_count=settings.max_aliases)
@@ -91,13 +121,16 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         AuditExtension,
         OperationTimer,
     ]
+    executor: type[LeanExecutionContext] = LeanExecutionContext
     if not settings.introspection:
-        extensions.append(DisableIntrospection)
+        # After the document cache: a document it knows was validated already.
+        extensions += [DisableIntrospection, HideSuggestions]
+        executor = QuietExecutor
     return GatewaySchema(
         query=Query,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=LeanExecutionContext,
+        execution_context_class=executor,
     )
 
 

@@ -67,3 +67,10 @@ REPLICA_IN_ROTATION = Gauge(
     "1 while queries read the replica, 0 while they read the primary",
     registry=REGISTRY,
 )
+AUTH_FAILURES = Counter(
+    "alpr_gateway_auth_failures",
+    "Refused key checks, by transport and reason (missing, unknown, revoked, expired, "
+    "scope, rate_limited)",
+    ["transport", "reason"],
+    registry=REGISTRY,
+)

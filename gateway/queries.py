@@ -184,6 +184,7 @@ async def fetch_events(db: Db, query: EventQuery, page: PageRequest) -> tuple[li
 
 @translated
 async def fetch_event(db: Db, event_id: UUID) -> Row | None:
+    """The read stored with `event_id` (the one event_ids claims it for), or None."""
     rows = await _fetch(db, "event_by_id", event_id=event_id)
     return rows[0] if rows else None
 

@@ -33,8 +33,8 @@ def gateway_state(request: Request) -> GatewayState:
 async def rest_context(request: Request) -> Context:
     """The caller's identity and purpose, checked like a GraphQL request's."""
     state = gateway_state(request)
-    key = await identify(state, token_from_headers(request.headers))
     client = request.client.host if request.client else None
+    key = await identify(state, token_from_headers(request.headers), client, "rest")
     return Context(state, key, clean_purpose(request.headers.get("x-purpose")), client)
 
 

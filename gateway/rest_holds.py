@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core import holds
 from core.holds import Hold, HoldRequest
-from core.keys import authenticate
-from gateway.auth import token_from_headers
+from gateway.auth import check_key, token_from_headers
 from gateway.context import GatewayState
 from schema.errors import InvalidRequest, NotFound
 
@@ -39,7 +38,8 @@ async def admin(request: Request) -> Admin:
     token = token_from_headers(request.headers)
     if token is None and not state.keys_required:
         return Admin(state, "local")
-    key = await authenticate(state.pool, token, "admin")
+    client = request.client.host if request.client else None
+    key = await check_key(state, token, "admin", client, "rest")
     return Admin(state, f"{key.name} ({key.key_id})")
 
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 from graphql.error import GraphQLError
 
-from gateway.audit import record
+from gateway.audit import record_subscription
 from gateway.context import Context
 from gateway.live import Overflow
 from gateway.websocket import current_sink, until_cancelled
@@ -44,9 +44,7 @@ class Subscription:
         ctx = info.context
         query = (filter or LiveFilter()).to_query()
         ctx.reader.note_plate_data(0)  # purpose rule, before anything is sent
-        name = info.operation.name
-        operation = name.value if name else "subscription plateDetected"
-        await record(ctx, operation, dict(info.variable_values), None)
+        await record_subscription(ctx)  # before the first read; none if it fails
         live = ctx.state.live
         # Fields below camera/plate use this connection's reader: not shareable.
         sink = None if below_nested(info) else current_sink()

@@ -1,7 +1,8 @@
 """Retention: delete reads past their age, except those under legal hold.
 
 One run (`run_retention`) works in three steps, each deletion recorded in
-`retention_deletions` under a row of `retention_runs`:
+`retention_deletions` under a row of `retention_runs`; a read's id goes
+from `event_ids` with the read, in the same transaction:
 
 1. Whole partitions (TimescaleDB chunks, or the daily range partitions of
    plain PostgreSQL) that end before the oldest cutoff of every rule are
@@ -144,6 +145,7 @@ async def _expire_partition(
         total = int(await conn.fetchval(*q["count_range"].bind(**bounds)))
         held = int(await conn.fetchval(*q["count_held"].bind(**bounds, **_ANY_SITE.params())))
         if held == 0:
+            await conn.execute(*q["forget_range"].bind(**bounds))
             await conn.execute(*q["drop_partition"].bind(name=part["name"], **bounds))
             deletion = Deletion(start, end, None, "drop_partition", total)
         else:

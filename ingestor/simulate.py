@@ -206,7 +206,7 @@ async def send_to_http(
             answer = response.json()
             totals["stored"] += answer["stored"]
             totals["duplicates"] += answer["duplicates"]
-            totals["rejected"] += len(answer["rejected"])
+            totals["rejected"] += answer["rejected_count"]
             left -= n
             await pace.wait(n)
     return totals

@@ -9,9 +9,10 @@ dead-letter reasons at the edge where they leave.
     ├── InvalidEvent            a plate event that can never be stored (dead letter)
     ├── InvalidRequest          a client's bad query or REST call (4xx / BAD_USER_INPUT)
     ├── NotFound                the thing asked for does not exist (404 / NOT_FOUND)
-    ├── AuthError
-    │   ├── Unauthenticated     no key, or an unknown or revoked one (401)
-    │   └── Forbidden           a valid key without the scope, or no purpose given (403)
+    ├── AuthError               `reason`: a short word for counting them
+    │   ├── Unauthenticated     no key, or an unknown, revoked or expired one (401)
+    │   ├── Forbidden           a valid key without the scope, or no purpose given (403)
+    │   └── RateLimited         too many failed attempts from one address (429)
     ├── StorageError            the database failed
     │   ├── StorageUnavailable  cannot reach it now: pause and retry
     │   └── RowRejected         the database refused a row's content: dead letter
@@ -51,15 +52,28 @@ class NotFound(AlprError):
 
 
 class AuthError(AlprError):
-    """Base of authentication and authorisation failures."""
+    """Base of authentication and authorisation failures; `reason` is a short,
+    fixed word for counting them (e.g. missing, unknown, revoked, expired)."""
+
+    def __init__(self, message: str, reason: str = "refused") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Unauthenticated(AuthError):
-    """No API key, or an unknown or revoked one."""
+    """No API key, or an unknown, revoked or expired one."""
 
 
 class Forbidden(AuthError):
     """A valid key that lacks the scope, or a request without a required purpose."""
+
+
+class RateLimited(AuthError):
+    """Too many failed authentications from one address; retry after `retry_after` s."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("too many failed authentication attempts; retry later", "rate_limited")
+        self.retry_after = retry_after
 
 
 class StorageError(AlprError):

@@ -5,10 +5,18 @@ or a flat one with the column names at the top level; both become one
 `PlateEvent` whose fields are exactly the `plate_events` columns. Anything
 that cannot be stored raises `InvalidEvent` naming the field (in the shape the
 producer used) and the reason; unknown extra fields are ignored.
+
+When it is given a `CaptureWindow`, validation also refuses a `captured_at`
+too far ahead of the server's clock or too old: a clock set wrong, or a
+date a storage layer cannot hold (`9999-12-31`, `0001-01-01`), is refused
+with a reason here instead of failing the batch that would store it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Final
 from uuid import UUID
@@ -152,6 +160,37 @@ class PlateEvent(BaseModel):
 
 
 COLUMNS: Final[tuple[str, ...]] = tuple(PlateEvent.model_fields)
+_DAY_S: Final = 86_400
+
+
+@dataclass(frozen=True)
+class CaptureWindow:
+    """Where `captured_at` must lie: at most `max_future_s` ahead of `clock()`
+    (Unix seconds) and at most `max_age_days` behind it.
+
+    Comparing Unix seconds never converts a time to UTC, so an offset that
+    would carry a date past the calendar's ends is refused like any other.
+    """
+
+    max_future_s: float = _DAY_S
+    max_age_days: float = 3650
+    clock: Callable[[], float] = time.time
+
+    def check(self, captured_at: datetime) -> None:
+        """Raise `InvalidEvent` naming the field and the bound when outside the window."""
+        at, now = captured_at.timestamp(), self.clock()
+        if at > now + self.max_future_s:
+            raise InvalidEvent(
+                "captured_at",
+                f"{captured_at.isoformat()} is more than {self.max_future_s:g} s ahead of "
+                "the server's clock (ALPR_MAX_FUTURE_S)",
+            )
+        if at < now - self.max_age_days * _DAY_S:
+            raise InvalidEvent(
+                "captured_at",
+                f"{captured_at.isoformat()} is more than {self.max_age_days:g} days old "
+                "(ALPR_MAX_READ_AGE_DAYS)",
+            )
 
 
 def _is_nested(message: dict[str, Any]) -> bool:
@@ -278,20 +317,30 @@ def _plain_json(message: dict[str, Any]) -> bool:
 
 
 def event_from_dict(
-    message: Any, *, naive_timezone: tzinfo | None = None, check_nul: bool = True
+    message: Any,
+    *,
+    naive_timezone: tzinfo | None = None,
+    window: CaptureWindow | None = None,
+    check_nul: bool = True,
 ) -> PlateEvent:
-    """Validate one decoded message; raise `InvalidEvent` naming field and reason."""
+    """Validate one decoded message; raise `InvalidEvent` naming field and reason.
+
+    Without a `window`, any time the model accepts is taken (tools, tests).
+    """
+    event = None
     if type(message) is dict and _plain_json(message):
         event = _fast_event(message, naive_timezone, check_nul)
-        if event is not None:
-            return event
-    return _exact_event(message, naive_timezone, check_nul)
+    if event is None:
+        event = _exact_event(message, naive_timezone, check_nul)
+    if window is not None:
+        window.check(event.captured_at)
+    return event
 
 
 def _exact_event(message: Any, naive_timezone: tzinfo | None, check_nul: bool) -> PlateEvent:
     """`event_from_dict` through PlateEvent itself: the definition, and every error."""
     if not isinstance(message, dict):
-        raise InvalidEvent("message", f"expected a JSON object, got {type(message).__name__}")
+        raise InvalidEvent("message", f"expected a JSON object, got {_json_type(message)}")
     nested = _is_nested(message)
     flat = _flatten_nested(message) if nested else message
     if check_nul:
@@ -304,14 +353,34 @@ def _exact_event(message: Any, naive_timezone: tzinfo | None, check_nul: bool) -
         raise InvalidEvent(_wire_name(column, nested), _reason(error)) from None
 
 
+def _json_type(value: Any) -> str:
+    """What a client called the value: JSON's name for its type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
 def _reason(error: Any) -> str:
     if error["type"] == "missing":
         return "required field is missing"
     return str(error["msg"]).removeprefix("Value error, ")
 
 
-def decode_event(payload: bytes | str, *, naive_timezone: tzinfo | None = None) -> PlateEvent:
-    """Decode one wire message (UTF-8 JSON) and validate it."""
+def decode_event(
+    payload: bytes | str,
+    *,
+    naive_timezone: tzinfo | None = None,
+    window: CaptureWindow | None = None,
+) -> PlateEvent:
+    """Decode one wire message (UTF-8 JSON) and validate it, as `event_from_dict` does."""
     try:
         message = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -323,11 +392,14 @@ def decode_event(payload: bytes | str, *, naive_timezone: tzinfo | None = None) 
     # (Most messages hold no backslash at all: one memchr then.)
     check_nul = b"\\" in raw and b"\\u0000" in raw
     # orjson yields only JSON values, so _plain_json needs no asking here.
+    event = None
     if not check_nul and type(message) is dict:
         event = _fast_event(message, naive_timezone, False)
-        if event is not None:
-            return event
-    return _exact_event(message, naive_timezone, check_nul)
+    if event is None:
+        event = _exact_event(message, naive_timezone, check_nul)
+    if window is not None:
+        window.check(event.captured_at)
+    return event
 
 
 def event_to_wire(event: PlateEvent) -> dict[str, Any]:

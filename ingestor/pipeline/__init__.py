@@ -11,9 +11,8 @@
   its dead letters are delivered, then, in the order the batches were read,
   it is committed. Transient outages are retried there (`retry.py`), and
   while writes are backed up the step refuses more work: back-pressure.
-- `deadletter.py`: where dead letters go and how they are acknowledged: the
-  Kafka dead-letter topic, or a list of rejects (HTTP's answer, a file
-  import's rejects file).
+- `deadletter.py`: the Kafka dead-letter topic, acknowledged by the broker;
+  HTTP and file import deliver theirs to the answer and the rejects file.
 
 Steps share one contract (`step.py`): `submit` an item or be refused with
 `MessageRejected`, `poll` to do what is due, `join` to finish everything.

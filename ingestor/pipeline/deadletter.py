@@ -1,4 +1,4 @@
-"""Where dead letters go: the Kafka dead-letter topic, or a list of rejects.
+"""Where Kafka's dead letters go: the dead-letter topic.
 
 Kafka: each dead letter keeps the original key and bytes, and headers say
 why (`reason`, `reason_code`) and where it came from (`original_topic`,
@@ -9,8 +9,8 @@ after the database transaction that stored the batch: a letter becomes
 readable exactly when the offset past its message is committed, so every
 malformed message is dead-lettered once for consumers of the dead-letter
 topic that read committed data (`isolation_level="read_committed"`). HTTP
-and file import collect theirs (`Rejects`) and answer or write them with the
-batch's acknowledgement.
+and file import deliver theirs to sinks of their own (the answer's
+rejections, the rejects file), with the write step's `Deliver` contract.
 
 Why once:
 - A crash between the database commit and the Kafka commit: the batch is
@@ -268,13 +268,3 @@ def _partition(letter: DeadLetter) -> TopicPartition:
 async def _quietly(call: Coroutine[Any, Any, None], bound_s: float) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(call, bound_s)
-
-
-class Rejects:
-    """Dead letters kept in order of arrival, for the source to report."""
-
-    def __init__(self) -> None:
-        self.letters: list[DeadLetter] = []
-
-    async def __call__(self, letters: Sequence[DeadLetter]) -> None:
-        self.letters.extend(letters)

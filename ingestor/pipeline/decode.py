@@ -13,34 +13,48 @@ from typing import Final
 from ingestor.pipeline.message import INVALID_EVENT, DeadLetter, Message, Parsed
 from ingestor.pipeline.step import Step
 from schema.errors import InvalidEvent
-from schema.events import PlateEvent, decode_event, event_from_dict
+from schema.events import CaptureWindow, PlateEvent, decode_event, event_from_dict
 
 Decoded = tuple[Message, PlateEvent | DeadLetter]
 TOMBSTONE: Final = "message: empty (tombstone) message"
 
 
-def decode(message: Message, naive_timezone: tzinfo | None = None) -> PlateEvent | DeadLetter:
+def decode(
+    message: Message,
+    naive_timezone: tzinfo | None = None,
+    window: CaptureWindow | None = None,
+) -> PlateEvent | DeadLetter:
     """Decode and validate one message; a failure becomes a dead letter with the reason."""
     value = message.value
     try:
         if isinstance(value, Parsed):
-            return event_from_dict(value.value, naive_timezone=naive_timezone)
+            return event_from_dict(value.value, naive_timezone=naive_timezone, window=window)
         if value is None:
             return DeadLetter(message, INVALID_EVENT, TOMBSTONE)
-        return decode_event(value, naive_timezone=naive_timezone)
+        return decode_event(value, naive_timezone=naive_timezone, window=window)
     except InvalidEvent as exc:
         return DeadLetter(message, INVALID_EVENT, str(exc))
 
 
 class Decode:
-    """The decoding step: hands each message on with what it decoded to."""
+    """The decoding step: hands each message on with what it decoded to.
 
-    def __init__(self, next_step: Step[Decoded], naive_timezone: tzinfo | None = None) -> None:
+    The sources pass their settings' zone for naive times and capture window;
+    without a window any time is taken.
+    """
+
+    def __init__(
+        self,
+        next_step: Step[Decoded],
+        naive_timezone: tzinfo | None = None,
+        window: CaptureWindow | None = None,
+    ) -> None:
         self.next_step = next_step
         self.naive_timezone = naive_timezone
+        self.window = window
 
     def submit(self, message: Message) -> None:
-        self.next_step.submit((message, decode(message, self.naive_timezone)))
+        self.next_step.submit((message, decode(message, self.naive_timezone, self.window)))
 
     def poll(self) -> None:
         self.next_step.poll()

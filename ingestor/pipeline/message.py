@@ -14,6 +14,7 @@ from typing import Any, Final, NamedTuple
 
 INVALID_EVENT: Final = "invalid_event"
 ROW_REJECTED: Final = "row_rejected"
+CONFLICTING_DUPLICATE: Final = "conflicting_duplicate"
 
 
 class Parsed(NamedTuple):

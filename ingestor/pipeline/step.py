@@ -17,6 +17,7 @@ source ends with it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
@@ -59,18 +60,24 @@ async def submit_waiting(step: Step[T], item: T) -> None:
             await asyncio.wait([exc.ready])
 
 
-async def feed(step: Step[T], items: Iterable[T]) -> int:
+async def feed(step: Step[T], items: Iterable[T], slice_s: float | None = None) -> int:
     """Submit every item (waiting out back-pressure), then join; returns how many.
 
     For sources that push a known set of messages (an HTTP body, a file):
-    when it returns, every item is written and committed.
+    when it returns, every item is written and committed. With `slice_s`,
+    the event loop is given back at least that often while items are
+    submitted (decoding is CPU work that another request may be waiting on).
     """
     count = 0
+    due = time.monotonic() + (slice_s or 0.0)
     for item in items:
         try:
             step.submit(item)
         except MessageRejected:
             await submit_waiting(step, item)
         count += 1
+        if slice_s is not None and count % 64 == 0 and time.monotonic() >= due:
+            await asyncio.sleep(0)
+            due = time.monotonic() + slice_s
     await step.join()
     return count

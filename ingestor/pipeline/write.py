@@ -25,17 +25,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
-from core.db import translate
+from core.db import DRIVER_ERRORS, translate
 from ingestor import metrics
 from ingestor.pipeline.batch import Batch
-from ingestor.pipeline.message import ROW_REJECTED, DeadLetter
+from ingestor.pipeline.message import DeadLetter
 from ingestor.pipeline.retry import Backoff, GaveUp
 from ingestor.pipeline.step import MessageRejected
 from ingestor.writer import Connection, Writer, WriteResult
@@ -70,7 +70,7 @@ async def connection(pool: asyncpg.Pool[Any]) -> AsyncIterator[Connection]:
     """A pooled connection; failing to get one is `StorageUnavailable`, not a crash."""
     try:
         conn = await pool.acquire()
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+    except DRIVER_ERRORS as exc:
         raise translate(exc) from exc
     try:
         yield conn
@@ -86,11 +86,8 @@ async def store(pool: asyncpg.Pool[Any], writer: Writer, batch: Batch) -> Writte
     dead = list(batch.dead)
     if batch.events:
         async with connection(pool) as conn:
-            isolated = await writer.write_isolating(conn, batch.events)
-        result = isolated.result
-        dead += [
-            DeadLetter(batch.message_of(r.event), ROW_REJECTED, r.reason) for r in isolated.rejected
-        ]
+            result = await writer.write_isolating(conn, batch.events)
+        dead += [DeadLetter(batch.message_of(r.event), r.code, r.reason) for r in result.rejected]
     return Written(batch, result, dead)
 
 
@@ -172,8 +169,8 @@ class Write:
         self.stats.record_batch(
             self.source, result.stored, result.duplicates, time.monotonic() - started
         )
-        for letter in written.dead:
-            self.stats.record_dead(self.source, letter.code)
+        for code, count in Counter(letter.code for letter in written.dead).items():
+            self.stats.record_dead(self.source, code, count)
         return True
 
     async def _attempt(self, operation: Callable[[], Awaitable[T]]) -> T:

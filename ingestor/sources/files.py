@@ -45,7 +45,7 @@ from ingestor.pipeline.step import feed
 from ingestor.pipeline.write import Write, Written, store
 from ingestor.writer import Writer
 from schema.errors import InvalidEvent
-from schema.events import COLUMNS
+from schema.events import COLUMNS, CaptureWindow
 
 log = logging.getLogger(__name__)
 
@@ -247,12 +247,17 @@ async def import_file(
     *,
     batch_size: int = 5000,
     naive_timezone: tzinfo | None = None,
+    window: CaptureWindow | None = None,
     rejects_path: Path | None = None,
     restart: bool = False,
     progress: Progress | None = None,
     stats: metrics.Stats | None = None,
 ) -> ImportReport:
-    """Import one file; resumes from its checkpoint unless `restart`."""
+    """Import one file; resumes from its checkpoint unless `restart`.
+
+    `naive_timezone` and `window` are the validation's (the settings' in `alpr
+    import`; without a window any capture time is taken).
+    """
     started = time.perf_counter()
     report = ImportReport(path)
     checkpoint = _Checkpoint.load(path.with_name(path.name + CHECKPOINT_SUFFIX), path)
@@ -278,7 +283,8 @@ async def import_file(
     )
     try:
         await feed(
-            Decode(Batcher(write, batch_size), naive_timezone), messages(path, checkpoint.done)
+            Decode(Batcher(write, batch_size), naive_timezone, window),
+            messages(path, checkpoint.done),
         )
         checkpoint.finished = True
         checkpoint.save()

@@ -4,15 +4,19 @@ The body is one event (a JSON object), a JSON array of events, or NDJSON
 (one event per line). Its items go through the same pipeline as Kafka
 messages (`ingestor.pipeline`), one batch written at a time; the answer is
 the acknowledgement: how many were stored, how many were already there
-(duplicates), and which items were rejected and why (by their 0-based index
-in the body), with the same reasons Kafka's dead letters carry.
+(duplicates), how many were rejected, and the first of them
+(`ingest_max_rejections`, by their 0-based index in the body) with the
+same reasons Kafka's dead letters carry. However large and however bad the
+body, the answer stays small, and decoding gives the event loop back to
+other requests every few milliseconds.
 
 Statuses: 200 when at least one item was accepted (stored or duplicate), 422
-when every item was rejected, 401/403 for a missing or insufficient key
-(scope `ingest`; not needed from loopback unless `require_keys`), 413 over
-`ingest_max_body_bytes`, 503 with Retry-After while the database is down
-(nothing is retried here: the client retries, and what was stored before the
-outage counts as duplicates then).
+when every item was rejected or the body holds none, 401/403 for a missing
+or insufficient key (scope `ingest`; not needed from loopback unless
+`require_keys`), 413 over `ingest_max_body_bytes`, 503 with Retry-After
+while the database is down (nothing is retried here: the client retries,
+and what was stored before the outage counts as duplicates then), 500 with
+no detail for a fault of the database itself (logged with its trace).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import heapq
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -31,20 +36,21 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from core.keys import authenticate, bearer_token
+from core.keys import authenticate, token_from_headers
 from core.settings import IngestorSettings, is_loopback
 from ingestor import metrics
 from ingestor.pipeline.batch import Batcher
-from ingestor.pipeline.deadletter import Rejects
 from ingestor.pipeline.decode import Decode
-from ingestor.pipeline.message import Message, Parsed
+from ingestor.pipeline.message import DeadLetter, Message, Parsed
 from ingestor.pipeline.step import feed
 from ingestor.pipeline.write import Write, Written, store
-from ingestor.writer import Writer, WriteResult
-from schema.errors import AuthError, Forbidden, StorageUnavailable
+from ingestor.writer import Writer
+from schema.errors import AuthError, Forbidden, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 SOURCE: Final = "http"
+# Decoding hands the event loop back at least this often.
+SLICE_S: Final = 0.005
 
 
 class RejectedItem(BaseModel):
@@ -55,11 +61,14 @@ class RejectedItem(BaseModel):
 
 
 class IngestResult(BaseModel):
-    """What became of a POST /ingest body."""
+    """What became of a POST /ingest body: `rejected` lists the first
+    rejections by index, `rejected_count` counts them all."""
 
     stored: int
     duplicates: int
     rejected: list[RejectedItem]
+    rejected_count: int
+    rejections_truncated: bool
 
 
 class BodyTooLarge(Exception):
@@ -84,13 +93,30 @@ def messages(body: bytes) -> Iterator[Message]:
 
 
 class _Totals:
-    """The acknowledgement of each written batch: counts for the answer."""
+    """The acknowledgement of each written batch: counts for the answer (the
+    refused reads reach the answer as dead letters, through `_Rejections`)."""
 
     def __init__(self) -> None:
-        self.result = WriteResult()
+        self.stored = 0
+        self.duplicates = 0
 
     async def __call__(self, written: Written) -> None:
-        self.result = self.result + written.result
+        self.stored += written.result.stored
+        self.duplicates += written.result.duplicates
+
+
+class _Rejections:
+    """Where the body's dead letters go: all counted, the first `keep` by index kept."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.count = 0
+        self.first: list[tuple[int, str]] = []
+
+    async def __call__(self, letters: Sequence[DeadLetter]) -> None:
+        self.count += len(letters)
+        candidates = [*self.first, *((d.message.offset, d.reason) for d in letters)]
+        self.first = heapq.nsmallest(self.keep, candidates)
 
 
 async def ingest_body(
@@ -101,18 +127,22 @@ async def ingest_body(
     stats: metrics.Stats,
 ) -> IngestResult:
     """Put the items of one body through the pipeline; what became of them."""
-    rejects, totals = Rejects(), _Totals()
-    write = Write(functools.partial(store, pool, writer), rejects, totals, stats, SOURCE)
-    pipeline = Decode(Batcher(write, settings.batch_size), settings.naive_tz())
+    rejections, totals = _Rejections(settings.ingest_max_rejections), _Totals()
+    write = Write(functools.partial(store, pool, writer), rejections, totals, stats, SOURCE)
+    pipeline = Decode(
+        Batcher(write, settings.batch_size), settings.naive_tz(), settings.capture_window()
+    )
     try:
-        count = await feed(pipeline, messages(body))
+        count = await feed(pipeline, messages(body), slice_s=SLICE_S)
     finally:
         write.cancel()  # a request that fails or goes away takes its write with it
     stats.record_consumed(SOURCE, count)
-    rejected = [RejectedItem(index=d.message.offset, reason=d.reason) for d in rejects.letters]
-    rejected.sort(key=lambda item: item.index)
     return IngestResult(
-        stored=totals.result.stored, duplicates=totals.result.duplicates, rejected=rejected
+        stored=totals.stored,
+        duplicates=totals.duplicates,
+        rejected=[RejectedItem(index=i, reason=r) for i, r in rejections.first],
+        rejected_count=rejections.count,
+        rejections_truncated=rejections.count > len(rejections.first),
     )
 
 
@@ -141,7 +171,7 @@ def create_app(
         client = request.client.host if request.client else ""
         if not settings.require_keys and is_loopback(client):
             return
-        token = bearer_token(request.headers.get("authorization"))
+        token = token_from_headers(request.headers)
         await authenticate(pool, token, "ingest")
 
     @app.exception_handler(AuthError)
@@ -157,6 +187,13 @@ def create_app(
             status_code=503,
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(StorageError)
+    async def _storage_fault(request: Request, exc: StorageError) -> JSONResponse:
+        # The database's own fault (a row's is a rejection): logged once with
+        # its trace, answered without the driver's text.
+        log.error("ingest failed: %s", exc, exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     @app.get("/health")
     async def get_health() -> dict[str, str]:
@@ -174,16 +211,19 @@ def create_app(
             )
         result = await ingest_body(body, settings, pool, writer, stats)
         accepted = result.stored + result.duplicates
-        status = 200 if accepted or not result.rejected else 422
+        status = 200 if accepted else 422
         # One line per request at INFO: counts only, never plate text.
         log.info(
             "ingest request status=%d stored=%d duplicates=%d rejected=%d",
             status,
             result.stored,
             result.duplicates,
-            len(result.rejected),
+            result.rejected_count,
         )
-        return JSONResponse(result.model_dump(), status_code=status)
+        answer = result.model_dump()
+        if not accepted and not result.rejected_count:
+            answer["detail"] = "the body holds no event: send an object, an array or NDJSON"
+        return JSONResponse(answer, status_code=status)
 
     return app
 

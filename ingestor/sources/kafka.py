@@ -142,7 +142,7 @@ class KafkaSource:
             backoff=self.backoff,
         )
         self.batcher = Batcher(self.write, settings.batch_size, settings.batch_max_age_ms / 1000)
-        self.pipeline = Decode(self.batcher, settings.naive_tz())
+        self.pipeline = Decode(self.batcher, settings.naive_tz(), settings.capture_window())
         # Read but not yet taken by the pipeline (it refused them: back-pressure).
         self._held: deque[Message] = deque()
         # Settling for a revocation and for the stop take turns: each sets how

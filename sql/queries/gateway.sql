@@ -54,15 +54,15 @@ ORDER BY captured_at {order}, event_id {order}
 LIMIT :limit;
 
 -- name: event_by_id
--- The primary key leads with event_id, so this is one index probe per
--- partition (chunk); there is no captured_at to prune with.
+-- event_ids holds each read's time: one probe there, then one primary-key
+-- probe in the one partition (chunk) the time falls in, pruned at run time.
 SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
     plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model, vehicle_color,
     plate_image_url, vehicle_image_url, frame_image_url, latency_ms, quality_score,
     frame_number, site_id, host_id, roi, direction, created_at
 FROM plate_events
 WHERE event_id = :event_id
-LIMIT 1;
+  AND captured_at = (SELECT captured_at FROM event_ids WHERE event_id = :event_id);
 
 -- name: events_by_offset
 -- The storage-layer document's offset paging for /events/plate/{plate_text},

@@ -1,11 +1,11 @@
 -- The one write path (ingestor/writer.py). A batch runs, in one transaction:
 -- create_staging (once per connection), ensure_partitions, the reads into
--- plate_events and alpr_inserted (usually two COPYs from the writer; after a
--- conflict, COPY into alpr_staging and insert_events), the upserts from
--- alpr_inserted, announce. Only rows this batch actually inserted feed the
--- rollups, so a replayed event never raises a count. Every upsert takes its
--- rows in key order, so concurrent writers lock rows in the same order and
--- do not deadlock each other.
+-- event_ids, plate_events and alpr_inserted (usually three COPYs from the
+-- writer; after a conflict, COPY into alpr_staging, insert_events and
+-- conflicting_repeats), the upserts from alpr_inserted, announce. Only rows
+-- this batch actually inserted feed the rollups, so a replayed event never
+-- raises a count. Every upsert takes its rows in key order, so concurrent
+-- writers lock rows in the same order and do not deadlock each other.
 
 -- name: create_staging
 -- Per-connection scratch tables, emptied by every commit (and by rollback,
@@ -22,36 +22,77 @@ CREATE TEMP TABLE IF NOT EXISTS alpr_inserted (
     plate_confidence FLOAT NOT NULL,
     latency_ms INTEGER
 ) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS alpr_plate_hours (
+    plate_normalized_text VARCHAR(20) NOT NULL,
+    bucket TIMESTAMPTZ NOT NULL,
+    plates INTEGER NOT NULL
+) ON COMMIT DELETE ROWS;
 
 -- name: ensure_partitions
 SELECT alpr_ensure_partitions(:days::date[]);
 
 -- name: insert_events
--- ON CONFLICT DO NOTHING also drops a repeat of an event inside the batch.
-WITH ins AS (
+-- Each staged read (one per event_id: the writer drops repeats) claims its
+-- id in event_ids; only the reads that claimed one go into plate_events. An
+-- id claimed before, or meanwhile by another writer (ON CONFLICT waits for
+-- it to commit), is left for conflicting_repeats.
+WITH claimed AS (
+    INSERT INTO event_ids (event_id, captured_at)
+    SELECT event_id, captured_at FROM alpr_staging
+    ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id, captured_at
+), ins AS (
     INSERT INTO plate_events (
         event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
         plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model,
         vehicle_color, plate_image_url, vehicle_image_url, frame_image_url, latency_ms,
         quality_score, frame_number, site_id, host_id, roi, direction)
     SELECT
-        event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_text,
+        s.event_id, s.captured_at, camera_id, track_id, plate_text, plate_normalized_text,
         plate_confidence, plate_region, vehicle_type, vehicle_make, vehicle_model,
         vehicle_color, plate_image_url, vehicle_image_url, frame_image_url, latency_ms,
         quality_score, frame_number, site_id, host_id, roi, direction
-    FROM alpr_staging
-    ORDER BY event_id, captured_at
+    FROM alpr_staging AS s
+    JOIN claimed AS c ON c.event_id = s.event_id AND c.captured_at = s.captured_at
+    ORDER BY s.event_id, s.captured_at
     ON CONFLICT (event_id, captured_at) DO NOTHING
     RETURNING event_id, captured_at, camera_id, site_id, plate_normalized_text,
         plate_region, plate_confidence, latency_ms
 )
 INSERT INTO alpr_inserted SELECT * FROM ins;
 
--- name: upsert_plates
--- last_region / last_camera_id follow the newest read, whichever side has it.
--- A plate this upsert inserted (xmax = 0) counts once in plates_hourly, in
--- the hour it was first seen: summed, plates_hourly is the number of plates.
--- It also gets its number in plate_numbers, for plate_day_bits.
+-- name: conflicting_repeats
+-- The stored reads of the staged ones not inserted whose content differs:
+-- the writer refuses those and counts the rest as duplicates. Compared is
+-- what the producer sent; plate_normalized_text is derived from plate_text
+-- and created_at is the server's. A statement of its own after
+-- insert_events, so it sees what a concurrent writer committed.
+SELECT e.event_id, e.captured_at, e.camera_id, e.track_id, e.plate_text,
+    e.plate_confidence, e.plate_region, e.vehicle_type, e.vehicle_make, e.vehicle_model,
+    e.vehicle_color, e.plate_image_url, e.vehicle_image_url, e.frame_image_url,
+    e.latency_ms, e.quality_score, e.frame_number, e.site_id, e.host_id, e.roi, e.direction
+FROM alpr_staging AS s
+JOIN event_ids AS i ON i.event_id = s.event_id
+JOIN plate_events AS e ON e.event_id = i.event_id AND e.captured_at = i.captured_at
+WHERE NOT EXISTS (SELECT 1 FROM alpr_inserted AS n WHERE n.event_id = s.event_id)
+  AND (s.captured_at, s.camera_id, s.track_id, s.plate_text, s.plate_confidence,
+       s.plate_region, s.vehicle_type, s.vehicle_make, s.vehicle_model, s.vehicle_color,
+       s.plate_image_url, s.vehicle_image_url, s.frame_image_url, s.latency_ms,
+       s.quality_score, s.frame_number, s.site_id, s.host_id, s.roi, s.direction)
+      IS DISTINCT FROM
+      (e.captured_at, e.camera_id, e.track_id, e.plate_text, e.plate_confidence,
+       e.plate_region, e.vehicle_type, e.vehicle_make, e.vehicle_model, e.vehicle_color,
+       e.plate_image_url, e.vehicle_image_url, e.frame_image_url, e.latency_ms,
+       e.quality_score, e.frame_number, e.site_id, e.host_id, e.roi, e.direction);
+
+-- name: insert_plates
+-- The batch's plates new to `plates`, with what the batch knows of them.
+-- Each gets its number in plate_numbers (for plate_day_bits) and counts once
+-- in the hour of its first read: alpr_plate_hours holds the batch's changes
+-- to plates_hourly by plate, added up by count_new_plates. ON CONFLICT DO
+-- NOTHING waits for a writer inserting the same plate, so afterwards every
+-- plate of the batch is in `plates` and update_plates finds it.
 WITH batch AS (
     SELECT
         plate_normalized_text,
@@ -60,36 +101,83 @@ WITH batch AS (
         count(*) AS reads,
         (array_agg(plate_region ORDER BY captured_at DESC))[1] AS last_region,
         (array_agg(camera_id ORDER BY captured_at DESC))[1] AS last_camera_id
-    FROM alpr_inserted
+    FROM alpr_inserted AS i
+    WHERE NOT EXISTS (SELECT 1 FROM plates AS p
+                      WHERE p.plate_normalized_text = i.plate_normalized_text)
     GROUP BY plate_normalized_text
 ),
-upserted AS (
-    INSERT INTO plates AS p (
+inserted AS (
+    INSERT INTO plates (
         plate_normalized_text, first_seen, last_seen, read_count, last_region, last_camera_id)
     SELECT plate_normalized_text, first_seen, last_seen, reads, last_region, last_camera_id
     FROM batch
     ORDER BY plate_normalized_text
-    ON CONFLICT (plate_normalized_text) DO UPDATE SET
-        first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
-        last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen),
-        read_count = p.read_count + EXCLUDED.read_count,
-        last_region = CASE WHEN EXCLUDED.last_seen >= p.last_seen
-            THEN EXCLUDED.last_region ELSE p.last_region END,
-        last_camera_id = CASE WHEN EXCLUDED.last_seen >= p.last_seen
-            THEN EXCLUDED.last_camera_id ELSE p.last_camera_id END
-    RETURNING p.plate_normalized_text, p.first_seen, (p.xmax = 0) AS is_new
+    ON CONFLICT (plate_normalized_text) DO NOTHING
+    RETURNING plate_normalized_text, first_seen
 ),
 numbered AS (
     INSERT INTO plate_numbers (plate_normalized_text)
-    SELECT plate_normalized_text FROM upserted WHERE is_new ORDER BY 1
+    SELECT plate_normalized_text FROM inserted ORDER BY 1
     ON CONFLICT DO NOTHING
 )
+INSERT INTO alpr_plate_hours (plate_normalized_text, bucket, plates)
+SELECT plate_normalized_text, date_trunc('hour', first_seen, 'UTC'), 1 FROM inserted;
+
+-- name: update_plates
+-- The batch's plates that were in `plates` before it (those insert_plates
+-- did not note in alpr_plate_hours). last_region / last_camera_id follow the newest read,
+-- whichever side has it. The rows are locked first, in key order, so
+-- `old.first_seen` is the value this update replaces, even when another
+-- writer changed it since the statement began; a plate whose first read
+-- moves to an earlier hour moves its count in plates_hourly with it.
+WITH batch AS (
+    SELECT
+        plate_normalized_text,
+        min(captured_at) AS first_seen,
+        max(captured_at) AS last_seen,
+        count(*) AS reads,
+        (array_agg(plate_region ORDER BY captured_at DESC))[1] AS last_region,
+        (array_agg(camera_id ORDER BY captured_at DESC))[1] AS last_camera_id
+    FROM alpr_inserted AS i
+    WHERE NOT EXISTS (SELECT 1 FROM alpr_plate_hours AS h
+                      WHERE h.plate_normalized_text = i.plate_normalized_text)
+    GROUP BY plate_normalized_text
+),
+updated AS (
+    UPDATE plates AS p SET
+        first_seen = LEAST(p.first_seen, b.first_seen),
+        last_seen = GREATEST(p.last_seen, b.last_seen),
+        read_count = p.read_count + b.reads,
+        last_region = CASE WHEN b.last_seen >= p.last_seen
+            THEN b.last_region ELSE p.last_region END,
+        last_camera_id = CASE WHEN b.last_seen >= p.last_seen
+            THEN b.last_camera_id ELSE p.last_camera_id END
+    FROM batch AS b,
+        (SELECT plate_normalized_text, first_seen
+         FROM plates
+         WHERE plate_normalized_text IN (SELECT plate_normalized_text FROM batch)
+         ORDER BY plate_normalized_text
+         FOR UPDATE) AS old
+    WHERE p.plate_normalized_text = b.plate_normalized_text
+      AND old.plate_normalized_text = b.plate_normalized_text
+    RETURNING p.plate_normalized_text,
+        date_trunc('hour', old.first_seen, 'UTC') AS was,
+        date_trunc('hour', p.first_seen, 'UTC') AS now
+)
+INSERT INTO alpr_plate_hours (plate_normalized_text, bucket, plates)
+SELECT plate_normalized_text, was, -1 FROM updated WHERE now <> was
+UNION ALL
+SELECT plate_normalized_text, now, 1 FROM updated WHERE now <> was;
+
+-- name: count_new_plates
+-- Summed, plates_hourly is the number of plates: each counts in the hour of
+-- its first read. Hours in key order, like every other upsert here.
 INSERT INTO plates_hourly AS h (bucket, new_plates)
-SELECT date_trunc('hour', first_seen, 'UTC') AS bucket, count(*)
-FROM upserted
-WHERE is_new
-GROUP BY 1
-ORDER BY 1
+SELECT bucket, sum(plates)
+FROM alpr_plate_hours
+GROUP BY bucket
+HAVING sum(plates) <> 0
+ORDER BY bucket
 ON CONFLICT (bucket) DO UPDATE SET new_plates = h.new_plates + EXCLUDED.new_plates;
 
 -- name: upsert_plate_cameras

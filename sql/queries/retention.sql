@@ -32,6 +32,11 @@ ORDER BY range_start;
 -- name: drop_partition
 SELECT alpr_drop_time_partition(:name, :range_start, :range_end);
 
+-- name: forget_range
+-- The ids of the reads of a partition about to be dropped whole (every read
+-- in it goes, none is held): found by time, through event_ids' range index.
+DELETE FROM event_ids WHERE captured_at >= :range_start AND captured_at < :range_end;
+
 -- name: lock_holds
 -- No hold can be placed while a partition is judged and dropped.
 LOCK TABLE legal_holds IN SHARE MODE;
@@ -67,7 +72,7 @@ WHERE (:site_id::text IS NULL OR e.site_id = :site_id)
 -- name: delete_range
 -- Deletes the reads in [range_start, range_end) of one site (NULL: any site)
 -- or, when except_sites is not NULL, of every site but those, unless a hold
--- covers them.
+-- covers them; and their ids in event_ids.
 WITH gone AS (
     DELETE FROM plate_events e
     WHERE e.captured_at >= :range_start AND e.captured_at < :range_end
@@ -81,7 +86,11 @@ WITH gone AS (
                  OR (h.plate_normalized_text = e.plate_normalized_text
                      AND e.captured_at >= COALESCE(h.held_from, '-infinity')
                      AND e.captured_at < COALESCE(h.held_until, 'infinity'))))
-    RETURNING 1
+    RETURNING e.event_id, e.captured_at
+), forgotten AS (
+    DELETE FROM event_ids i
+    USING gone g
+    WHERE i.event_id = g.event_id AND i.captured_at = g.captured_at
 )
 SELECT count(*) FROM gone;
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from core.keys import create_key, revoke_key
+from gateway import __main__ as gateway_main
 from gateway.app import create_app
 from tests.integration.gateway_server import error_codes, gql, live_socket, serve, settings_for
 
@@ -120,6 +123,43 @@ def test_keys_off_only_on_loopback(database_url: str) -> None:
     with pytest.raises(ValueError, match="loopback"):
         create_app(settings_for(database_url, gateway_host="0.0.0.0", require_keys=False))
     assert create_app(settings_for(database_url, gateway_host="::1", require_keys=False))
+    assert create_app(settings_for(database_url, gateway_host="localhost", require_keys=False))
+
+
+@pytest.mark.parametrize("host", ["", "0.0.0.0", "::"])
+def test_keys_off_on_every_interface_refuses_to_start(
+    database_url: str, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 3: an empty host (or a wildcard) with keys off refuses to start,
+    in `create_app` and in the process entry point, before anything binds."""
+    with pytest.raises(ValueError, match="ALPR_REQUIRE_KEYS=false"):
+        create_app(settings_for(database_url, gateway_host=host, require_keys=False))
+    monkeypatch.setenv("ALPR_DATABASE_URL", database_url)
+    monkeypatch.setenv("ALPR_REQUIRE_KEYS", "false")
+    with pytest.raises(ValueError, match="ALPR_REQUIRE_KEYS=false"):
+        gateway_main.serve(host=host, port=0)
+    # With keys required, any bind is the operator's choice.
+    assert create_app(settings_for(database_url, gateway_host=host, require_keys=True))
+
+
+async def test_uvicorn_binds_every_interface_for_an_empty_host() -> None:
+    """Why "" is refused above: uvicorn (asyncio) listens on 0.0.0.0 (and ::) for it."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    config = uvicorn.Config(app, host="", port=0, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not task.done(), task
+            await asyncio.sleep(0.02)
+        bound = {s.getsockname()[0] for srv in server.servers for s in srv.sockets}
+    finally:
+        server.should_exit = True
+        await task
+    assert "0.0.0.0" in bound and bound <= {"0.0.0.0", "::"}
 
 
 async def test_introspection_and_graphiql_can_be_turned_off(database_url: str) -> None:

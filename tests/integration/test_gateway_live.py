@@ -270,7 +270,8 @@ async def test_queries_on_one_socket_each_leave_their_own_result_count(
     rows = await pool.fetch(
         "SELECT variables, result_count FROM audit_log WHERE operation = $1", name
     )
-    counts = {json.loads(r["variables"])["n"]: r["result_count"] for r in rows}
+    # Each record holds the page size the operation ran with (its `first`).
+    counts = {json.loads(r["variables"])["events"]["first"]: r["result_count"] for r in rows}
     assert counts == {3: 3, 2: 2, 1: 1}
 
 

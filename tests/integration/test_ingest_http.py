@@ -160,6 +160,22 @@ async def test_keys_when_required(pool: asyncpg.Pool[Any], keyed_server: str) ->
     assert right.status_code == 200 and right.json()["stored"] == 1
 
 
+async def test_the_ingestor_reads_keys_as_the_gateway_does(
+    pool: asyncpg.Pool[Any], keyed_server: str
+) -> None:
+    """Defect 8: `X-API-Key` (and a bare key in Authorization) work here too."""
+    _, writer = await create_key(pool, "edge box 2", ["ingest"])
+    async with httpx.AsyncClient() as client:
+        for headers in ({"X-API-Key": writer}, {"Authorization": writer}):
+            body = orjson.dumps(wire_event())
+            response = await client.post(f"{keyed_server}/ingest", content=body, headers=headers)
+            assert response.status_code == 200 and response.json()["stored"] == 1, headers
+        wrong = await client.post(
+            f"{keyed_server}/ingest", content=b"{}", headers={"X-API-Key": "alpr_nope_nope"}
+        )
+    assert wrong.status_code == 401
+
+
 async def test_simulated_traffic_over_http(pool: asyncpg.Pool[Any], open_server: str) -> None:
     from ingestor.simulate import Simulation, SimulationConfig, send_to_http
 
@@ -216,3 +232,126 @@ async def test_ingestor_process_http_only(pool: asyncpg.Pool[Any], database_url:
     log = stderr.decode()
     assert "ingest stats" in log and "stored=1" in log
     assert "SECRET1" not in log  # plate text never at INFO
+
+
+async def test_a_large_bad_body_gets_a_small_answer(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    lines = 50_000
+    server = Server(_settings(database_url, ingest_max_body_bytes=10 * 1024 * 1024), pool)
+    try:
+        async with httpx.AsyncClient(base_url=await server.url(), timeout=120) as client:
+            answer = await client.post("/ingest", content=b"x\n" * lines)
+    finally:
+        await server.close()
+    assert answer.status_code == 422
+    assert len(answer.content) < 20_000
+    body = answer.json()
+    assert (body["stored"], body["duplicates"]) == (0, 0)
+    assert (body["rejected_count"], body["rejections_truncated"]) == (lines, True)
+    assert [item["index"] for item in body["rejected"]] == list(range(100))
+    assert body["rejected"][0]["reason"].startswith("message: not JSON")
+
+
+async def test_the_rejections_listed_are_configurable(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    camera = f"r{uuid.uuid4().hex[:8]}"
+    items: list[Any] = [wire_event(camera_id=camera), "a", "b", wire_event(camera_id=camera), "c"]
+    server = Server(_settings(database_url, ingest_max_rejections=2), pool)
+    try:
+        async with httpx.AsyncClient(base_url=await server.url(), timeout=30) as client:
+            answer = await client.post("/ingest", json=items)
+    finally:
+        await server.close()
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["stored"], body["rejected_count"], body["rejections_truncated"]) == (2, 3, True)
+    assert [item["index"] for item in body["rejected"]] == [1, 2]
+
+
+async def test_other_requests_are_served_while_a_large_body_is_decoded(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    # About five seconds of decoding on this machine: served in one go it
+    # held every other request that long.
+    body = b"x\n" * 250_000
+    server = Server(_settings(database_url, ingest_max_body_bytes=10 * 1024 * 1024), pool)
+    latencies: list[float] = []
+    try:
+        async with httpx.AsyncClient(base_url=await server.url(), timeout=120) as client:
+            ingesting = asyncio.create_task(client.post("/ingest", content=body))
+            await asyncio.sleep(0.3)  # the body is being decoded now
+            while not ingesting.done():
+                started = asyncio.get_running_loop().time()
+                assert (await client.get("/health")).status_code == 200
+                latencies.append(asyncio.get_running_loop().time() - started)
+                await asyncio.sleep(0.05)
+            assert (await ingesting).json()["rejected_count"] == 250_000
+    finally:
+        await server.close()
+    assert len(latencies) >= 10
+    assert max(latencies) < 1.5, sorted(latencies)[-5:]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"null", "message: expected a JSON object, got null"),
+        (b"42", "message: expected a JSON object, got a number"),
+        (b'"an event"', "message: expected a JSON object, got a string"),
+        (b"true", "message: expected a JSON object, got a boolean"),
+        (b"[null]", "message: expected a JSON object, got null"),
+    ],
+)
+async def test_a_body_that_is_not_an_event_is_refused_clearly(
+    open_server: str, body: bytes, reason: str
+) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{open_server}/ingest", content=body)
+    assert answer.status_code == 422
+    assert answer.json()["rejected"] == [{"index": 0, "reason": reason}]
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b"\n\n"])
+async def test_a_body_without_events_is_refused(open_server: str, body: bytes) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{open_server}/ingest", content=body)
+    assert answer.status_code == 422
+    assert answer.json()["rejected_count"] == 0
+    assert "holds no event" in answer.json()["detail"]
+
+
+class _CuttingPool:
+    """A real pool whose connections lose their server session as they are
+    handed out, as at the start of an outage."""
+
+    def __init__(self, pool: asyncpg.Pool[Any], admin: asyncpg.Connection[Any]) -> None:
+        self.pool, self.admin = pool, admin
+
+    async def acquire(self) -> Any:
+        conn = await self.pool.acquire()
+        await self.admin.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+        return conn
+
+    async def release(self, conn: Any) -> None:
+        await self.pool.release(conn)
+
+
+async def test_a_connection_cut_under_a_request_is_503(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    admin = await asyncpg.connect(database_url)
+    own = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    assert own is not None
+    server = Server(_settings(database_url), _CuttingPool(own, admin))  # type: ignore[arg-type]
+    try:
+        async with httpx.AsyncClient(base_url=await server.url(), timeout=30) as client:
+            answers = [await client.post("/ingest", json=wire_event()) for _ in range(16)]
+    finally:
+        await server.close()
+        await asyncio.wait_for(own.close(), 30)
+        await admin.close()
+    assert [a.status_code for a in answers] == [503] * 16
+    assert {a.headers["retry-after"] for a in answers} == {"5"}
+    assert {a.json()["detail"] for a in answers} == {"storage unavailable, retry later"}

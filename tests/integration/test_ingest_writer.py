@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from ingestor.writer import NOTIFY_CHANNEL, Writer, write_batch
-from schema.errors import RowRejected
+from schema.errors import RowRejected, StorageUnavailable
 from schema.events import PlateEvent, event_from_dict
 from sql import migrations
 from tests.factories import wire_event
@@ -255,7 +255,7 @@ async def test_isolating_stores_the_good_rows(pool: asyncpg.Pool[Any]) -> None:
     batch = [*good[:7], bad[0], *good[7:15], bad[1], *good[15:]]
     async with pool.acquire() as conn:
         outcome = await Writer().write_isolating(conn, batch)
-    assert outcome.result.stored == 20
+    assert outcome.stored == 20
     assert [r.event for r in outcome.rejected] == bad
     assert all("too long" in r.reason for r in outcome.rejected)
     assert (
@@ -454,3 +454,72 @@ async def test_camera_totals_match_the_daily_rollup(pool: asyncpg.Pool[Any]) -> 
         )
         await conn.execute(update)
         assert tuple(await conn.fetchrow(totals, camera)) == pytest.approx(expected)
+
+
+async def test_a_connection_cut_under_the_writer_is_an_outage(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    # The server ends the session (a shutdown, a failover) as the writer
+    # starts: the driver's error, whichever it is, means "retry later". Which
+    # one depends on timing; tried until the protocol's own state error came.
+    admin = await asyncpg.connect(database_url)
+    causes: set[type[BaseException]] = set()
+    try:
+        for _ in range(30):
+            if asyncpg.InternalClientError in causes:
+                break
+            async with pool.acquire() as conn:
+                pid = await conn.fetchval("SELECT pg_backend_pid()")
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+                with pytest.raises(StorageUnavailable) as caught:
+                    await Writer().write(conn, [_event()])
+            assert caught.value.__cause__ is not None
+            causes.add(type(caught.value.__cause__))
+    finally:
+        await admin.close()
+    assert asyncpg.InternalClientError in causes
+
+
+_PLATES_HOURLY_DIFF = """
+WITH first AS (
+    SELECT date_trunc('hour', min(captured_at), 'UTC') AS bucket
+    FROM plate_events WHERE plate_normalized_text = ANY($1)
+    GROUP BY plate_normalized_text
+), expected AS (SELECT bucket, count(*) AS n FROM first GROUP BY bucket)
+SELECT COALESCE(e.bucket, h.bucket) AS bucket, e.n AS expected, h.new_plates AS found
+FROM expected e
+FULL JOIN (SELECT * FROM plates_hourly WHERE bucket >= $2 AND bucket < $3) h USING (bucket)
+WHERE COALESCE(e.n, 0) <> COALESCE(h.new_plates, 0)
+"""
+
+
+async def test_plates_hourly_counts_a_plate_in_the_hour_of_its_first_capture(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    # Concurrent writers, each plate's reads spread over hours and sent in
+    # every order: a read captured before a plate's first one moves its count.
+    rng = random.Random(12)
+    start = datetime(2033, 5, 1, tzinfo=UTC)  # hours no other test writes
+    plates = [f"H{uuid.uuid4().hex[:6].upper()}" for _ in range(40)]
+    reads = [
+        _event(
+            plate__text=plate,
+            camera_id=_camera(),
+            captured_at=(start + timedelta(minutes=rng.randrange(12 * 60))).isoformat(),
+        )
+        for plate in plates
+        for _ in range(6)
+    ]
+    rng.shuffle(reads)
+    batches = [reads[i : i + 20] for i in range(0, len(reads), 20)]
+
+    async def write(batches: list[list[PlateEvent]]) -> None:
+        async with pool.acquire() as conn:
+            for batch in batches:
+                await Writer().write(conn, batch)
+
+    await asyncio.gather(*(write(batches[k::4]) for k in range(4)))
+    end = start + timedelta(hours=12)
+    assert await pool.fetch(_PLATES_HOURLY_DIFF, plates, start, end) == []
+    total = "SELECT sum(new_plates) FROM plates_hourly WHERE bucket >= $1 AND bucket < $2"
+    assert await _scalar(pool, total, start, end) == len(plates)

@@ -133,7 +133,9 @@ async def test_every_search_is_audited(client: httpx.AsyncClient, pool: asyncpg.
     row = await pool.fetchrow("SELECT * FROM audit_log ORDER BY audit_id DESC LIMIT 1")
     assert row is not None
     assert (row["operation"], row["result_count"], row["purpose"]) == ("Search", 3, "case 9")
-    assert json.loads(row["variables"])["q"] == "L0S7353"
+    # The arguments as parsed: the query from $q, and the defaults that applied.
+    arguments = json.loads(row["variables"])["plateSearch"]
+    assert (arguments["query"], arguments["mode"]) == ("L0S7353", "fuzzy")
 
     await client.get("/search/plates", params={"q": "7353", "mode": "wildcard"}, headers=headers)
     row = await pool.fetchrow("SELECT * FROM audit_log ORDER BY audit_id DESC LIMIT 1")

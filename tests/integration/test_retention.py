@@ -57,7 +57,11 @@ async def _store(pool: asyncpg.Pool[Any], events: list[PlateEvent]) -> None:
 
 
 async def _ids(pool: asyncpg.Pool[Any]) -> set[UUID]:
-    return {r["event_id"] for r in await pool.fetch("SELECT event_id FROM plate_events")}
+    """The stored reads' ids, after checking that event_ids claims exactly them."""
+    stored = await pool.fetch("SELECT event_id, captured_at FROM plate_events")
+    claimed = await pool.fetch("SELECT event_id, captured_at FROM event_ids")
+    assert {tuple(r) for r in claimed} == {tuple(r) for r in stored}
+    return {r["event_id"] for r in stored}
 
 
 async def _partition_days(pool: asyncpg.Pool[Any]) -> set[datetime]:

@@ -152,12 +152,6 @@ async def test_a_changed_row_is_named(stored: asyncpg.Pool[Any], table: str, cha
     assert found[table], found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plates_hourly counts a plate in the hour of its first STORED read: a read "
-    "that arrives later but was captured earlier moves plates.first_seen back, not "
-    "the plate's count in plates_hourly, so newPlates over a window drifts",
-)
 async def test_plates_hourly_follows_a_late_earlier_read(
     stored: asyncpg.Pool[Any], database_url: str, kafka_bootstrap: str
 ) -> None:

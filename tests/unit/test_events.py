@@ -10,7 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schema.errors import InvalidEvent
-from schema.events import COLUMNS, decode_event, event_from_dict, event_to_wire, flatten
+from schema.events import (
+    COLUMNS,
+    CaptureWindow,
+    decode_event,
+    event_from_dict,
+    event_to_wire,
+    flatten,
+)
 from tests.factories import DELETE, wire_event
 
 
@@ -158,8 +165,8 @@ def test_offsets_are_kept() -> None:
         (b"\xff\xfe\x00", "not UTF-8"),
         (b"{not json", "not JSON"),
         (b"", "not JSON"),
-        (b"[1, 2]", "expected a JSON object, got list"),
-        (b"42", "expected a JSON object, got int"),
+        (b"[1, 2]", "expected a JSON object, got an array"),
+        (b"42", "expected a JSON object, got a number"),
     ],
 )
 def test_undecodable_messages(payload: bytes, reason: str) -> None:
@@ -177,3 +184,76 @@ def test_decode_accepts_bytes_and_text() -> None:
 def test_flatten_leaves_flat_messages_alone() -> None:
     flat = {"camera_id": "c", "plate_text": "X"}
     assert flatten(flat) is flat
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [(b"null", "got null"), (b'"text"', "got a string"), (b"true", "got a boolean")],
+)
+def test_a_message_that_is_not_an_object_is_named_in_json_terms(
+    payload: bytes, reason: str
+) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode_event(payload)
+    assert caught.value.reason == f"expected a JSON object, {reason}"
+
+
+# The capture window, on a clock fixed at 2026-12-01T12:00:00Z.
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+WINDOW = CaptureWindow(max_future_s=86_400, max_age_days=3650, clock=NOW.timestamp)
+
+
+@pytest.mark.parametrize(
+    ("captured_at", "reason"),
+    [
+        ("9999-12-31T23:59:59Z", "more than 86400 s ahead of the server's clock"),
+        ("9999-12-31T23:59:59-05:00", "more than 86400 s ahead"),  # past year 9999 in UTC
+        ("2300-01-01T00:00:00Z", "more than 86400 s ahead"),
+        ("2026-12-02T12:00:01Z", "more than 86400 s ahead"),
+        ("0001-01-01T00:00:00Z", "more than 3650 days old"),
+        ("0001-01-01T00:00:00+05:00", "more than 3650 days old"),  # before year 1 in UTC
+        ("1970-01-01T00:00:00Z", "more than 3650 days old"),
+        ("2016-12-03T11:59:59Z", "more than 3650 days old"),
+    ],
+)
+def test_a_time_outside_the_window_is_refused_naming_field_and_bound(
+    captured_at: str, reason: str
+) -> None:
+    payload = json.dumps(wire_event(captured_at=captured_at)).encode()
+    for decoded in (
+        lambda: decode_event(payload, window=WINDOW),
+        lambda: event_from_dict(wire_event(captured_at=captured_at), window=WINDOW),
+        lambda: event_from_dict(json.loads(payload), window=WINDOW, check_nul=False),
+    ):
+        with pytest.raises(InvalidEvent) as caught:
+            decoded()
+        assert caught.value.field == "captured_at"
+        assert reason in caught.value.reason
+        assert captured_at[:10] in caught.value.reason  # the value as sent, not converted
+
+
+@pytest.mark.parametrize(
+    "captured_at",
+    [
+        "2026-12-02T12:00:00Z",
+        "2026-12-02T13:00:00+01:00",
+        "2016-12-03T12:00:01Z",
+        "2020-06-01T00:00:00Z",
+    ],
+)
+def test_a_time_inside_the_window_is_taken(captured_at: str) -> None:
+    payload = json.dumps(wire_event(captured_at=captured_at)).encode()
+    assert decode_event(payload, window=WINDOW).captured_at == datetime.fromisoformat(captured_at)
+
+
+def test_the_window_applies_to_naive_times_read_in_the_configured_zone() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    late = wire_event(captured_at="2026-12-02T13:30:00")  # 12:30 UTC: past the day ahead
+    with pytest.raises(InvalidEvent, match="ahead"):
+        event_from_dict(late, naive_timezone=berlin, window=WINDOW)
+    ok = wire_event(captured_at="2026-12-02T12:30:00")  # 11:30 UTC
+    assert event_from_dict(ok, naive_timezone=berlin, window=WINDOW).captured_at.hour == 12
+
+
+def test_without_a_window_any_time_the_model_takes_is_taken() -> None:
+    assert event_from_dict(wire_event(captured_at="0001-01-01T00:00:00Z")).captured_at.year == 1

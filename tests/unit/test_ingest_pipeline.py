@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -350,3 +351,36 @@ def test_file_records_become_messages_without_line_ends(tmp_path: Path) -> None:
     assert [(m.offset, m.position) for m in got] == [(0, 1), (1, 3), (2, 4)]
     assert {m.topic for m in got} == {"reads.ndjson.gz"}
     assert [m.offset for m in file_messages(path, skip=2)] == [2]
+
+
+class _SlowSteps(Steps):
+    """Each item costs CPU time, as decoding a bad message does."""
+
+    def submit(self, item: object) -> None:
+        until = time.perf_counter() + 0.0002
+        while time.perf_counter() < until:
+            pass
+        super().submit(item)
+
+
+@pytest.mark.parametrize("slice_s", [None, 0.005])
+async def test_feed_gives_the_loop_back_when_asked(slice_s: float | None) -> None:
+    ticks = 0
+
+    async def other_request() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_request())
+    await asyncio.sleep(0)
+    ticks = 0
+    step = _SlowSteps()
+    assert await feed(step, range(1000), slice_s=slice_s) == 1000  # about 0.2 s of work
+    other.cancel()
+    assert len(step.items) == 1000 and step.joined == 1
+    if slice_s is None:
+        assert ticks <= 1  # held the loop throughout
+    else:
+        assert ticks >= 10  # at most every 5 ms (and 64 items)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta, timezone
 
 import orjson
 import pytest
@@ -176,12 +176,25 @@ def test_partition_days_are_utc_days() -> None:
     assert days.missing([late]) == []
 
 
-def test_distinct_keeps_first_of_each_read_and_distinct_times() -> None:
+def test_distinct_keeps_the_first_read_of_each_id_and_refuses_other_content() -> None:
     first = event_from_dict(wire_event())
     repeat = first.model_copy()
     other_time = first.model_copy(update={"captured_at": first.captured_at + timedelta(hours=1)})
-    assert _distinct([first, repeat, other_time]) == [first, other_time]
-    batch = [first, other_time]
-    assert _distinct(batch) is not batch  # same id twice: the careful dedupe ran
+    other_plate = first.model_copy(update={"plate_text": "XYZ-9", "roi": None})
+    kept, refused = _distinct([first, repeat, other_time, other_plate])
+    assert kept == [first]
+    assert [r.event for r in refused] == [other_time, other_plate]
+    assert {r.code for r in refused} == {"conflicting_duplicate"}
+    stored_at = first.captured_at.astimezone(UTC).isoformat()
+    assert refused[0].reason == (
+        f"conflicting duplicate: event_id {first.event_id} already stored with "
+        f"captured_at {stored_at}; differs in captured_at"
+    )
+    assert refused[1].reason.endswith("differs in plate_text, roi")
+    # The same instant written with another offset is the same read.
+    shifted = first.model_copy(
+        update={"captured_at": first.captured_at.astimezone(timezone(timedelta(hours=5)))}
+    )
+    assert _distinct([first, shifted]) == ([first], [])
     unique = [event_from_dict(wire_event()), event_from_dict(wire_event())]
-    assert _distinct(unique) is unique
+    assert _distinct(unique)[0] is unique
