@@ -12,41 +12,37 @@ topic that read committed data (`isolation_level="read_committed"`). HTTP
 and file import deliver theirs to sinks of their own (the answer's
 rejections, the rejects file), with the write step's `Deliver` contract.
 
-Why once:
+Why once. Each input partition has its own transactional producer, with an
+id every process derives alike (`{group}.{topic}.{partition}`): the
+fencing unit is the partition, as aiokafka commits offsets in a transaction
+without the group's generation (TxnOffsetCommit v0, before KIP-447). Every
+producer, once started, first reads its partition's committed offset; from
+then on no other producer of the id has started, or its next transaction
+fails (fenced), so what it commits follows what it read.
 - A crash between the database commit and the Kafka commit: the batch is
-  read again (its reads are duplicates, stored once), and its letters are
-  sent again in a new transaction; the first one, never committed, is
-  aborted by the broker and its letters never become readable.
+  read again (its reads are duplicates, stored once) by whoever owns the
+  partition next. Its producer's start aborts the dead one's transaction,
+  whose letters never become readable, and the letters are sent again.
+- A member that lost its partitions without knowing it (frozen past the
+  session timeout, cut off by a rebalance): the new owner's producer fenced
+  its producer, so its transaction fails; retried, it starts a producer
+  again (fencing the owner's in turn), reads the committed offset and adds
+  nothing below it. The owner's next transaction fails the same way and
+  learns the same. Nothing is committed twice, and the group's offsets
+  never move back.
 - A transaction that fails (the broker goes away, no answer within
-  `bound_s`, the producer fenced): the producer is replaced by one with the
-  same transactional id. Starting it fences the old one and ends the old
-  transaction: committed if the broker had accepted its commit, aborted
-  otherwise. Which of the two is then read from the group's committed
-  offsets (they were part of it), and only what lies past them is sent again.
+  `bound_s`): its producer is replaced. Starting the new one ends the old
+  transaction, committed if the broker had accepted the commit, aborted
+  otherwise; the committed offset read next says which, and only what lies
+  past it is sent again.
 
-The transactional id is the group id and a random instance id, one per
-process, kept across producer replacements. The trade-offs:
-- Two processes never share an id, so none fences another by mistake (a
-  fixed id copied between two processes would have them fence each other in
-  turn).
-- A process that dies inside a transaction leaves it open, and no successor
-  with its id comes to end it: the broker aborts it after
-  `TRANSACTION_TIMEOUT_MS` (plus its cleanup interval). Until then
-  read_committed consumers of the dead-letter partitions it wrote to wait;
-  nothing is lost.
-- No zombie fencing: aiokafka commits offsets in a transaction without the
-  group's generation (TxnOffsetCommit v0, before KIP-447), so a member the
-  group evicted without its knowing could still commit a batch of partitions
-  another member now reads; its letters would come twice (its reads stay
-  once). The Kafka source keeps eviction out of its own paths (heartbeats
-  run in the background, a revocation settles within the rebalance
-  timeout); what is left is a process frozen past the session timeout with a
-  transaction in hand.
-- aiokafka's offset fetch cannot ask for stable offsets (KIP-447's
-  require_stable): a transaction whose commit the broker accepted just as it
-  went down is completed once it is back, and a member that read the
-  group's offsets in between reads those messages again. The window is
-  the broker writing its markers after a restart.
+Costs: a batch spanning several partitions makes one transaction per
+partition (concurrent), and a process holds one producer per partition it
+commits (stopped when the partition is revoked). A transaction left open
+by a process that died hides later letters of the dead-letter partitions it
+wrote to from read_committed readers until the partition's next producer
+starts (the new owner's first commit) or the broker aborts it after
+`TRANSACTION_TIMEOUT_MS`; nothing is lost.
 """
 
 from __future__ import annotations
@@ -54,8 +50,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 from aiokafka import AIOKafkaProducer
@@ -115,9 +110,12 @@ def headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
 class KafkaTransactions:
     """Commits dead letters to `topic` with consumer offsets of `group_id`, atomically.
 
-    `committed` reads the group's committed offsets; it is asked only after a
-    transaction whose outcome is unknown. Every wait on the broker is bounded
-    by `bound_s`; past it the broker counts as unavailable.
+    One transactional producer per input partition, with the id
+    `{group_id}.{topic}.{partition}`, started at the partition's first
+    commit. `committed` reads the group's committed offset of a partition;
+    it is asked once per producer started, and after a transaction whose
+    outcome is unknown. Every wait on the broker is bounded by `bound_s`;
+    past it the broker counts as unavailable.
     """
 
     def __init__(
@@ -131,67 +129,114 @@ class KafkaTransactions:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.group_id = group_id
-        self.transactional_id = f"{group_id}-{uuid.uuid4().hex[:16]}"
         self.committed = committed
         self.bound_s = bound_s
-        self._producer: AIOKafkaProducer | None = None
-        # Whether a commit was asked for and not confirmed: it may have happened.
-        self._unsure = False
+        self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+        # Partitions whose committed offset must be read before their next
+        # transaction: a new producer's, or a failed transaction's.
+        self._unsure: set[TopicPartition] = set()
         self._retiring: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> None:
-        """Start a producer with the transactional id; `BrokerUnavailable` if the broker is away.
+    def transactional_id(self, partition: TopicPartition) -> str:
+        """The id of the producer committing `partition`: the same in every process."""
+        return f"{self.group_id}.{partition.topic}.{partition.partition}"
 
-        Starting fences every earlier producer with the id and ends its
-        transaction (committed if the broker had accepted the commit).
+    async def commit(self, letters: Sequence[DeadLetter], offsets: Offsets) -> None:
+        """Send `letters` and commit `offsets`, one transaction per partition; return once
+        every one committed. Each letter's message lies in a partition of `offsets`.
+
+        `BrokerUnavailable`: not known to be committed (some partitions may
+        be). Call again (with this batch, or with whatever is read next if it
+        was given up): each partition first learns what became of its last
+        transaction and sends only the rest. Partitions are independent: a
+        letter is readable exactly when its partition's offset past it is.
+        """
+        by_partition: dict[TopicPartition, list[DeadLetter]] = {tp: [] for tp in offsets}
+        for letter in letters:
+            by_partition[_partition(letter)].append(letter)
+        outcomes = await asyncio.gather(
+            *(self._commit_one(tp, by_partition[tp], o) for tp, o in offsets.items()),
+            return_exceptions=True,
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            # The call is retried whole: the partitions that did commit must
+            # learn it from their committed offsets, not send again.
+            self._unsure.update(offsets)
+            # A fault that is not the broker's absence outranks it.
+            raise min(failures, key=lambda exc: isinstance(exc, BrokerUnavailable))
+
+    def release(self, partitions: Iterable[TopicPartition]) -> None:
+        """Stop the producers of `partitions` (revoked) in the background.
+
+        Whoever commits them next starts a producer of the same id, which
+        fences these anyway; stopping them only frees their connections.
+        """
+        for tp in partitions:
+            producer = self._producers.pop(tp, None)
+            if producer is not None:
+                self._retire(producer)
+
+    async def stop(self) -> None:
+        """Stop every producer, waiting at most about `bound_s`.
+
+        A transaction left open (the broker away) is aborted when the
+        partition's next producer starts, or by the broker after
+        `TRANSACTION_TIMEOUT_MS`.
+        """
+        self.release(list(self._producers))
+        if self._retiring:
+            await asyncio.wait(self._retiring)
+
+    async def _commit_one(self, tp: TopicPartition, letters: list[DeadLetter], offset: int) -> None:
+        producer = self._producers.get(tp)
+        if producer is None:
+            producer = await self._start(tp)
+        if tp in self._unsure:
+            done = await self._bounded(self.committed(tp)) or 0
+            self._unsure.discard(tp)
+            if done >= offset:
+                return  # committed already (or by another member since: nothing to add)
+            kept = [letter for letter in letters if letter.message.offset >= done]
+            if len(kept) < len(letters):
+                log.info(
+                    "%s was committed up to %d: sending %d of %d dead letters",
+                    tp,
+                    done,
+                    len(kept),
+                    len(letters),
+                )
+            letters = kept
+        try:
+            await self._bounded(self._transaction(producer, letters, {tp: offset}))
+        except BaseException:
+            self._unsure.add(tp)
+            if self._producers.get(tp) is producer:
+                self.release([tp])
+            raise
+
+    async def _start(self, tp: TopicPartition) -> AIOKafkaProducer:
+        """Start the partition's producer: `BrokerUnavailable` if the broker is away.
+
+        Starting fences every earlier producer of the id (a member that lost
+        the partition without knowing it, a process that died) and ends its
+        transaction, committed if the broker had accepted the commit, else
+        aborted; so the committed offset read next is final.
         """
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
-            transactional_id=self.transactional_id,
+            transactional_id=self.transactional_id(tp),
             transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
             retry_backoff_ms=RETRY_BACKOFF_MS,
         )
         try:
             await self._bounded(producer.start())
-        except BrokerUnavailable:
+        except BaseException:
             self._retire(producer)
             raise
-        self._producer = producer
-
-    async def commit(self, letters: Sequence[DeadLetter], offsets: Offsets) -> None:
-        """Send `letters` and commit `offsets` in one transaction; return once committed.
-
-        `BrokerUnavailable`: not known to be committed. Call again (with this
-        batch, or with whatever is read next if it was given up): the next
-        call first learns what became of this one and sends only the rest.
-        """
-        if self._producer is None:
-            await self.start()
-        if self._unsure:
-            letters, offsets = await self._not_yet_committed(letters, offsets)
-            self._unsure = False
-            if not offsets:
-                return
-        producer = self._producer
-        assert producer is not None
-        try:
-            await self._bounded(self._transaction(producer, letters, offsets))
-        except BrokerUnavailable:
-            self._producer = None
-            self._retire(producer)
-            raise
-
-    async def stop(self) -> None:
-        """Stop the producer, waiting at most `bound_s`.
-
-        A transaction left open (the broker away) is aborted by the broker
-        after `TRANSACTION_TIMEOUT_MS`.
-        """
-        if self._producer is not None:
-            self._retire(self._producer)
-            self._producer = None
-        if self._retiring:
-            await asyncio.wait(self._retiring)
+        self._producers[tp] = producer
+        self._unsure.add(tp)
+        return producer
 
     async def _transaction(
         self, producer: AIOKafkaProducer, letters: Sequence[DeadLetter], offsets: Offsets
@@ -209,35 +254,11 @@ class KafkaTransactions:
         # A letter the broker refused must not be committed without it.
         await asyncio.gather(*acks)
         await producer.send_offsets_to_transaction(dict(offsets), self.group_id)
-        self._unsure = True
+        await self._end(producer)
+
+    async def _end(self, producer: AIOKafkaProducer) -> None:
+        """Commit the open transaction (one method: tests lose its answer here)."""
         await producer.commit_transaction()
-        self._unsure = False
-
-    async def _not_yet_committed(
-        self, letters: Sequence[DeadLetter], offsets: Offsets
-    ) -> tuple[list[DeadLetter], dict[TopicPartition, int]]:
-        """What of `letters` and `offsets` lies past the group's committed offsets.
-
-        Letters and offsets are committed together, so a message below its
-        partition's committed offset has had its letter committed.
-        """
-        done = {tp: await self._bounded(self.committed(tp)) for tp in offsets}
-        left = {tp: o for tp, o in offsets.items() if (done[tp] or 0) < o}
-        kept = [
-            letter
-            for letter in letters
-            if letter.message.offset >= (done.get(_partition(letter)) or 0)
-        ]
-        if len(left) < len(offsets) or len(kept) < len(letters):
-            log.info(
-                "the last transaction had committed %d of %d partitions; "
-                "sending %d of %d dead letters",
-                len(offsets) - len(left),
-                len(offsets),
-                len(kept),
-                len(letters),
-            )
-        return kept, left
 
     async def _bounded(self, call: Awaitable[T]) -> T:
         """`await call` within `bound_s`; the broker's absence is `BrokerUnavailable`."""

@@ -2,8 +2,10 @@
 
 The loop is: `getmany` → the pipeline (decode → batch → write → commit; see
 `ingestor.pipeline`). Once a batch's database transaction committed, its
-dead letters and its offsets are committed in one Kafka transaction
-(`KafkaTransactions`; offsets are committed only that way), and up to
+dead letters and its offsets are committed in one Kafka transaction per
+partition (`KafkaTransactions`: a producer per partition, whose id every
+member derives alike, so a member that lost a partition is fenced; offsets
+are committed only that way), and up to
 `ingest_writers` batches are written at once while the next is read, their
 Kafka transactions made one after another in the order they were read. A
 crash at any point re-reads: the idempotent writer turns the re-read into
@@ -24,8 +26,9 @@ Failure behaviour:
   uncommitted: whoever gets the partitions re-reads it.
 - Stop requested: everything read is written and committed, then the group
   is left. During an outage the writes are given up (uncommitted) so the
-  process can exit; with the broker away, leaving the group and stopping the
-  producer wait at most `STOP_BOUND_S` each (the group then notices the
+  process can exit; with the broker away, leaving the group waits at most
+  `STOP_BOUND_S` and stopping the producers at most their bound (the group
+  then notices the
   member gone after its session timeout; whoever takes its partitions
   re-reads what was not committed).
 - A batch given up is never skipped: no later batch commits past it, and the
@@ -80,8 +83,8 @@ REBALANCE_TIMEOUT_MS: Final = 30_000
 # at least every KEEPALIVE_S while a write retries, but not while it waits
 # on a slow, working write; at least the rebalance timeout (aiokafka's default).
 MAX_POLL_INTERVAL_MS: Final = 300_000
-# At most this long each to leave the group and to stop the producer: with
-# the broker away either would wait for it without end.
+# At most this long to leave the group: with the broker away it would wait
+# for it without end.
 STOP_BOUND_S: Final = 10.0
 # Waiting on back-pressure, the source looks this often whether a write is
 # retrying an outage (then it pauses), and polls the paused partitions.
@@ -189,29 +192,30 @@ class KafkaSource:
                 self._rewind(self.write.take_dropped())
 
     async def _start_clients(self, stop: asyncio.Event) -> bool:
-        """Start producer and consumer, waiting for the broker; False if stopped first."""
-        starts = (self.transactions.start, lambda: _broker_call(self.consumer.start()))
-        for start in starts:
-            try:
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(BrokerUnavailable),
-                    wait=wait_exponential_jitter(
-                        multiplier=0.1, max=self.backoff.max_backoff_s, jitter=0.1
-                    ),
-                    stop=lambda _: stop.is_set(),
-                    before_sleep=log_retry,
-                    reraise=True,
-                ):
-                    with attempt:
-                        await start()
-            except BrokerUnavailable:
-                if stop.is_set():
-                    return False
-                raise
+        """Start the consumer, waiting for the broker; False if stopped first.
+
+        The transactional producers start at their partitions' first commits.
+        """
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(BrokerUnavailable),
+                wait=wait_exponential_jitter(
+                    multiplier=0.1, max=self.backoff.max_backoff_s, jitter=0.1
+                ),
+                stop=lambda _: stop.is_set(),
+                before_sleep=log_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    await _broker_call(self.consumer.start())
+        except BrokerUnavailable:
+            if stop.is_set():
+                return False
+            raise
         return True
 
     async def _stop_clients(self) -> None:
-        """Leave the group and stop the producer, each within `STOP_BOUND_S`."""
+        """Leave the group within `STOP_BOUND_S`, then stop the producers (bounded too)."""
         try:
             await asyncio.wait_for(self.consumer.stop(), STOP_BOUND_S)
         except TimeoutError:
@@ -331,6 +335,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         log.info("revoking %d partitions: storing and committing what was read", len(revoked))
         await self.source.settle(grace_s=REVOKE_GRACE_S)
+        self.source.transactions.release(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         metrics.PAUSED.set(0)
