@@ -4,11 +4,12 @@ Kafka: each dead letter keeps the original key and bytes, and headers say
 why (`reason`, `reason_code`) and where it came from (`original_topic`,
 `original_partition`, `original_offset`, `original_timestamp`), so it can be
 inspected, fixed and replayed. `KafkaTransactions` commits a batch's dead
-letters together with the batch's consumer offsets in one Kafka transaction,
-after the database transaction that stored the batch: a letter becomes
-readable exactly when the offset past its message is committed, so every
-malformed message is dead-lettered once for consumers of the dead-letter
-topic that read committed data (`isolation_level="read_committed"`). HTTP
+letters together with the batch's consumer offsets, in one Kafka
+transaction per partition, after the database transaction that stored the
+batch: a letter becomes readable exactly when the offset past its message
+is committed, so every malformed message is dead-lettered once for
+consumers of the dead-letter topic that read committed data
+(`isolation_level="read_committed"`). HTTP
 and file import deliver theirs to sinks of their own (the answer's
 rejections, the rejects file), with the write step's `Deliver` contract.
 
