@@ -218,6 +218,13 @@ class KafkaSource:
         """Leave the group within `STOP_BOUND_S`, then stop the producers (bounded too)."""
         try:
             await asyncio.wait_for(self.consumer.stop(), STOP_BOUND_S)
+        except asyncio.CancelledError:
+            # aiokafka's fetcher awaits the fetches it cancelled on close, and
+            # their cancellation escapes `stop`: not ours unless we are cancelled.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            log.warning("leaving the group was cut short; the group notices the member gone")
         except TimeoutError:
             log.warning(
                 "could not leave the group within %.0f s (broker away?): the group "
