@@ -360,7 +360,10 @@ class Soak:
 
     async def _check(self, traffic: Traffic, lag_left: dict[int, tuple[int, int]]) -> SoakReport:
         source = await read_topic(self.broker.bootstrap, self.topic, self.config.partitions)
-        letters = await read_topic(self.broker.bootstrap, self.dlq, DLQ_PARTITIONS)
+        # Dead letters are written in transactions: what counts is what commits.
+        letters = await read_topic(
+            self.broker.bootstrap, self.dlq, DLQ_PARTITIONS, isolation="read_committed"
+        )
         truth = Truth.of(source)
         sends = traffic.sends
         keys = {r.key for r in truth.bad.values()}
