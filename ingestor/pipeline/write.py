@@ -13,8 +13,12 @@ transaction) passes no `deliver`.
 With a `Backoff`, transient outages of the store, the delivery and the
 commit are retried (see `retry.py`; a commit retried must learn itself what
 became of the failed attempt); a batch whose retries are given up is not
-committed, nor is any batch after it (its offsets would jump over the
-given-up one): `take_dropped` returns them, for the source to read again.
+committed, nor is any batch submitted after it until the source has taken
+them back (`take_dropped`, to read them again): a later batch's offsets
+would jump over the given-up one, and with them the dead letters only its
+commit carries. That holds for a batch submitted after the given-up one has
+already finished, too: the chain runs through the last batch submitted, not
+only through the ones still in flight.
 Without one, a transient failure fails the step like any other error: the
 HTTP source answers 503, a file import stops.
 """
@@ -114,13 +118,17 @@ class Write:
         self.backoff = backoff
         self._inflight: deque[tuple[Batch, asyncio.Task[bool]]] = deque()
         self._dropped: list[Batch] = []
+        # The last batch submitted since the source last took the dropped
+        # ones: each batch commits only after it (see the module docstring).
+        self._last: asyncio.Task[bool] | None = None
 
     def submit(self, batch: Batch) -> None:
         self.poll()
         if len(self._inflight) >= self.writers:
             raise MessageRejected(self._inflight[0][1])
-        previous = self._inflight[-1][1] if self._inflight else None
-        self._inflight.append((batch, asyncio.create_task(self._run(batch, previous))))
+        task = asyncio.create_task(self._run(batch, self._last))
+        self._inflight.append((batch, task))
+        self._last = task
 
     def poll(self) -> None:
         while self._inflight and self._inflight[0][1].done():
@@ -139,8 +147,15 @@ class Write:
         self.poll()
 
     def take_dropped(self) -> list[Batch]:
-        """The batches given up (not committed) since the last call, in read order."""
+        """The batches given up (not committed) since the last call, in read order.
+
+        The caller reads them again from their first offsets; batches
+        submitted from then on may commit. Call it only with nothing in
+        flight (after `join`): a batch still in flight keeps the chain.
+        """
         dropped, self._dropped = self._dropped, []
+        if not self._inflight:
+            self._last = None
         return dropped
 
     def cancel(self) -> None:

@@ -313,11 +313,17 @@ class KafkaSource:
                 metrics.set_lag(topic, part, end - offset)
 
     def _rewind(self, dropped: list[Batch]) -> None:
-        """Seek back to the first message of `dropped` on each partition still assigned."""
+        """Seek back to the first message of `dropped` on each partition still assigned.
+
+        Messages of those partitions still held lie past the given-up ones:
+        they are read again after them, and must not be written before them.
+        """
         firsts: dict[tuple[str, int], int] = {}
         for batch in dropped:
             for partition, offset in batch.first_offsets.items():
                 firsts[partition] = min(offset, firsts.get(partition, offset))
+        if firsts and self._held:
+            self._held = deque(m for m in self._held if (m.topic, m.partition) not in firsts)
         assigned = self.consumer.assignment()
         for (topic, part), offset in firsts.items():
             tp = TopicPartition(topic, part)

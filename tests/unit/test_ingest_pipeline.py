@@ -288,6 +288,30 @@ async def test_a_commit_given_up_leaves_its_batch_and_the_later_ones_uncommitted
     assert (write.stats.batches, write.stats.dead_lettered) == (0, 0)
 
 
+async def test_a_batch_submitted_after_a_given_up_one_finished_stays_uncommitted() -> None:
+    # The given-up batch is no longer in flight when the next one comes (a
+    # stop or revocation feeding what was held): the next must still not
+    # commit, or its offsets would pass the given-up batch and its letters.
+    fakes = Fakes()
+    fakes.commit_failures = {0: [BrokerUnavailable("away")] * 1000}
+    backoff = Backoff(max_backoff_s=0.01)
+    write = fakes.write(writers=1, backoff=backoff, deliver=False)
+    first, second = _batch(0, 1, dead=[1]), _batch(2, 3)
+    write.submit(first)
+    await asyncio.sleep(0.05)
+    backoff.give_up_after(0.0)
+    await write.join()  # the first is given up and done
+    write.submit(second)  # the broker is back for it
+    await write.join()
+    assert [entry for entry in fakes.log if entry.startswith("committed")] == []
+    assert write.take_dropped() == [first, second]
+    backoff.keep_trying()
+    fakes.commit_failures = {}
+    write.submit(_batch(0, 1, dead=[1]))  # read again after the rewind
+    await write.join()
+    assert fakes.log[-1] == "committed 0"
+
+
 async def test_give_up_wakes_a_long_backoff_at_once() -> None:
     fakes = Fakes()
     fakes.failures = {0: [StorageUnavailable("down")] * 1000}
