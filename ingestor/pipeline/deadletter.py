@@ -31,6 +31,11 @@ fails (fenced), so what it commits follows what it read.
   nothing below it. The owner's next transaction fails the same way and
   learns the same. Nothing is committed twice, and the group's offsets
   never move back.
+- A batch whose transaction is given up (failing past a revocation's
+  grace, or at a stop): no batch read after it commits in this process
+  until it is read again (`ingestor.pipeline.write`), since a later
+  transaction's offsets would pass its letters, which only its own
+  transaction carries.
 - A transaction that fails (the broker goes away, no answer within
   `bound_s`): its producer is replaced. Starting the new one ends the old
   transaction, committed if the broker had accepted the commit, aborted

@@ -31,8 +31,11 @@ Failure behaviour:
   then notices the
   member gone after its session timeout; whoever takes its partitions
   re-reads what was not committed).
-- A batch given up is never skipped: no later batch commits past it, and the
-  consumer seeks back to its first message on the partitions still assigned.
+- A batch given up is never skipped: no batch read after it commits until
+  the consumer has sought back to its first message on the partitions still
+  assigned (messages of those partitions held meanwhile are dropped, to be
+  read again in order); its dead letters ride only on its own transaction,
+  so a later commit passing it would lose them.
 - Any other failure of a write ends the source, and with it the process
   (exit code 1); nothing read after the failed batch is committed.
 """
