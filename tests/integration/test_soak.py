@@ -44,8 +44,10 @@ async def soak() -> AsyncIterator[SoakReport]:
     if os.environ.get(kafka_broker.BOOTSTRAP_ENV):
         pytest.skip("restarts a broker of its own; this machine may have no Kafka to run")
     lines: list[str] = []
-    report = await run_soak(CONFIG, log=lines.append)
-    print("\n".join(lines))  # shown by pytest when a test fails
+    try:
+        report = await run_soak(CONFIG, log=lines.append)
+    finally:
+        print("\n".join(lines))  # shown by pytest when a test fails, or the soak
     print(report.format())
     yield report
     # A run with findings keeps its work dir; the report above says what happened.

@@ -135,9 +135,18 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        """Start it: on a free port pair the first time, on the same port after that."""
+        """Start it: on a free port pair the first time, on the same port after that.
+
+        A restart whose port another process holds (test brokers of other
+        sessions pick from the same range) tries again for a minute before
+        giving up: the clients know only this port.
+        """
         if self.port is not None:
-            await self._kafka_sh("start", self.port)
+            for _ in range(30):
+                if await self._kafka_sh("start", self.port, check=False) == 0:
+                    return
+                await asyncio.sleep(2)
+            await self._kafka_sh("start", self.port)  # the last try says why
             return
         for _ in range(5):
             port = self._free_port_pair()
