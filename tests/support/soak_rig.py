@@ -143,10 +143,12 @@ class Broker:
         """
         if self.port is not None:
             for _ in range(30):
-                if await self._kafka_sh("start", self.port, check=False) == 0:
-                    return
+                code = await self._kafka_sh("start", self.port, check=False)
+                if code != _EXIT_PORT_BUSY:
+                    break
                 await asyncio.sleep(2)
-            await self._kafka_sh("start", self.port)  # the last try says why
+            if code != 0:
+                raise RigError(f"kafka.sh start failed ({code}); see {self.kafka_dir}/logs")
             return
         for _ in range(5):
             port = self._free_port_pair()
@@ -173,8 +175,17 @@ class Broker:
         raise RigError("no free pair of loopback ports")
 
     async def _kafka_sh(self, command: str, port: int | None, check: bool = True) -> int:
-        # A loaded machine can take longer than kafka.sh's default 90 s to start a JVM.
-        env = dict(os.environ, KAFKA_DIR=str(self.kafka_dir), KAFKA_START_TIMEOUT="300")
+        # A loaded machine can take longer than kafka.sh's default 90 s to start
+        # a JVM, and longer than its 30 s to run the readiness probe (a JVM
+        # too): a probe cut short counts as "not answering", and a start that
+        # never sees an answer stops the broker it started (a soak at a load
+        # average of 25 restarted one broker five times over 23 minutes).
+        env = dict(
+            os.environ,
+            KAFKA_DIR=str(self.kafka_dir),
+            KAFKA_START_TIMEOUT="900",
+            KAFKA_PROBE_TIMEOUT="120",
+        )
         if port is not None:
             env["KAFKA_PORT"] = str(port)
         proc = await asyncio.create_subprocess_exec(
@@ -187,11 +198,11 @@ class Broker:
             stderr=asyncio.subprocess.STDOUT,
         )
         try:
-            output, _ = await asyncio.wait_for(proc.communicate(), 600)
+            output, _ = await asyncio.wait_for(proc.communicate(), 1200)
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            raise RigError(f"kafka.sh {command} took over 600 s") from None
+            raise RigError(f"kafka.sh {command} took over 1200 s") from None
         code = proc.returncode if proc.returncode is not None else -1
         if check and code != 0:
             raise RigError(
