@@ -36,6 +36,10 @@ fails (fenced), so what it commits follows what it read.
   until it is read again (`ingestor.pipeline.write`), since a later
   transaction's offsets would pass its letters, which only its own
   transaction carries.
+- A batch over several partitions of which some commit and some fail: the
+  retry adds nothing for those that committed, which the process knows
+  without asking (right after a commit the group's offset may still read as
+  the one before, until the broker has applied the commit markers).
 - A transaction that fails (the broker goes away, no answer within
   `bound_s`): its producer is replaced. Starting the new one ends the old
   transaction, committed if the broker had accepted the commit, aborted
@@ -141,6 +145,11 @@ class KafkaTransactions:
         # Partitions whose committed offset must be read before their next
         # transaction: a new producer's, or a failed transaction's.
         self._unsure: set[TopicPartition] = set()
+        # The offset this process's last transaction of a partition committed.
+        # What a partition that did commit knows without asking: right after a
+        # commit the group's offset may still read as the one before (the
+        # broker applies it once the commit markers are written).
+        self._done: dict[TopicPartition, int] = {}
         self._retiring: set[asyncio.Task[None]] = set()
 
     def transactional_id(self, partition: TopicPartition) -> str:
@@ -166,9 +175,8 @@ class KafkaTransactions:
         )
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:
-            # The call is retried whole: the partitions that did commit must
-            # learn it from their committed offsets, not send again.
-            self._unsure.update(offsets)
+            # The call is retried whole: the partitions that did commit know it
+            # (`_done`), the others read their committed offset first.
             # A fault that is not the broker's absence outranks it.
             raise min(failures, key=lambda exc: isinstance(exc, BrokerUnavailable))
 
@@ -179,6 +187,7 @@ class KafkaTransactions:
         fences these anyway; stopping them only frees their connections.
         """
         for tp in partitions:
+            self._done.pop(tp, None)
             producer = self._producers.pop(tp, None)
             if producer is not None:
                 self._retire(producer)
@@ -198,23 +207,25 @@ class KafkaTransactions:
         producer = self._producers.get(tp)
         if producer is None:
             producer = await self._start(tp)
+        done = self._done.get(tp, 0)
         if tp in self._unsure:
-            done = await self._bounded(self.committed(tp)) or 0
+            group_offset: int | None = await self._bounded(self.committed(tp))
+            done = max(done, group_offset or 0)
             self._unsure.discard(tp)
-            if done >= offset:
-                return  # committed already (or by another member since: nothing to add)
-            kept = [letter for letter in letters if letter.message.offset >= done]
-            if len(kept) < len(letters):
-                log.info(
-                    "%s was committed up to %d: sending %d of %d dead letters",
-                    tp,
-                    done,
-                    len(kept),
-                    len(letters),
-                )
-            letters = kept
+        if done >= offset:
+            return  # committed already (or by another member since: nothing to add)
+        kept = [letter for letter in letters if letter.message.offset >= done]
+        if len(kept) < len(letters):
+            log.info(
+                "%s was committed up to %d: sending %d of %d dead letters",
+                tp,
+                done,
+                len(kept),
+                len(letters),
+            )
         try:
-            await self._bounded(self._transaction(producer, letters, {tp: offset}))
+            await self._bounded(self._transaction(producer, kept, {tp: offset}))
+            self._done[tp] = offset
         except BaseException:
             self._unsure.add(tp)
             if self._producers.get(tp) is producer:

@@ -280,6 +280,45 @@ async def test_partitions_of_a_batch_commit_apart(
         assert await consumer.committed(_partition(partition)) == 10
 
 
+async def test_a_partition_that_committed_does_not_trust_a_stale_group_offset(
+    kafka_bootstrap: str, group: tuple[str, str, AIOKafkaConsumer]
+) -> None:
+    # Right after a transaction commits, the group's offset may still read as
+    # the one before (the broker applies it once the markers are written).
+    # Here it always does: the partition that committed must know it did.
+    dlq, group_id, consumer = group
+
+    async def stale(tp: TopicPartition) -> int | None:
+        return None
+
+    transactions = GoneBeforeCommit(kafka_bootstrap, dlq, group_id, stale, BOUND_S)
+    letters = [_letter(1, partition=0), _letter(2, partition=1)]
+    offsets = {**_offsets(10, partition=0), **_offsets(10, partition=1)}
+    assert await _retrying_offsets(transactions, letters, offsets) == 1
+    committed = Counter(await _read(kafka_bootstrap, dlq, "read_committed"))
+    assert committed == {(0, 1): 1, (1, 2): 1}
+    for partition in (0, 1):
+        assert await consumer.committed(_partition(partition)) == 10
+
+
+async def _retrying_offsets(
+    transactions: KafkaTransactions,
+    letters: list[DeadLetter],
+    offsets: dict[TopicPartition, int],
+) -> int:
+    """Commit over several partitions, retrying the broker's absence; the failures."""
+    try:
+        for failed in range(10):
+            try:
+                await transactions.commit(letters, offsets)
+                return failed
+            except BrokerUnavailable:
+                continue
+    finally:
+        await transactions.stop()
+    raise AssertionError("ten attempts failed")
+
+
 async def test_an_ingestor_dying_between_the_two_commits_leaves_each_letter_once(
     pool: asyncpg.Pool[Any], database_url: str, kafka_bootstrap: str
 ) -> None:
