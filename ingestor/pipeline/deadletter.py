@@ -229,7 +229,8 @@ class KafkaTransactions:
         except BaseException:
             self._unsure.add(tp)
             if self._producers.get(tp) is producer:
-                self.release([tp])
+                del self._producers[tp]  # replaced at the next attempt
+                self._retire(producer)
             raise
 
     async def _start(self, tp: TopicPartition) -> AIOKafkaProducer:
