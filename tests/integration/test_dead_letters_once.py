@@ -3,7 +3,8 @@
 A transaction that fails before its commit, one whose commit happened but
 whose answer was lost, a batch given up and read again with more in it, a
 member that lost its partition without knowing it (a zombie), a batch over
-two partitions of which one fails, an ingestor that dies between the
+two partitions of which one fails (also with the group's offset read
+stale after the other's commit), an ingestor that dies between the
 database commit and the Kafka commit, and a batch given up while the next
 one could commit: in each, a `read_committed` reader of the dead-letter
 topic sees every letter once, while a `read_uncommitted` one shows the
