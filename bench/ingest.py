@@ -12,8 +12,15 @@ with the full schema (all five indexes):
 then the produce-to-stored latency of ours at a steady rate (p50/p99, from
 the producer's send to the NOTIFY of the committed batch).
 
+With `--malformed SHARE` that share of the messages is malformed (of every
+kind `ingestor.simulate` makes): the ceiling COPYs only the good ones, the
+naive consumer skips the rest, ours dead-letters them (the rates count every
+message), and the latency run also times each dead letter from the send to
+the moment a `read_committed` consumer of the dead-letter topic sees it.
+
     .venv/bin/python bench/ingest.py --events 20000 --naive-events 5000
     .venv/bin/python bench/ingest.py --events 1000000 --naive-events 100000 --latency-s 30
+    .venv/bin/python bench/ingest.py --events 200000 --naive-events 2000 --malformed 0.05
 
 PostgreSQL: --database-url (a superuser URL; a database is created per run)
 or an embedded server. Kafka: --bootstrap or a broker started by
@@ -36,6 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -45,7 +53,11 @@ from ingestor import metrics
 from ingestor.simulate import Simulation, SimulationConfig
 from ingestor.sources.kafka import KafkaSource
 from ingestor.writer import NOTIFY_CHANNEL
+from schema.errors import InvalidEvent
 from schema.events import COLUMNS, decode_event
+
+Payload = tuple[bytes, bytes | None]
+MALFORMED_KEY = b"malformed"  # how ingestor.simulate keys its malformed messages
 
 INSERT_ONE = (
     f"INSERT INTO plate_events ({', '.join(COLUMNS)}) "
@@ -74,7 +86,7 @@ async def drop_database(admin_url: str, url: str) -> None:
         await conn.close()
 
 
-async def produce(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes | None]]) -> float:
+async def produce(bootstrap: str, topic: str, payloads: list[Payload]) -> float:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks=1)
     await producer.start()
     started = time.perf_counter()
@@ -96,8 +108,9 @@ async def count_rows(url: str) -> int:
         await conn.close()
 
 
-async def bench_ceiling(url: str, payloads: list[tuple[bytes, bytes | None]]) -> float:
-    rows = [decode_event(v).as_row() for v, _ in payloads]  # parsing is not timed
+async def bench_ceiling(url: str, payloads: list[Payload]) -> float:
+    # Parsing is not timed; the ceiling stores the good reads only.
+    rows = [decode_event(v).as_row() for v, k in payloads if k != MALFORMED_KEY]
     conn = await asyncpg.connect(url)
     try:
         started = time.perf_counter()
@@ -121,6 +134,7 @@ async def bench_naive(url: str, bootstrap: str, topic: str, n: int) -> float:
         group_id=f"naive-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
         enable_auto_commit=True,
+        isolation_level="read_committed",
     )
     await consumer.start()
     done = 0
@@ -133,9 +147,12 @@ async def bench_naive(url: str, bootstrap: str, topic: str, n: int) -> float:
                     if done >= n:
                         break
                     started = started or time.perf_counter()
-                    event = decode_event(record.value)
-                    await conn.execute(INSERT_ONE, *event.as_row())
                     done += 1
+                    try:
+                        event = decode_event(record.value)
+                    except InvalidEvent:
+                        continue  # the naive design drops what it cannot parse
+                    await conn.execute(INSERT_ONE, *event.as_row())
         elapsed = time.perf_counter() - (started or time.perf_counter())
     finally:
         await consumer.stop()
@@ -144,8 +161,10 @@ async def bench_naive(url: str, bootstrap: str, topic: str, n: int) -> float:
 
 
 async def bench_ours(
-    url: str, bootstrap: str, topic: str, n: int, batch_size: int, writers: int
+    url: str, bootstrap: str, topic: str, n: int, good: int, batch_size: int, writers: int
 ) -> float:
+    """`n` messages, `good` of them valid: messages per second until all are stored or
+    dead-lettered."""
     settings = IngestorSettings(
         database_url=url,
         kafka_bootstrap_servers=bootstrap,
@@ -166,7 +185,7 @@ async def bench_ours(
         while stats.consumed == 0:  # group join is not ingest time
             await asyncio.sleep(0.005)
         started = time.perf_counter()
-        while stats.stored + stats.duplicates < n:
+        while stats.stored + stats.duplicates + stats.dead_lettered < n:
             if task.done():
                 task.result()
             await asyncio.sleep(0.005)
@@ -175,12 +194,59 @@ async def bench_ours(
         stop.set()
         await task
         await pool.close()
-    assert await count_rows(url) == n
+    assert await count_rows(url) == good
     return n / elapsed
 
 
-async def bench_latency(url: str, bootstrap: str, rate: int, seconds: float) -> list[float]:
-    """Send at `rate`/s for `seconds`; latency = NOTIFY of the batch - send time."""
+class Latencies:
+    """Produce-to-stored of good reads and produce-to-readable of dead letters, in seconds."""
+
+    def __init__(self) -> None:
+        self.stored: list[float] = []
+        self.dead: list[float] = []
+        self.sent_good: dict[uuid.UUID, float] = {}
+        self.sent_bad: list[tuple[asyncio.Future[RecordMetadata], float]] = []
+        self.letters: dict[tuple[int, int], float] = {}  # original (partition, offset) -> seen
+
+    def settle_dead(self) -> None:
+        """Match each dead letter seen to its send (its record's coordinates)."""
+        self.dead = []
+        for delivery, sent in self.sent_bad:
+            if delivery.done() and not delivery.exception():
+                meta = delivery.result()
+                seen = self.letters.get((meta.partition, meta.offset))
+                if seen is not None:
+                    self.dead.append(seen - sent)
+
+
+async def read_letters(bootstrap: str, topic: str, into: Latencies) -> None:
+    """Note when each dead letter becomes readable to a read_committed consumer."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        metadata_max_age_ms=1000,  # the topic is created by the first letter
+    )
+    await consumer.start()
+    try:
+        while True:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                seen = time.perf_counter()
+                for r in records:
+                    h = dict(r.headers)
+                    origin = (int(h["original_partition"]), int(h["original_offset"]))
+                    into.letters[origin] = seen
+    finally:
+        await consumer.stop()
+
+
+async def bench_latency(
+    url: str, bootstrap: str, rate: int, seconds: float, malformed: float
+) -> Latencies:
+    """Send at `rate`/s for `seconds`; a read's latency is the NOTIFY of its batch - its
+    send, a dead letter's the moment it is readable - its send."""
     topic = f"bench-latency-{uuid.uuid4().hex}"
     settings = IngestorSettings(
         database_url=url,
@@ -192,9 +258,8 @@ async def bench_latency(url: str, bootstrap: str, rate: int, seconds: float) -> 
         http_enabled=False,
         ingestor_metrics_port=None,
     )
-    sim = Simulation(SimulationConfig(seed=99))
-    sent_at: dict[uuid.UUID, float] = {}
-    latencies: list[float] = []
+    sim = Simulation(SimulationConfig(seed=99, malformed=malformed))
+    lat = Latencies()
     listener = await asyncpg.connect(url)
     batches: asyncio.Queue[int] = asyncio.Queue()
     await listener.add_listener(NOTIFY_CHANNEL, lambda *a: batches.put_nowait(int(a[3])))
@@ -207,7 +272,7 @@ async def bench_latency(url: str, bootstrap: str, rate: int, seconds: float) -> 
             ids = await reader.fetchval(
                 "SELECT event_ids FROM stored_batches WHERE batch_id = $1", batch_id
             )
-            latencies.extend(heard - sent_at[i] for i in ids if i in sent_at)
+            lat.stored.extend(heard - lat.sent_good[i] for i in ids if i in lat.sent_good)
 
     # Warm up: topic created, group joined, before the clock runs.
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks=1)
@@ -218,34 +283,52 @@ async def bench_latency(url: str, bootstrap: str, rate: int, seconds: float) -> 
     stop = asyncio.Event()
     task = asyncio.create_task(KafkaSource(settings, pool, stats).run(stop))
     collector = asyncio.create_task(collect())
+    letters = asyncio.create_task(read_letters(bootstrap, settings.dlq_topic, lat))
     while stats.stored < 1:
         await asyncio.sleep(0.01)
+    messages = sim.messages()
     try:
         total = int(rate * seconds)
         started = time.perf_counter()
         for k in range(total):
-            event = sim.event()
-            sent_at[uuid.UUID(event["event_id"])] = time.perf_counter()
-            await producer.send(topic, orjson.dumps(event), key=event["camera_id"].encode())
+            value, key = next(messages)
+            sent = time.perf_counter()
+            delivery = await producer.send(topic, value, key=key)
+            if key == MALFORMED_KEY:
+                lat.sent_bad.append((delivery, sent))
+            else:
+                lat.sent_good[uuid.UUID(orjson.loads(value)["event_id"])] = sent
             ahead = (k + 1) / rate - (time.perf_counter() - started)
             if ahead > 0:
                 await asyncio.sleep(ahead)
         deadline = time.perf_counter() + 30
-        while len(latencies) < total and time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and (
+            len(lat.stored) < len(lat.sent_good) or len(lat.letters) < len(lat.sent_bad)
+        ):
             await asyncio.sleep(0.05)
     finally:
         collector.cancel()
+        letters.cancel()
         stop.set()
         await task
         await producer.stop()
         await pool.close()
         await listener.close()
         await reader.close()
-    return latencies
+    lat.settle_dead()
+    return lat
 
 
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else 0.0
+
+
+def summary(latencies: list[float], expected: int) -> str:
+    return (
+        f"{len(latencies)}/{expected} seen, p50 {1000 * percentile(latencies, 0.5):.0f} ms, "
+        f"p99 {1000 * percentile(latencies, 0.99):.0f} ms, "
+        f"max {1000 * max(latencies, default=0):.0f} ms"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -276,11 +359,17 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
-    sim = Simulation(SimulationConfig(cameras=args.cameras, plates=args.plates, seed=1))
+    sim = Simulation(
+        SimulationConfig(cameras=args.cameras, plates=args.plates, seed=1, malformed=args.malformed)
+    )
     payloads = [(v, k) for v, k in itertools.islice(sim.messages(), args.events)]
+    good = sum(k != MALFORMED_KEY for _, k in payloads)
     topic = f"bench-ingest-{uuid.uuid4().hex}"
     produce_s = await produce(bootstrap, topic, payloads)
-    print(f"events={args.events} produced in {produce_s:.1f}s (not counted)")
+    print(
+        f"events={args.events} ({args.events - good} malformed) produced in {produce_s:.1f}s "
+        "(not counted)"
+    )
 
     results: dict[str, float] = {}
     ours = [f"ours-w{w}" for w in args.writers]
@@ -295,7 +384,7 @@ async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
             else:
                 writers = int(name.removeprefix("ours-w"))
                 results[name] = await bench_ours(
-                    url, bootstrap, topic, args.events, args.batch, writers
+                    url, bootstrap, topic, args.events, good, args.batch, writers
                 )
         finally:
             await drop_database(admin, url)
@@ -307,15 +396,15 @@ async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
     if args.latency_s > 0:
         url = await fresh_database(admin)
         try:
-            lat = await bench_latency(url, bootstrap, args.rate, args.latency_s)
+            lat = await bench_latency(url, bootstrap, args.rate, args.latency_s, args.malformed)
         finally:
             await drop_database(admin, url)
-        expected = int(args.rate * args.latency_s)
         print(
-            f"latency at {args.rate}/s over {args.latency_s:.0f}s: {len(lat)}/{expected} seen, "
-            f"p50 {1000 * percentile(lat, 0.5):.0f} ms, p99 {1000 * percentile(lat, 0.99):.0f} ms, "
-            f"max {1000 * max(lat, default=0):.0f} ms"
+            f"latency at {args.rate}/s over {args.latency_s:.0f}s: "
+            f"{summary(lat.stored, len(lat.sent_good))}"
         )
+        if lat.sent_bad:
+            print(f"dead letters (send to readable): {summary(lat.dead, len(lat.sent_bad))}")
 
 
 def parse_args() -> argparse.Namespace:
@@ -333,6 +422,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--plates", type=int, default=50_000)
     p.add_argument("--rate", type=int, default=1000)
     p.add_argument("--latency-s", type=float, default=10.0)
+    p.add_argument(
+        "--malformed", type=float, default=0.0, help="share of malformed messages (0.05: 5%%)"
+    )
     p.add_argument("--database-url", help="superuser URL; default: an embedded server")
     p.add_argument("--bootstrap", help="Kafka bootstrap; default: start one")
     return p.parse_args()

@@ -21,6 +21,8 @@
 #   ALPR_CACHE_DIR  jar cache root (default ~/.cache/alpr)
 #   KAFKA_HEAP_OPTS JVM heap flags for the broker (default -Xms256m -Xmx512m)
 #   KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 90)
+#   KAFKA_PROBE_TIMEOUT  seconds one readiness probe (a short-lived JVM) may
+#                   take (default 30; a loaded host needs more)
 #   JAVA_HOME       used if set, otherwise `java` from PATH
 #
 # Several brokers can run side by side as long as each has its own KAFKA_DIR
@@ -56,6 +58,7 @@ LOG4J_CONFIG="$KAFKA_DIR/log4j2.properties"
 TOOLS_LOG4J_CONFIG="$KAFKA_DIR/log4j2-tools.properties"
 PID_FILE="$KAFKA_DIR/kafka.pid"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+PROBE_TIMEOUT="${KAFKA_PROBE_TIMEOUT:-30}"
 STOP_TIMEOUT=30
 
 if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
@@ -165,7 +168,7 @@ broker_answers() {
   local port="$1" out
   port_open "$port" || return 1
   tool_cmd
-  out="$(timeout 30 "${TOOL[@]}" org.apache.kafka.tools.BrokerApiVersionsCommand \
+  out="$(timeout "$PROBE_TIMEOUT" "${TOOL[@]}" org.apache.kafka.tools.BrokerApiVersionsCommand \
            --bootstrap-server "$HOST:$port" 2>/dev/null)" || return 1
   # The tool lists the brokers present in the metadata it got back; ours
   # shows up there only once it is registered and unfenced.

@@ -6,13 +6,21 @@ dead letters tied to their message), its dead letters are delivered and
 acknowledged, and once every batch read before it is committed, it is
 committed too (the source's acknowledgement: Kafka offsets, a file's
 checkpoint, the HTTP answer's counts). Up to `writers` batches are in
-flight at once; with more, `submit` refuses: back-pressure.
+flight at once; with more, `submit` refuses: back-pressure. A source whose
+commit carries the dead letters itself (Kafka: letters and offsets in one
+transaction) passes no `deliver`.
 
-With a `Backoff`, transient outages are retried (see `retry.py`); a batch
-whose retries are given up is not committed, nor is any batch after it (its
-offsets would jump over the given-up one): `take_dropped` returns them, for
-the source to read again. Without one, a transient failure fails the step
-like any other error: the HTTP source answers 503, a file import stops.
+With a `Backoff`, transient outages of the store, the delivery and the
+commit are retried (see `retry.py`; a commit retried must learn itself what
+became of the failed attempt); a batch whose retries are given up is not
+committed, nor is any batch submitted after it until the source has taken
+them back (`take_dropped`, to read them again): a later batch's offsets
+would jump over the given-up one, and with them the dead letters only its
+commit carries. That holds for a batch submitted after the given-up one has
+already finished, too: the chain runs through the last batch submitted, not
+only through the ones still in flight.
+Without one, a transient failure fails the step like any other error: the
+HTTP source answers 503, a file import stops.
 """
 
 from __future__ import annotations
@@ -42,7 +50,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Written:
-    """A batch after its write: the result, every dead letter, the time it took."""
+    """A batch after its write: the result, every dead letter, the seconds from the
+    start of its write to its commit (the commit itself not included)."""
 
     batch: Batch
     result: WriteResult
@@ -92,7 +101,7 @@ class Write:
     def __init__(
         self,
         store: Store,
-        deliver: Deliver,
+        deliver: Deliver | None,
         commit: Commit,
         stats: metrics.Stats,
         source: str,
@@ -109,13 +118,17 @@ class Write:
         self.backoff = backoff
         self._inflight: deque[tuple[Batch, asyncio.Task[bool]]] = deque()
         self._dropped: list[Batch] = []
+        # The last batch submitted since the source last took the dropped
+        # ones: each batch commits only after it (see the module docstring).
+        self._last: asyncio.Task[bool] | None = None
 
     def submit(self, batch: Batch) -> None:
         self.poll()
         if len(self._inflight) >= self.writers:
             raise MessageRejected(self._inflight[0][1])
-        previous = self._inflight[-1][1] if self._inflight else None
-        self._inflight.append((batch, asyncio.create_task(self._run(batch, previous))))
+        task = asyncio.create_task(self._run(batch, self._last))
+        self._inflight.append((batch, task))
+        self._last = task
 
     def poll(self) -> None:
         while self._inflight and self._inflight[0][1].done():
@@ -134,8 +147,15 @@ class Write:
         self.poll()
 
     def take_dropped(self) -> list[Batch]:
-        """The batches given up (not committed) since the last call, in read order."""
+        """The batches given up (not committed) since the last call, in read order.
+
+        The caller reads them again from their first offsets; batches
+        submitted from then on may commit. Call it only with nothing in
+        flight (after `join`): a batch still in flight keeps the chain.
+        """
         dropped, self._dropped = self._dropped, []
+        if not self._inflight:
+            self._last = None
         return dropped
 
     def cancel(self) -> None:
@@ -148,18 +168,22 @@ class Write:
         started = time.monotonic()
         try:
             written = await self._attempt(lambda: self.store(batch))
-            await self._attempt(lambda: self.deliver(written.dead))
+            if self.deliver is not None:
+                deliver = self.deliver
+                await self._attempt(lambda: deliver(written.dead))
+            if previous is not None and not await _committed(previous):
+                # Stored, but an earlier batch was not committed: committing
+                # this one's offsets would jump over it.
+                return False
+            written = replace(written, seconds=time.monotonic() - started)
+            await self._attempt(lambda: self.commit(written))
         except GaveUp as exc:
-            log.warning("batch not stored (%s); it will be read again", exc)
+            log.warning("batch not committed (%s); it will be read again", exc)
             return False
-        if previous is not None and not await _committed(previous):
-            # Stored, but an earlier batch was not: committing this one's
-            # offsets would jump over it.
-            return False
-        written = replace(written, seconds=time.monotonic() - started)
         result = written.result
-        self.stats.record_batch(self.source, result.stored, result.duplicates, written.seconds)
-        await self.commit(written)
+        self.stats.record_batch(
+            self.source, result.stored, result.duplicates, time.monotonic() - started
+        )
         for code, count in Counter(letter.code for letter in written.dead).items():
             self.stats.record_dead(self.source, code, count)
         return True

@@ -1,29 +1,41 @@
 """The Kafka source: consume, feed the pipeline, commit offsets in read order.
 
-The loop is: `getmany` → the pipeline (decode → batch → write → dead letters
-→ commit; see `ingestor.pipeline`). A batch's offsets are committed only
-after its transaction committed and the broker acknowledged its dead
-letters, and up to `ingest_writers` batches are written at once while the
-next is read, their commits made in the order they were read. Offsets are
-committed only for messages that are stored or dead-lettered, so a crash at
-any point re-reads, and the idempotent writer turns the re-read into
-duplicates, never into double rows.
+The loop is: `getmany` → the pipeline (decode → batch → write → commit; see
+`ingestor.pipeline`). Once a batch's database transaction committed, its
+dead letters and its offsets are committed in one Kafka transaction per
+partition (`KafkaTransactions`: a producer per partition, whose id every
+member derives alike, so a member that lost a partition is fenced; offsets
+are committed only that way), and up to
+`ingest_writers` batches are written at once while the next is read, their
+Kafka transactions made one after another in the order they were read. A
+crash at any point re-reads: the idempotent writer turns the re-read into
+duplicates, never into double rows, and the letters of an uncommitted
+transaction never become readable (to consumers reading committed data), so
+each is dead-lettered once.
 
 Failure behaviour:
-- Database or broker unreachable: the writes retry with capped exponential
-  backoff, the pipeline refuses more (back-pressure), and once the source
-  has waited `KEEPALIVE_S` with a write still retrying, all assigned
-  partitions are paused. The loop keeps polling the paused partitions, which
-  returns nothing but keeps the group membership (`max.poll.interval`);
-  fetching resumes when the pipeline takes messages again.
+- Database or broker unreachable: the writes and the Kafka transactions
+  retry with capped exponential backoff, the pipeline refuses more
+  (back-pressure), and once the source has waited `KEEPALIVE_S` with a write
+  still retrying, all assigned partitions are paused. The loop keeps
+  polling the paused partitions, which returns nothing but keeps the group
+  membership (`max.poll.interval`); fetching resumes when the pipeline takes
+  messages again.
 - Partitions about to be revoked: everything read is written and committed
   first. What cannot be within `REVOKE_GRACE_S` (an outage) is given up
   uncommitted: whoever gets the partitions re-reads it.
 - Stop requested: everything read is written and committed, then the group
   is left. During an outage the writes are given up (uncommitted) so the
-  process can exit.
-- A batch given up is never skipped: no later batch commits past it, and the
-  consumer seeks back to its first message on the partitions still assigned.
+  process can exit; with the broker away, leaving the group waits at most
+  `STOP_BOUND_S` and stopping the producers at most their bound (the group
+  then notices the
+  member gone after its session timeout; whoever takes its partitions
+  re-reads what was not committed).
+- A batch given up is never skipped: no batch read after it commits until
+  the consumer has sought back to its first message on the partitions still
+  assigned (messages of those partitions held meanwhile are dropped, to be
+  read again in order); its dead letters ride only on its own transaction,
+  so a later commit passing it would lose them.
 - Any other failure of a write ends the source, and with it the process
   (exit code 1); nothing read after the failed batch is committed.
 """
@@ -34,12 +46,13 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable
 from typing import Any, Final, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
@@ -47,7 +60,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.pipeline.batch import Batch, Batcher
-from ingestor.pipeline.deadletter import KafkaDeadLetters
+from ingestor.pipeline.deadletter import KafkaTransactions
 from ingestor.pipeline.decode import Decode
 from ingestor.pipeline.message import Message
 from ingestor.pipeline.retry import Backoff, log_retry
@@ -62,6 +75,20 @@ T = TypeVar("T")
 SOURCE: Final = "kafka"
 # How long writes may keep retrying an outage while partitions are revoked.
 REVOKE_GRACE_S: Final = 10.0
+# How long the group waits for a member to rejoin in a rebalance. A member
+# settling a revocation during an outage rejoins only after its grace, the
+# last attempt of a write or a Kafka transaction in flight (each bounded, at
+# about 5 s) and the join; with aiokafka's default (the session timeout,
+# 10 s: the grace alone) the group would evict it and hand its partitions on
+# while it still commits them.
+REBALANCE_TIMEOUT_MS: Final = 30_000
+# A member that does not poll for this long leaves the group. The loop polls
+# at least every KEEPALIVE_S while a write retries, but not while it waits
+# on a slow, working write; at least the rebalance timeout (aiokafka's default).
+MAX_POLL_INTERVAL_MS: Final = 300_000
+# At most this long to leave the group: with the broker away it would wait
+# for it without end.
+STOP_BOUND_S: Final = 10.0
 # Waiting on back-pressure, the source looks this often whether a write is
 # retrying an outage (then it pauses), and polls the paused partitions.
 KEEPALIVE_S: Final = 1.0
@@ -99,14 +126,21 @@ class KafkaSource:
             enable_auto_commit=False,
             auto_offset_reset=settings.kafka_auto_offset_reset,
             max_poll_records=settings.batch_size,
+            # Reads of an upstream transaction that was aborted are not reads.
+            isolation_level="read_committed",
+            rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
+            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
         )
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5
+        self.transactions = KafkaTransactions(
+            settings.kafka_bootstrap_servers,
+            settings.dlq_topic,
+            settings.kafka_group_id,
+            self.consumer.committed,
         )
         self.backoff = Backoff(max_backoff_s)
         self.write = Write(
             functools.partial(store, pool, Writer()),
-            KafkaDeadLetters(self.producer, settings.dlq_topic),
+            None,  # the commit's transaction carries the dead letters
             self._commit,
             stats,
             SOURCE,
@@ -127,8 +161,7 @@ class KafkaSource:
         """Consume until `stop` is set; then write and commit what was read, and leave."""
         self.consumer.subscribe([self.settings.kafka_topic], listener=_Rebalance(self))
         if not await self._start_clients(stop):
-            await self.producer.stop()
-            await self.consumer.stop()
+            await self._stop_clients()
             return
         log.info(
             "kafka source consuming %s as %s",
@@ -143,8 +176,7 @@ class KafkaSource:
         finally:
             stopping.cancel()
             self.write.cancel()  # only after a failure: nothing of it is committed
-            await self.consumer.stop()  # leaves the group
-            await self.producer.stop()
+            await self._stop_clients()
             log.info("kafka source stopped")
 
     async def settle(self, grace_s: float) -> None:
@@ -163,25 +195,46 @@ class KafkaSource:
                 self._rewind(self.write.take_dropped())
 
     async def _start_clients(self, stop: asyncio.Event) -> bool:
-        """Start producer and consumer, waiting for the broker; False if stopped first."""
-        for client in (self.producer, self.consumer):
-            try:
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(BrokerUnavailable),
-                    wait=wait_exponential_jitter(
-                        multiplier=0.1, max=self.backoff.max_backoff_s, jitter=0.1
-                    ),
-                    stop=lambda _: stop.is_set(),
-                    before_sleep=log_retry,
-                    reraise=True,
-                ):
-                    with attempt:
-                        await _broker_call(client.start())
-            except BrokerUnavailable:
-                if stop.is_set():
-                    return False
-                raise
+        """Start the consumer, waiting for the broker; False if stopped first.
+
+        The transactional producers start at their partitions' first commits.
+        """
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(BrokerUnavailable),
+                wait=wait_exponential_jitter(
+                    multiplier=0.1, max=self.backoff.max_backoff_s, jitter=0.1
+                ),
+                stop=lambda _: stop.is_set(),
+                before_sleep=log_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    await _broker_call(self.consumer.start())
+        except BrokerUnavailable:
+            if stop.is_set():
+                return False
+            raise
         return True
+
+    async def _stop_clients(self) -> None:
+        """Leave the group within `STOP_BOUND_S`, then stop the producers (bounded too)."""
+        try:
+            await asyncio.wait_for(self.consumer.stop(), STOP_BOUND_S)
+        except asyncio.CancelledError:
+            # aiokafka's fetcher awaits the fetches it cancelled on close, and
+            # their cancellation escapes `stop`: not ours unless we are cancelled.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            log.warning("leaving the group was cut short; the group notices the member gone")
+        except TimeoutError:
+            log.warning(
+                "could not leave the group within %.0f s (broker away?): the group "
+                "notices after its session timeout",
+                STOP_BOUND_S,
+            )
+        await self.transactions.stop()
 
     async def _turn(self, stopping: asyncio.Future[Any]) -> None:
         """Hand what was read to the pipeline; then read more, or wait while it refuses."""
@@ -234,20 +287,18 @@ class KafkaSource:
             log.info("storage back: fetching resumed")
 
     async def _commit(self, written: Written) -> None:
-        """The acknowledgement of a written batch: its offsets, then lag and a log line."""
+        """The acknowledgement of a written batch: its dead letters and offsets in one
+        Kafka transaction, then lag and a log line.
+
+        `BrokerUnavailable`: not committed now (the write step retries; the
+        next attempt learns whether this one committed after all).
+        """
+        started = time.monotonic()
         offsets = written.batch.next_offsets
-        if offsets:
-            try:
-                await self.consumer.commit(
-                    {
-                        TopicPartition(topic, part): offset
-                        for (topic, part), offset in offsets.items()
-                    }
-                )
-            except KafkaError as exc:
-                # The batch is stored; whoever owns the partitions now re-reads it
-                # and finds duplicates. Nothing is lost, nothing doubled.
-                log.warning("offset commit failed (%s); the batch will be re-read", exc)
+        await self.transactions.commit(
+            written.dead,
+            {TopicPartition(topic, part): offset for (topic, part), offset in offsets.items()},
+        )
         self._update_lag(offsets)
         # One line per batch at INFO for operators: counts and time, no plate text.
         log.info(
@@ -255,7 +306,7 @@ class KafkaSource:
             written.result.stored,
             written.result.duplicates,
             len(written.dead),
-            written.seconds,
+            written.seconds + time.monotonic() - started,
         )
 
     def _update_lag(self, offsets: dict[tuple[str, int], int]) -> None:
@@ -265,11 +316,17 @@ class KafkaSource:
                 self.stats.record_lag(topic, part, end - offset)
 
     def _rewind(self, dropped: list[Batch]) -> None:
-        """Seek back to the first message of `dropped` on each partition still assigned."""
+        """Seek back to the first message of `dropped` on each partition still assigned.
+
+        Messages of those partitions still held lie past the given-up ones:
+        they are read again after them, and must not be written before them.
+        """
         firsts: dict[tuple[str, int], int] = {}
         for batch in dropped:
             for partition, offset in batch.first_offsets.items():
                 firsts[partition] = min(offset, firsts.get(partition, offset))
+        if firsts and self._held:
+            self._held = deque(m for m in self._held if (m.topic, m.partition) not in firsts)
         assigned = self.consumer.assignment()
         for (topic, part), offset in firsts.items():
             tp = TopicPartition(topic, part)
@@ -294,6 +351,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         log.info("revoking %d partitions: storing and committing what was read", len(revoked))
         await self.source.settle(grace_s=REVOKE_GRACE_S)
+        self.source.transactions.release(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         metrics.PAUSED.set(0)

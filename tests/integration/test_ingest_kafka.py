@@ -215,7 +215,11 @@ async def test_good_and_bad_mix_goes_to_the_dead_letter_topic(
 
 async def _read(bootstrap: str, topic: str, n: int) -> list[Any]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        isolation_level="read_committed",  # dead letters are written in transactions
     )
     await consumer.start()
     out: list[Any] = []

@@ -138,7 +138,11 @@ async def _through_kafka(
 
 async def _records(bootstrap: str, topic: str, n: int) -> AsyncIterator[Any]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        isolation_level="read_committed",  # dead letters are written in transactions
     )
     await consumer.start()
     try:

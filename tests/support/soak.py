@@ -60,6 +60,8 @@ from tests.support.soak_traffic import Sends, Traffic, kind_of
 Coordinates = tuple[int, int]
 FAULT_KINDS = ("kill", "broker", "postgres", "rebalance")
 DLQ_PARTITIONS = 3
+# The producer waits up to 180 s for its last acks, then stops.
+PRODUCER_STOP_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,15 @@ class Soak:
                 await asyncio.sleep(left)
         finally:
             stop.set()
-            await producing
+            # Bounded: after a fault that failed (a broker that did not come
+            # back) the producer would wait for its acks without end, and
+            # the soak would hang instead of saying what failed.
+            done, _ = await asyncio.wait({producing}, timeout=PRODUCER_STOP_S)
+            if not done:
+                self.log(f"producer not stopped in {PRODUCER_STOP_S:.0f}s: cancelled")
+                producing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await producing
         self.phases["producing"] = self.elapsed() - traffic_started
         self.log(f"producer stopped: {dict(traffic.sends.sent)}")
         await self._heal()
@@ -360,7 +370,10 @@ class Soak:
 
     async def _check(self, traffic: Traffic, lag_left: dict[int, tuple[int, int]]) -> SoakReport:
         source = await read_topic(self.broker.bootstrap, self.topic, self.config.partitions)
-        letters = await read_topic(self.broker.bootstrap, self.dlq, DLQ_PARTITIONS)
+        # Dead letters are written in transactions: what counts is what commits.
+        letters = await read_topic(
+            self.broker.bootstrap, self.dlq, DLQ_PARTITIONS, isolation="read_committed"
+        )
         truth = Truth.of(source)
         sends = traffic.sends
         keys = {r.key for r in truth.bad.values()}

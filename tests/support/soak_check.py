@@ -39,20 +39,32 @@ class Record:
 
 
 async def read_topic(
-    bootstrap: str, topic: str, partitions: int, timeout_s: float = 300.0
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    timeout_s: float = 300.0,
+    isolation: str = "read_uncommitted",
 ) -> list[Record]:
-    """Every record of `topic` (of `partitions` partitions), from the beginning to its end."""
+    """Every record of `topic` (of `partitions` partitions), from the beginning to its end.
+
+    `read_committed`: only records of committed transactions, once no
+    transaction is open on the topic (one left open by a process that died
+    is ended by the broker after its timeout).
+    """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level=isolation,
     )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[Record] = []
         deadline = asyncio.get_running_loop().time() + timeout_s
+        ends = await _stable_ends(bootstrap, consumer, tps, deadline)
+        out: list[Record] = []
         while not await _at_ends(consumer, ends):
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"could not read {topic} to its end in {timeout_s:.0f}s")
@@ -73,6 +85,22 @@ async def read_topic(
         return out
     finally:
         await consumer.stop()
+
+
+async def _stable_ends(
+    bootstrap: str, consumer: AIOKafkaConsumer, tps: list[TopicPartition], deadline: float
+) -> dict[TopicPartition, int]:
+    """`consumer`'s end offsets once they equal the high watermarks (no open transaction)."""
+    peek = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await peek.start()
+    try:
+        while (ends := await consumer.end_offsets(tps)) != await peek.end_offsets(tps):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"a transaction stayed open on {tps[0].topic}")
+            await asyncio.sleep(0.5)
+        return dict(ends)
+    finally:
+        await peek.stop()
 
 
 async def _at_ends(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

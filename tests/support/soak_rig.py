@@ -135,9 +135,20 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        """Start it: on a free port pair the first time, on the same port after that."""
+        """Start it: on a free port pair the first time, on the same port after that.
+
+        A restart whose port another process holds (test brokers of other
+        sessions pick from the same range) tries again for a minute before
+        giving up: the clients know only this port.
+        """
         if self.port is not None:
-            await self._kafka_sh("start", self.port)
+            for _ in range(30):
+                code = await self._kafka_sh("start", self.port, check=False)
+                if code != _EXIT_PORT_BUSY:
+                    break
+                await asyncio.sleep(2)
+            if code != 0:
+                raise RigError(f"kafka.sh start failed ({code}); see {self.kafka_dir}/logs")
             return
         for _ in range(5):
             port = self._free_port_pair()
@@ -164,8 +175,17 @@ class Broker:
         raise RigError("no free pair of loopback ports")
 
     async def _kafka_sh(self, command: str, port: int | None, check: bool = True) -> int:
-        # A loaded machine can take longer than kafka.sh's default 90 s to start a JVM.
-        env = dict(os.environ, KAFKA_DIR=str(self.kafka_dir), KAFKA_START_TIMEOUT="300")
+        # A loaded machine can take longer than kafka.sh's default 90 s to start
+        # a JVM, and longer than its 30 s to run the readiness probe (a JVM
+        # too): a probe cut short counts as "not answering", and a start that
+        # never sees an answer stops the broker it started (a soak at a load
+        # average of 25 restarted one broker five times over 23 minutes).
+        env = dict(
+            os.environ,
+            KAFKA_DIR=str(self.kafka_dir),
+            KAFKA_START_TIMEOUT="900",
+            KAFKA_PROBE_TIMEOUT="120",
+        )
         if port is not None:
             env["KAFKA_PORT"] = str(port)
         proc = await asyncio.create_subprocess_exec(
@@ -178,11 +198,11 @@ class Broker:
             stderr=asyncio.subprocess.STDOUT,
         )
         try:
-            output, _ = await asyncio.wait_for(proc.communicate(), 600)
+            output, _ = await asyncio.wait_for(proc.communicate(), 1200)
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            raise RigError(f"kafka.sh {command} took over 600 s") from None
+            raise RigError(f"kafka.sh {command} took over 1200 s") from None
         code = proc.returncode if proc.returncode is not None else -1
         if check and code != 0:
             raise RigError(

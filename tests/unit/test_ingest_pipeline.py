@@ -20,7 +20,7 @@ from ingestor.pipeline.step import MessageRejected, feed
 from ingestor.pipeline.write import Write, Written
 from ingestor.sources.files import messages as file_messages
 from ingestor.writer import WriteResult
-from schema.errors import StorageError, StorageUnavailable
+from schema.errors import BrokerUnavailable, StorageError, StorageUnavailable
 from schema.events import PlateEvent
 from tests.factories import DELETE, wire_event
 
@@ -153,6 +153,7 @@ class Fakes:
         self.log: list[str] = []
         self.delays: dict[int, float] = {}
         self.failures: dict[int, list[Exception]] = {}
+        self.commit_failures: dict[int, list[Exception]] = {}
         self.delivered: list[DeadLetter] = []
 
     def first(self, batch: Batch) -> int:
@@ -170,12 +171,24 @@ class Fakes:
         self.delivered.extend(letters)
 
     async def commit(self, written: Written) -> None:
-        self.log.append(f"committed {self.first(written.batch)}")
+        first = self.first(written.batch)
+        if self.commit_failures.get(first):
+            self.log.append(f"commit failed {first}")
+            raise self.commit_failures[first].pop(0)
+        self.log.append(f"committed {first}")
 
-    def write(self, writers: int = 2, backoff: Backoff | None = None) -> Write:
+    def write(
+        self, writers: int = 2, backoff: Backoff | None = None, deliver: bool = True
+    ) -> Write:
         stats = metrics.Stats()
         return Write(
-            self.store, self.deliver, self.commit, stats, "unit", writers=writers, backoff=backoff
+            self.store,
+            self.deliver if deliver else None,
+            self.commit,
+            stats,
+            "unit",
+            writers=writers,
+            backoff=backoff,
         )
 
 
@@ -236,6 +249,67 @@ async def test_given_up_batch_and_every_later_one_stay_uncommitted() -> None:
     write.submit(_batch(2, 3))  # read again after the rewind: committed now
     await write.join()
     assert fakes.log[-1] == "committed 2"
+
+
+async def test_a_commit_carrying_the_letters_is_retried_in_read_order() -> None:
+    # The Kafka source's shape: no delivery of its own, the commit's transaction
+    # carries the dead letters; a broker outage fails the commit, not the store.
+    fakes = Fakes()
+    fakes.commit_failures = {0: [BrokerUnavailable("away"), BrokerUnavailable("still away")]}
+    backoff = Backoff(max_backoff_s=0.01)
+    write = fakes.write(writers=2, backoff=backoff, deliver=False)
+    write.submit(_batch(0, 1, dead=[1]))
+    write.submit(_batch(10, 11))
+    await write.join()
+    assert [entry for entry in fakes.log if entry.startswith("commit")] == [
+        "commit failed 0",
+        "commit failed 0",
+        "committed 0",
+        "committed 10",  # waited for the first, retries and all
+    ]
+    assert fakes.delivered == []
+    assert write.take_dropped() == []
+    assert write.stats.dead_lettered == 1  # counted once, when committed
+
+
+async def test_a_commit_given_up_leaves_its_batch_and_the_later_ones_uncommitted() -> None:
+    fakes = Fakes()
+    fakes.commit_failures = {0: [BrokerUnavailable("away")] * 1000}
+    backoff = Backoff(max_backoff_s=0.01)
+    write = fakes.write(writers=2, backoff=backoff, deliver=False)
+    first, second = _batch(0, 1, dead=[1]), _batch(2, 3)
+    write.submit(first)
+    write.submit(second)
+    await asyncio.sleep(0.05)
+    backoff.give_up_after(0.0)
+    await write.join()
+    assert "committed 0" not in fakes.log and "committed 2" not in fakes.log
+    assert write.take_dropped() == [first, second]
+    assert (write.stats.batches, write.stats.dead_lettered) == (0, 0)
+
+
+async def test_a_batch_submitted_after_a_given_up_one_finished_stays_uncommitted() -> None:
+    # The given-up batch is no longer in flight when the next one comes (a
+    # stop or revocation feeding what was held): the next must still not
+    # commit, or its offsets would pass the given-up batch and its letters.
+    fakes = Fakes()
+    fakes.commit_failures = {0: [BrokerUnavailable("away")] * 1000}
+    backoff = Backoff(max_backoff_s=0.01)
+    write = fakes.write(writers=1, backoff=backoff, deliver=False)
+    first, second = _batch(0, 1, dead=[1]), _batch(2, 3)
+    write.submit(first)
+    await asyncio.sleep(0.05)
+    backoff.give_up_after(0.0)
+    await write.join()  # the first is given up and done
+    write.submit(second)  # the broker is back for it
+    await write.join()
+    assert [entry for entry in fakes.log if entry.startswith("committed")] == []
+    assert write.take_dropped() == [first, second]
+    backoff.keep_trying()
+    fakes.commit_failures = {}
+    write.submit(_batch(0, 1, dead=[1]))  # read again after the rewind
+    await write.join()
+    assert fakes.log[-1] == "committed 0"
 
 
 async def test_give_up_wakes_a_long_backoff_at_once() -> None:
