@@ -241,12 +241,29 @@ WHERE w.enabled
 ORDER BY w.webhook_id, o.delivery_id;
 
 -- name: delivered
+-- The attempt, the delivery marked, and the audit row of plate data sent
+-- out of the system (who: the alerts process; what: the webhook, the
+-- delivery and its alerts; never the URL or the secret), in one statement.
 WITH attempt AS (
     INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms)
     VALUES (:delivery_id, :attempt, :status_code, :latency_ms)
 ), marked AS (
     UPDATE webhook_outbox SET delivered_at = now(), attempts = :attempt
     WHERE delivery_id = :delivery_id
+    RETURNING delivery_id, webhook_id, kind, alert_id, payload
+), audited AS (
+    INSERT INTO audit_log (key_id, client, operation, variables, result_count, purpose)
+    SELECT NULL, 'system:alerts', 'webhook.deliver',
+        jsonb_build_object(
+            'webhook_id', m.webhook_id, 'delivery_id', m.delivery_id, 'kind', m.kind,
+            'attempt', :attempt::integer, 'status_code', :status_code::integer,
+            'alert_ids', CASE WHEN m.alert_id IS NOT NULL THEN jsonb_build_array(m.alert_id)
+                ELSE coalesce((SELECT jsonb_agg(a -> 'alert_id') FROM jsonb_array_elements(
+                    m.payload -> 'alerts') AS a), '[]'::jsonb) END),
+        CASE WHEN m.alert_id IS NOT NULL THEN 1
+            ELSE jsonb_array_length(coalesce(m.payload -> 'alerts', '[]'::jsonb)) END,
+        'webhook delivery'
+    FROM marked AS m
 )
 UPDATE webhooks SET failing_since = NULL, last_error = NULL
 WHERE webhook_id = :webhook_id AND failing_since IS NOT NULL;
