@@ -190,8 +190,12 @@ WHERE e.entry_id = ANY(:entry_ids::bigint[]) AND e.removed_at IS NULL
   AND e.valid_from <= now();
 
 -- name: plates_seen_since
--- Plates read since a time: what patterns and fuzzy entries are run over.
-SELECT plate_normalized_text FROM plates WHERE last_seen >= :since;
+-- Plates read since a time, a page after a plate: what patterns and fuzzy
+-- entries are run over.
+SELECT plate_normalized_text FROM plates
+WHERE last_seen >= :since AND plate_normalized_text > :after
+ORDER BY plate_normalized_text
+LIMIT :limit;
 
 -- name: known_plates
 -- The given plates that were read since a time (most listed plates never are).
@@ -220,8 +224,22 @@ FROM webhooks AS w
 JOIN hotlists AS h ON h.hotlist_id = w.hotlist_id
 WHERE w.hotlist_id = :hotlist_id AND w.enabled AND cardinality(:alert_ids::bigint[]) > 0;
 
+-- name: historical_alerts
+-- Every alert a search of past hits raised for its entries (only a search
+-- raises historical alerts, and an entry is searched for once).
+SELECT alert_id FROM alerts
+WHERE entry_id = ANY(:entry_ids::bigint[]) AND historical
+ORDER BY alert_id;
+
 -- name: finish_backfill
-UPDATE hotlist_backfills SET done_at = now(), hits = :hits WHERE backfill_id = :backfill_id;
+UPDATE hotlist_backfills SET done_at = now(), hits = :hits
+WHERE backfill_id = :backfill_id AND done_at IS NULL
+RETURNING backfill_id;
+
+-- name: lock_records
+-- Live rounds and backfill transactions check and write alert reads one at
+-- a time (held until the transaction ends).
+SELECT pg_advisory_xact_lock(:lock_key);
 
 -- name: pending_deliveries
 -- The head of each enabled webhook's queue, in delivery order: a webhook is

@@ -432,3 +432,65 @@ async def test_the_running_matcher_searches_past_hits_while_reads_stream(
         assert await asyncio.wait_for(running, 30) == 0
     [alert] = await alerts_of(pool, entry)
     assert alert["historical"] and alert["read_count"] == 1
+
+
+@pytest.mark.slow
+async def test_a_live_read_is_alerted_in_time_while_a_large_backfill_runs(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    """A search of past hits over 150,000 plates takes the matcher's process
+    seconds; live reads stored meanwhile are alerted within their bound,
+    before it ends, and it still finds its hit."""
+    from alerts import service
+
+    t = tag()
+    hotlist = await add_list(pool)
+    live = await add_entry(pool, hotlist, f"LL{t}LL")  # three edits from the fuzzy entry
+    long_ago = minutes_ago(50 * 24 * 60)  # older than every other test's searches
+    await pool.execute(
+        "INSERT INTO plates (plate_normalized_text, first_seen, last_seen, read_count, "
+        "last_region, last_camera_id) SELECT $1 || lpad(g::text, 7, '0'), $2, $2, 1, '', 'c' "
+        "FROM generate_series(1, 150000) AS g",
+        f"Q{t}",
+        long_ago,
+    )
+    await store(pool, [read(f"F{t}", f"cam-{t}", long_ago)])
+    fuzzy = await add_entry(pool, hotlist, f"F{t}X", match_mode="fuzzy", max_cost=2.0)
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(settings(database_url), stop))
+    latencies = []
+    try:
+        following = "SELECT count(*) FROM follower_positions WHERE follower = 'alerts'"
+        while not await pool.fetchval(following):
+            await asyncio.sleep(0.1)
+        job = await pool.fetchval(
+            "INSERT INTO hotlist_backfills (hotlist_id, entry_ids, since) VALUES ($1, $2, $3) "
+            "RETURNING backfill_id",
+            hotlist,
+            [fuzzy],
+            minutes_ago(60 * 24 * 60),
+        )
+        await asyncio.sleep(0.5)  # the search has begun
+        for n in range(3):
+            stored = asyncio.get_running_loop().time()
+            await store(pool, [read(f"LL{t}LL", f"cam-{n}-{t}")])
+            while len(await alerts_of(pool, live)) <= n:
+                assert asyncio.get_running_loop().time() - stored < 10, "live read not alerted"
+                await asyncio.sleep(0.05)
+            latencies.append(asyncio.get_running_loop().time() - stored)
+            assert not await pool.fetchval(
+                "SELECT done_at IS NOT NULL FROM hotlist_backfills WHERE backfill_id = $1", job
+            ), "the backfill was not large enough to overlap the live reads"
+        deadline = asyncio.get_running_loop().time() + 120
+        while not await pool.fetchval(
+            "SELECT done_at IS NOT NULL FROM hotlist_backfills WHERE backfill_id = $1", job
+        ):
+            assert asyncio.get_running_loop().time() < deadline, "backfill not done"
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+        await pool.execute("DELETE FROM plates WHERE plate_normalized_text LIKE $1", f"Q{t}%")
+    assert max(latencies) < 2.0, latencies
+    [past] = await alerts_of(pool, fuzzy)
+    assert past["historical"] and past["cost"] == 1.0
