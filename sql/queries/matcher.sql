@@ -77,18 +77,39 @@ SELECT hotlist_id, revision FROM hotlists WHERE deleted_at IS NULL;
 
 -- name: memory_entries
 -- A list and its entries matched in memory: patterns (a plate holding `*`
--- or `?`) and fuzzy entries, with the list's defaults applied. One
--- statement, so a list replaced by an import is seen whole, old or new.
-SELECT h.hotlist_id, h.revision, h.priority, h.site_ids, h.camera_ids,
-    e.entry_id, e.plate, e.region,
+-- or `?`) and fuzzy entries, with the list's defaults applied, and the
+-- horizon of the statement's snapshot (every transaction below it has
+-- ended, so its changes are all here). One statement, so a list replaced by
+-- an import is seen whole, old or new.
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+SELECT z.xmin::text AS horizon, h.hotlist_id, h.revision, h.priority, h.site_ids,
+    h.camera_ids, h.match_mode AS list_mode, h.max_cost AS list_max_cost,
+    e.entry_id, e.plate, e.region, false AS removed,
     coalesce(e.match_mode, h.match_mode) AS mode,
     coalesce(e.max_cost, h.max_cost) AS max_cost,
     e.valid_from, e.valid_until, e.added_at
-FROM hotlists AS h
+FROM horizon AS z
+JOIN hotlists AS h ON h.hotlist_id = :hotlist_id AND h.deleted_at IS NULL
 LEFT JOIN hotlist_entries AS e
     ON e.hotlist_id = h.hotlist_id AND e.removed_at IS NULL
-    AND (e.plate ~ '[*?]' OR coalesce(e.match_mode, h.match_mode) = 'fuzzy')
-WHERE h.hotlist_id = :hotlist_id AND h.deleted_at IS NULL;
+    AND (e.plate ~ '[*?]' OR coalesce(e.match_mode, h.match_mode) = 'fuzzy');
+
+-- name: memory_entry_changes
+-- The entries of a list changed by transactions at or above the horizon of
+-- the copy held (every mode, removed ones too: an entry that left memory
+-- matching must leave the copy), with the list's current settings and the
+-- new horizon. Changes seen again are applied again, harmlessly.
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+SELECT z.xmin::text AS horizon, h.hotlist_id, h.revision, h.priority, h.site_ids,
+    h.camera_ids, h.match_mode AS list_mode, h.max_cost AS list_max_cost,
+    e.entry_id, e.plate, e.region, e.removed_at IS NOT NULL AS removed,
+    coalesce(e.match_mode, h.match_mode) AS mode,
+    coalesce(e.max_cost, h.max_cost) AS max_cost,
+    e.valid_from, e.valid_until, e.added_at
+FROM horizon AS z
+JOIN hotlists AS h ON h.hotlist_id = :hotlist_id AND h.deleted_at IS NULL
+LEFT JOIN hotlist_entries AS e
+    ON e.hotlist_id = h.hotlist_id AND e.changed_xid >= :horizon::text::xid8;
 
 -- name: recorded_reads
 -- Which (entry, read) pairs already belong to an alert: a batch handled
