@@ -96,9 +96,12 @@ LEFT JOIN hotlist_entries AS e
 
 -- name: memory_entry_changes
 -- The entries of a list changed by transactions at or above the horizon of
--- the copy held (every mode, removed ones too: an entry that left memory
--- matching must leave the copy), with the list's current settings and the
--- new horizon. Changes seen again are applied again, harmlessly.
+-- the copy held, with the list's current settings and the new horizon:
+-- patterns and fuzzy entries (removed ones too, to leave the copy) and
+-- entries with a mode of their own (one that stopped being fuzzy must leave
+-- it). Changes seen again are applied again, harmlessly. A change of the
+-- list's own mode reloads the list whole, so plain exact entries of an
+-- exact list (most of a million-entry import) are never read here.
 WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
 SELECT z.xmin::text AS horizon, h.hotlist_id, h.revision, h.priority, h.site_ids,
     h.camera_ids, h.match_mode AS list_mode, h.max_cost AS list_max_cost,
@@ -109,7 +112,9 @@ SELECT z.xmin::text AS horizon, h.hotlist_id, h.revision, h.priority, h.site_ids
 FROM horizon AS z
 JOIN hotlists AS h ON h.hotlist_id = :hotlist_id AND h.deleted_at IS NULL
 LEFT JOIN hotlist_entries AS e
-    ON e.hotlist_id = h.hotlist_id AND e.changed_xid >= :horizon::text::xid8;
+    ON e.hotlist_id = h.hotlist_id AND e.changed_xid >= :horizon::text::xid8
+    AND (e.plate ~ '[*?]' OR coalesce(e.match_mode, h.match_mode) = 'fuzzy'
+         OR e.match_mode IS NOT NULL);
 
 -- name: recorded_reads
 -- Which (entry, read) pairs already belong to an alert: a batch handled
