@@ -4,9 +4,9 @@
 (plate equality), wildcard patterns and fuzzy entries (the OCR cost model of
 plate search, through the in-memory indexes). The stream keeps one set per
 list holding its patterns and fuzzy entries (exact entries are looked up in
-SQL per batch, so they are always current); a search of past hits builds
-one from the entries it was asked for. A set is built whole and never
-changed, so swapping a list's set is atomic for the matcher.
+SQL per batch, so they are always current) and changes it entry by entry
+as the list changes; a search of past hits builds one from the entries it
+was asked for.
 """
 
 from __future__ import annotations
@@ -152,30 +152,47 @@ def hit(entry: Entry, read: Read, cost: float = 0.0, edits: Sequence[Edit] = ())
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class EntrySet:
-    """Entries of any mode, indexed for matching one read at a time."""
+    """Entries of any mode, indexed for matching one read at a time; `add`
+    and `discard` change it in place (no await between a change's steps, so
+    a round never sees half of one)."""
 
-    entries: Mapping[int, Entry]
-    exact: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    entries: dict[int, Entry] = field(default_factory=dict)
+    exact: dict[str, list[int]] = field(default_factory=dict)
     fuzzy: FuzzyIndex[int] = field(default_factory=FuzzyIndex)
     wildcard: WildcardIndex[int] = field(default_factory=WildcardIndex)
 
     @classmethod
     def build(cls, entries: Iterable[Entry]) -> EntrySet:
-        by_id: dict[int, Entry] = {}
-        exact: dict[str, list[int]] = {}
-        fuzzy: FuzzyIndex[int] = FuzzyIndex()
-        wildcard: WildcardIndex[int] = WildcardIndex()
+        built = cls()
         for entry in entries:
-            by_id[entry.entry_id] = entry
-            if entry.is_pattern:
-                wildcard.add(entry.entry_id, entry.plate)
-            elif entry.mode == "fuzzy":
-                fuzzy.add(entry.entry_id, entry.plate, entry.max_cost)
-            else:
-                exact.setdefault(entry.plate, []).append(entry.entry_id)
-        return cls(by_id, {p: tuple(ids) for p, ids in exact.items()}, fuzzy, wildcard)
+            built.add(entry)
+        return built
+
+    def add(self, entry: Entry) -> None:
+        """File `entry`, replacing the entry of the same id."""
+        self.discard(entry.entry_id)
+        self.entries[entry.entry_id] = entry
+        if entry.is_pattern:
+            self.wildcard.add(entry.entry_id, entry.plate)
+        elif entry.mode == "fuzzy":
+            self.fuzzy.add(entry.entry_id, entry.plate, entry.max_cost)
+        else:
+            self.exact.setdefault(entry.plate, []).append(entry.entry_id)
+
+    def discard(self, entry_id: int) -> None:
+        """Forget the entry of `entry_id`; nothing happens when there is none."""
+        entry = self.entries.pop(entry_id, None)
+        if entry is None:
+            return
+        self.wildcard.remove(entry_id)
+        self.fuzzy.remove(entry_id)
+        ids = self.exact.get(entry.plate)
+        if ids is not None and entry_id in ids:
+            ids.remove(entry_id)
+            if not ids:
+                del self.exact[entry.plate]
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -10,10 +10,18 @@ their reads with the exact entries each hits (one SQL statement), matches
 each read against the in-memory patterns and fuzzy entries
 (`alerts.lists`), and in ONE transaction writes the alerts, their reads,
 the webhook deliveries, one `NOTIFY alpr_alerts` per new alert, and the new
-watermark. Between rounds it searches past reads for entries that were
-just added (`alerts.backfill`). A database outage ends the session: the
-matcher reconnects with backoff, takes the lock again and resumes from the
-stored watermark.
+watermark. The round yields the event loop every `YIELD_EVERY` reads, so
+the webhook deliverer sharing it is not held up by a long round.
+
+Searches of past reads for entries just added (`alerts.backfill`) run
+beside the rounds, in a task with a connection of its own (started and
+ended with the session), pausing before each chunk of work until the live
+matcher is idle: a large backfill never delays a live round by more than
+one chunk. Live rounds and backfill transactions take the record lock
+(`backfill.RECORD_LOCK`), so they never both record one read.
+
+A database outage ends the session: the matcher reconnects with backoff,
+takes the lock again and resumes from the stored watermark.
 """
 
 from __future__ import annotations
@@ -44,7 +52,9 @@ LOCK_KEY: Final = 0x616C7072616C7274  # "alpralrt"
 APPLICATION_NAME: Final = "alpr-alerts-matcher"
 FOLLOWER: Final = "alerts"
 CHANNELS: Final = ("alpr_stored", "alpr_hotlists")
-BACKFILL_EVERY_S: Final = 5.0
+YIELD_EVERY: Final = 200
+# The longest a backfill chunk waits for the live matcher to be idle.
+PAUSE_MAX_S: Final = 1.0
 
 # Told of each committed round's new live alerts: alert id -> when the read
 # that raised it was stored (epoch seconds), for the webhook latency.
@@ -62,6 +72,8 @@ class Matcher:
     follower: Follower = field(default_factory=lambda: Follower(FOLLOWER))
     lists: MemoryLists = field(default_factory=MemoryLists)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set while the last round found nothing to take: backfills may work.
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Match until `stop` is set; an outage pauses and resumes."""
@@ -106,17 +118,20 @@ class Matcher:
         await self.follower.start(conn)
         # Lists still held from before a reconnect are kept unless their revision moved.
         await self.lists.refresh(conn)
-        last_backfill = 0.0
+        backfills = asyncio.create_task(self._backfills(stop), name="alpr-alerts-backfill")
+        try:
+            await self._rounds(conn, stop)
+        finally:
+            backfills.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await backfills
+
+    async def _rounds(self, conn: asyncpg.Connection[Any], stop: asyncio.Event) -> None:
         while not stop.is_set():
-            handled = await self.round_once(conn)
-            # Past hits wait for a quiet moment, but never longer than
-            # BACKFILL_EVERY_S under steady traffic.
-            backfilled = False
-            if not handled or time.monotonic() - last_backfill >= BACKFILL_EVERY_S:
-                last_backfill = time.monotonic()
-                backfilled = await self._backfill(conn)
-            if handled or backfilled:
+            if await self.round_once(conn):
+                self._idle.clear()
                 continue
+            self._idle.set()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait(
@@ -145,6 +160,7 @@ class Matcher:
         return False
 
     def _notified(self, *_: Any) -> None:
+        self._idle.clear()
         self._wake.set()
 
     async def round_once(self, conn: asyncpg.Connection[Any]) -> int:
@@ -159,6 +175,7 @@ class Matcher:
         # After the take: every entry committed before those batches is seen.
         await self.lists.refresh(conn)
         async with conn.transaction():
+            await backfill.lock_records(conn)
             reads, hits = await self._match(conn, take)
             recorded = await record(conn, hits, self.settings.alert_pass_window_s, False)
             if recorded.raised:
@@ -193,6 +210,8 @@ class Matcher:
             if read is None:
                 read = reads[row["event_id"]] = Read.from_row(row, stored_at[row["event_id"]])
                 hits += self.lists.match(read)
+                if not len(reads) % YIELD_EVERY:
+                    await asyncio.sleep(0)
             if row["entry_id"] is not None:
                 hits.append(_exact_hit(row, read))
         return len(reads), hits
@@ -210,11 +229,40 @@ class Matcher:
         if raised:
             self.on_raised({a: h.read.stored_at for a, h in raised.items()})
 
-    async def _backfill(self, conn: asyncpg.Connection[Any]) -> bool:
-        done = await backfill.run_next(conn, self.settings)
-        if done is not None and done.raised:
-            self.on_raised({})
-        return done is not None
+    async def _backfills(self, stop: asyncio.Event) -> None:
+        """Run pending backfills on a connection of their own until stopped;
+        an outage of that connection pauses them, not the rounds."""
+        while not stop.is_set():
+            try:
+                conn = await asyncpg.connect(
+                    self.settings.dsn(),
+                    timeout=self.settings.db_connect_timeout_s,
+                    server_settings={"application_name": f"{APPLICATION_NAME}-backfill"},
+                )
+                try:
+                    await self._backfill_until(conn, stop)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=1)
+            except (*DRIVER_ERRORS, StorageError) as exc:
+                log.warning("backfill paused, database unavailable: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.alert_poll_interval_s)
+
+    async def _backfill_until(self, conn: asyncpg.Connection[Any], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            done = await backfill.run_next(conn, self.settings, self._live_first)
+            if done is not None:
+                if done.raised:
+                    self.on_raised({})
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.alert_poll_interval_s)
+
+    async def _live_first(self) -> None:
+        """Wait until the live matcher is idle, at most PAUSE_MAX_S."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), PAUSE_MAX_S)
 
 
 def _exact_hit(row: Any, read: Read) -> Hit:

@@ -9,7 +9,10 @@ waits until it succeeds. A failed attempt is logged in `webhook_attempts`
 (status, latency, error), the delivery's `next_attempt_at` moves out by a
 capped exponential backoff (stored, so a restart keeps the schedule), and
 the webhook is marked failing (`failing_since`, `last_error`) until a
-delivery succeeds again; then its backlog goes out in order.
+delivery succeeds again; then its backlog goes out in order. A delivery
+sends plate data out of the system, so the statement that marks it
+delivered also writes its `audit_log` row (client `system:alerts`,
+operation `webhook.deliver`, the webhook, delivery and alert ids).
 
 A request carries the JSON payload and
 - `X-ALPR-Timestamp`: Unix seconds when it was signed;

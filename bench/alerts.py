@@ -135,7 +135,7 @@ def reads(count: int, hit_share: float, plates: dict[str, list[str]], seed: int)
     return out
 
 
-RECEIVER = """
+RECEIVER = r"""
 import asyncio, sys, time
 from tests.integration.webhook_receiver import Receiver
 
@@ -172,10 +172,13 @@ def received(log: Path) -> list[tuple[float, dict[str, Any]]]:
     return out
 
 
-def matcher_process(url: str) -> subprocess.Popen[bytes]:
+def matcher_process(url: str, profile: str | None) -> subprocess.Popen[bytes]:
+    """`python -m alerts`, under cProfile writing to `profile` when given
+    (written when the process stops on SIGTERM)."""
     env = {**os.environ, "ALPR_DATABASE_URL": url, "ALPR_ALERTS_METRICS_PORT": str(METRICS_PORT)}
     env["ALPR_LOG_LEVEL"] = "WARNING"
-    return subprocess.Popen([sys.executable, "-m", "alerts"], env=env)
+    profiler = ["-m", "cProfile", "-o", profile] if profile else []
+    return subprocess.Popen([sys.executable, *profiler, "-m", "alerts"], env=env)
 
 
 async def stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -312,7 +315,7 @@ async def run(args: argparse.Namespace, admin: str, bootstrap: str) -> None:
         clock = Clock()
         await clock.start(url)
         conn = await asyncpg.connect(url)
-        matcher = matcher_process(url)
+        matcher = matcher_process(url, args.profile)
         try:
             # Warm up until a hit raised an alert: the group joined, the
             # matcher active with its lists loaded, before the clock runs.
@@ -445,6 +448,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--receiver-port", type=int, default=18_765)
     p.add_argument("--database-url", help="superuser URL; default: an embedded server")
     p.add_argument("--bootstrap", help="Kafka bootstrap; default: start one")
+    p.add_argument("--profile", help="write the matcher process's cProfile stats to this file")
     return p.parse_args()
 
 

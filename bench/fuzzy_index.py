@@ -13,6 +13,7 @@ is shared, and wall time there measures the neighbours.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import string
 import sys
@@ -62,6 +63,20 @@ def _per_read(reads: list[str], lookup: Callable[[str], Any]) -> tuple[float, in
     return (time.process_time() - started) / len(reads) * 1e6, hits
 
 
+def _reads(args: argparse.Namespace, entries: dict[int, str], rng: random.Random) -> list[str]:
+    """Random plates, a tenth of them misreads of an entry; or, with --zipf,
+    plates drawn from a pool of 200,000 by popularity 1/rank, as a camera
+    sees them (a vehicle comes back and is read several times a pass)."""
+    if args.zipf:
+        pool = [_plate(rng) for _ in range(200_000)]
+        weights = list(itertools.accumulate(1 / (i + 1) for i in range(len(pool))))
+        return rng.choices(pool, cum_weights=weights, k=args.reads)
+    return [
+        _misread(entries[rng.randrange(args.entries)], rng) if rng.random() < 0.1 else _plate(rng)
+        for _ in range(args.reads)
+    ]
+
+
 def fuzzy(args: argparse.Namespace, max_cost: float, rng: random.Random) -> None:
     entries = {n: _plate(rng) for n in range(args.entries)}
     index: FuzzyIndex[int] = FuzzyIndex()
@@ -69,10 +84,7 @@ def fuzzy(args: argparse.Namespace, max_cost: float, rng: random.Random) -> None
     for n, plate in entries.items():
         index.add(n, plate, max_cost)
     build = time.process_time() - started
-    reads = [
-        _misread(entries[rng.randrange(args.entries)], rng) if rng.random() < 0.1 else _plate(rng)
-        for _ in range(args.reads)
-    ]
+    reads = _reads(args, entries, rng)
     per_read, hits = _per_read(reads, index.lookup)
     naive_reads = reads[: args.naive_reads]
 
@@ -116,6 +128,7 @@ def main() -> None:
     parser.add_argument("--naive-reads", type=int, default=20)
     parser.add_argument("--costs", default="0.75,1,2,3", help="maximum costs to try")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--zipf", action="store_true", help="reads by popularity (see _reads)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     for cost in args.costs.split(","):

@@ -173,12 +173,40 @@ class _Depth(Generic[K]):
     deletions of exactly k, `masked` its k-masked skeletons; a read's
     deletions of fewer than k characters are looked up in `low` and `top`,
     its k-deletions in `low`, its k-masked skeletons in `masked`.
+
+    Keys meet only at equal lengths: `lengths` counts the entries'
+    skeletons by length, so a read spells and looks up only the key levels
+    some entry can meet.
     """
 
+    k: int
     low: dict[str, set[K]] = field(default_factory=dict)
     top: dict[str, set[K]] = field(default_factory=dict)
     masked: dict[str, set[K]] = field(default_factory=dict)
+    lengths: dict[int, int] = field(default_factory=dict)
     size: int = 0
+
+    def plan(self, n: int) -> list[tuple[dict[str, set[K]], int, bool]]:
+        """What a read skeleton of `n` characters looks up: (table, r,
+        masked) for its r-deletions or, when masked, its r-masked forms. An
+        r-deletion (n - r long) meets an entry's e-deletions only when the
+        entry is n - r + e long, a masked form an entry as long as the read."""
+        k = self.k
+        plan: list[tuple[dict[str, set[K]], int, bool]] = []
+        for r in range(min(k, n) + 1):
+            if r < k:
+                if self._any_length(n - r, n - r + k - 1):
+                    plan.append((self.low, r, False))
+                if self._any_length(n - r + k, n - r + k):
+                    plan.append((self.top, r, False))
+            elif self._any_length(n - k, n - 1):
+                plan.append((self.low, k, False))
+        if n >= k and n in self.lengths:
+            plan.append((self.masked, k, True))
+        return plan
+
+    def _any_length(self, shortest: int, longest: int) -> bool:
+        return any(shortest <= length <= longest for length in self.lengths)
 
 
 def _masked(text: str, depth: int) -> set[str]:
@@ -197,6 +225,18 @@ def _masked(text: str, depth: int) -> set[str]:
             chars[p] = "?"
         found.add("".join(chars))
     return found
+
+
+def _read_keys(text: str, depth: int) -> tuple[list[set[str]], set[str] | None]:
+    """`deletion_levels(text, depth)` and, at depth 2, the 2-masked forms
+    too: both come from the same pairs of positions, cut once."""
+    if depth != 2 or len(text) < 2:
+        return deletion_levels(text, depth), None
+    n = len(text)
+    cuts = [(text[:i], text[i + 1 : j], text[j + 1 :]) for i, j in combinations(range(n), 2)]
+    levels = [{text}, {text[:i] + text[i + 1 :] for i in range(n)}]
+    levels.append({a + b + c for a, b, c in cuts})
+    return levels, {a + "?" + b + "?" + c for a, b, c in cuts}
 
 
 def _bit_masks(text: str) -> dict[str, int]:
@@ -271,14 +311,22 @@ class FuzzyIndex(Generic[K]):
 
     Plates are normalized text (`schema.plates.normalize_plate`); the index
     compares them as given. An entry of maximum cost c is filed under about
-    2 C(n, floor(c)) keys; a lookup costs a few dictionary probes per
-    deletion of the read for each depth in use, a bit-parallel edit
-    distance per candidate and the exact weighted distance per survivor.
+    2 C(n, floor(c)) keys; a lookup intersects the read's keys (a few dozen
+    short strings) with each table's keys in C, then runs a bit-parallel
+    edit distance per candidate and the exact weighted distance per
+    survivor. The last `CACHE_SIZE` plates looked up are answered from a
+    cache (a vehicle is read several times in a pass); any change to the
+    index empties it.
     """
+
+    CACHE_SIZE = 4096
 
     def __init__(self) -> None:
         self._entries: dict[K, _Entry] = {}
         self._depths: dict[int, _Depth[K]] = {}
+        self._cache: dict[str, tuple[FuzzyHit[K], ...]] = {}
+        # read length -> the deepest deletion level it needs and its lookups
+        self._plans: dict[int, tuple[int, list[tuple[dict[str, set[K]], int, bool]]]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -309,55 +357,80 @@ class FuzzyIndex(Generic[K]):
             _bit_masks(plate),
         )
         self._entries[entry] = filed
-        tables = self._depths.setdefault(depth, _Depth())
+        tables = self._depths.setdefault(depth, _Depth(depth))
+        tables.lengths[len(skeleton)] = tables.lengths.get(len(skeleton), 0) + 1
         _file(tables.low, low, entry)
         _file(tables.top, top, entry)
         _file(tables.masked, masked, entry)
         tables.size += 1
+        self._changed()
 
     def remove(self, entry: K) -> None:
         """Forget `entry`; nothing happens when it is not filed."""
         filed = self._entries.pop(entry, None)
         if filed is None:
             return
+        self._changed()
         tables = self._depths[filed.depth]
         _unfile(tables.low, filed.low, entry)
         _unfile(tables.top, filed.top, entry)
         _unfile(tables.masked, filed.masked, entry)
+        tables.lengths[len(filed.skeleton)] -= 1
+        if not tables.lengths[len(filed.skeleton)]:
+            del tables.lengths[len(filed.skeleton)]
         tables.size -= 1
         if not tables.size:
             del self._depths[filed.depth]
 
     def lookup(self, read: str) -> list[FuzzyHit[K]]:
         """Every entry within its maximum cost of `read`, cheapest first."""
+        cached = self._cache.get(read)
+        if cached is None:
+            cached = self._cache[read] = self._lookup(read)
+            if len(self._cache) > self.CACHE_SIZE:
+                del self._cache[next(iter(self._cache))]
+        return list(cached)
+
+    def _lookup(self, read: str) -> tuple[FuzzyHit[K], ...]:
         if not self._depths:
-            return []
+            return ()
         skeleton = plate_skeleton(read)
-        levels = deletion_levels(skeleton, max(self._depths))
         hits = []
-        for entry in self._candidates(skeleton, levels):
-            filed = self._entries[entry]
+        entries = self._entries
+        for entry in self._candidates(skeleton):
+            filed = entries[entry]
             verified = _verify(filed, skeleton, read)
             if verified is not None:
                 hits.append(FuzzyHit(entry, filed.plate, *verified))
         hits.sort(key=lambda hit: (hit.cost, hit.plate))
-        return hits
+        return tuple(hits)
 
-    def _candidates(self, skeleton: str, levels: list[set[str]]) -> set[K]:
+    def _changed(self) -> None:
+        self._cache.clear()
+        self._plans.clear()
+
+    def _candidates(self, skeleton: str) -> set[K]:
+        """The entries sharing a key with the read (see `_Depth.plan`). Each
+        key set is intersected with a table's keys in one C-level operation;
+        only the few keys present are visited in Python."""
+        n = len(skeleton)
+        planned = self._plans.get(n)
+        if planned is None:
+            lookups = [item for tables in self._depths.values() for item in tables.plan(n)]
+            deepest = max((r for _, r, masked in lookups if not masked), default=0)
+            planned = self._plans[n] = (deepest, lookups)
+        deepest, lookups = planned
+        levels, masked_two = _read_keys(skeleton, deepest)
         found: set[K] = set()
-        for depth, tables in self._depths.items():
-            for r, level in enumerate(levels[: depth + 1]):
-                lookups = (tables.low,) if r == depth else (tables.low, tables.top)
-                for table in lookups:
-                    for key in level:
-                        bucket = table.get(key)
-                        if bucket:
-                            found |= bucket
-            if len(skeleton) >= depth:
-                for key in _masked(skeleton, depth):
-                    bucket = tables.masked.get(key)
-                    if bucket:
-                        found |= bucket
+        for table, r, masked in lookups:
+            if not masked:
+                keys = levels[r]
+            elif r == 2 and masked_two is not None:
+                keys = masked_two
+            else:
+                keys = _masked(skeleton, r)
+            for key in table.keys() & keys:
+                found |= table[key]
         return found
 
 

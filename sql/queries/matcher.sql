@@ -77,18 +77,44 @@ SELECT hotlist_id, revision FROM hotlists WHERE deleted_at IS NULL;
 
 -- name: memory_entries
 -- A list and its entries matched in memory: patterns (a plate holding `*`
--- or `?`) and fuzzy entries, with the list's defaults applied. One
--- statement, so a list replaced by an import is seen whole, old or new.
-SELECT h.hotlist_id, h.revision, h.priority, h.site_ids, h.camera_ids,
-    e.entry_id, e.plate, e.region,
+-- or `?`) and fuzzy entries, with the list's defaults applied, and the
+-- horizon of the statement's snapshot (every transaction below it has
+-- ended, so its changes are all here). One statement, so a list replaced by
+-- an import is seen whole, old or new.
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+SELECT z.xmin::text AS horizon, h.hotlist_id, h.revision, h.priority, h.site_ids,
+    h.camera_ids, h.match_mode AS list_mode, h.max_cost AS list_max_cost,
+    e.entry_id, e.plate, e.region, false AS removed,
     coalesce(e.match_mode, h.match_mode) AS mode,
     coalesce(e.max_cost, h.max_cost) AS max_cost,
     e.valid_from, e.valid_until, e.added_at
-FROM hotlists AS h
+FROM horizon AS z
+JOIN hotlists AS h ON h.hotlist_id = :hotlist_id AND h.deleted_at IS NULL
 LEFT JOIN hotlist_entries AS e
     ON e.hotlist_id = h.hotlist_id AND e.removed_at IS NULL
-    AND (e.plate ~ '[*?]' OR coalesce(e.match_mode, h.match_mode) = 'fuzzy')
-WHERE h.hotlist_id = :hotlist_id AND h.deleted_at IS NULL;
+    AND (e.plate ~ '[*?]' OR coalesce(e.match_mode, h.match_mode) = 'fuzzy');
+
+-- name: memory_entry_changes
+-- The entries of a list changed by transactions at or above the horizon of
+-- the copy held, with the list's current settings and the new horizon:
+-- patterns and fuzzy entries (removed ones too, to leave the copy) and
+-- entries with a mode of their own (one that stopped being fuzzy must leave
+-- it). Changes seen again are applied again, harmlessly. A change of the
+-- list's own mode reloads the list whole, so plain exact entries of an
+-- exact list (most of a million-entry import) are never read here.
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+SELECT z.xmin::text AS horizon, h.hotlist_id, h.revision, h.priority, h.site_ids,
+    h.camera_ids, h.match_mode AS list_mode, h.max_cost AS list_max_cost,
+    e.entry_id, e.plate, e.region, e.removed_at IS NOT NULL AS removed,
+    coalesce(e.match_mode, h.match_mode) AS mode,
+    coalesce(e.max_cost, h.max_cost) AS max_cost,
+    e.valid_from, e.valid_until, e.added_at
+FROM horizon AS z
+JOIN hotlists AS h ON h.hotlist_id = :hotlist_id AND h.deleted_at IS NULL
+LEFT JOIN hotlist_entries AS e
+    ON e.hotlist_id = h.hotlist_id AND e.changed_xid >= :horizon::text::xid8
+    AND (e.plate ~ '[*?]' OR coalesce(e.match_mode, h.match_mode) = 'fuzzy'
+         OR e.match_mode IS NOT NULL);
 
 -- name: recorded_reads
 -- Which (entry, read) pairs already belong to an alert: a batch handled
@@ -190,8 +216,12 @@ WHERE e.entry_id = ANY(:entry_ids::bigint[]) AND e.removed_at IS NULL
   AND e.valid_from <= now();
 
 -- name: plates_seen_since
--- Plates read since a time: what patterns and fuzzy entries are run over.
-SELECT plate_normalized_text FROM plates WHERE last_seen >= :since;
+-- Plates read since a time, a page after a plate: what patterns and fuzzy
+-- entries are run over.
+SELECT plate_normalized_text FROM plates
+WHERE last_seen >= :since AND plate_normalized_text > :after
+ORDER BY plate_normalized_text
+LIMIT :limit;
 
 -- name: known_plates
 -- The given plates that were read since a time (most listed plates never are).
@@ -220,8 +250,22 @@ FROM webhooks AS w
 JOIN hotlists AS h ON h.hotlist_id = w.hotlist_id
 WHERE w.hotlist_id = :hotlist_id AND w.enabled AND cardinality(:alert_ids::bigint[]) > 0;
 
+-- name: historical_alerts
+-- Every alert a search of past hits raised for its entries (only a search
+-- raises historical alerts, and an entry is searched for once).
+SELECT alert_id FROM alerts
+WHERE entry_id = ANY(:entry_ids::bigint[]) AND historical
+ORDER BY alert_id;
+
 -- name: finish_backfill
-UPDATE hotlist_backfills SET done_at = now(), hits = :hits WHERE backfill_id = :backfill_id;
+UPDATE hotlist_backfills SET done_at = now(), hits = :hits
+WHERE backfill_id = :backfill_id AND done_at IS NULL
+RETURNING backfill_id;
+
+-- name: lock_records
+-- Live rounds and backfill transactions check and write alert reads one at
+-- a time (held until the transaction ends).
+SELECT pg_advisory_xact_lock(:lock_key);
 
 -- name: pending_deliveries
 -- The head of each enabled webhook's queue, in delivery order: a webhook is
@@ -241,12 +285,29 @@ WHERE w.enabled
 ORDER BY w.webhook_id, o.delivery_id;
 
 -- name: delivered
+-- The attempt, the delivery marked, and the audit row of plate data sent
+-- out of the system (who: the alerts process; what: the webhook, the
+-- delivery and its alerts; never the URL or the secret), in one statement.
 WITH attempt AS (
     INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms)
     VALUES (:delivery_id, :attempt, :status_code, :latency_ms)
 ), marked AS (
     UPDATE webhook_outbox SET delivered_at = now(), attempts = :attempt
     WHERE delivery_id = :delivery_id
+    RETURNING delivery_id, webhook_id, kind, alert_id, payload
+), audited AS (
+    INSERT INTO audit_log (key_id, client, operation, variables, result_count, purpose)
+    SELECT NULL, 'system:alerts', 'webhook.deliver',
+        jsonb_build_object(
+            'webhook_id', m.webhook_id, 'delivery_id', m.delivery_id, 'kind', m.kind,
+            'attempt', :attempt::integer, 'status_code', :status_code::integer,
+            'alert_ids', CASE WHEN m.alert_id IS NOT NULL THEN jsonb_build_array(m.alert_id)
+                ELSE coalesce((SELECT jsonb_agg(a -> 'alert_id') FROM jsonb_array_elements(
+                    m.payload -> 'alerts') AS a), '[]'::jsonb) END),
+        CASE WHEN m.alert_id IS NOT NULL THEN 1
+            ELSE jsonb_array_length(coalesce(m.payload -> 'alerts', '[]'::jsonb)) END,
+        'webhook delivery'
+    FROM marked AS m
 )
 UPDATE webhooks SET failing_since = NULL, last_error = NULL
 WHERE webhook_id = :webhook_id AND failing_since IS NOT NULL;

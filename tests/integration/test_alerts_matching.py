@@ -432,3 +432,121 @@ async def test_the_running_matcher_searches_past_hits_while_reads_stream(
         assert await asyncio.wait_for(running, 30) == 0
     [alert] = await alerts_of(pool, entry)
     assert alert["historical"] and alert["read_count"] == 1
+
+
+@pytest.mark.slow
+async def test_a_live_read_is_alerted_in_time_while_a_large_backfill_runs(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    """A search of past hits over 150,000 plates takes the matcher's process
+    seconds; live reads stored meanwhile are alerted within their bound,
+    before it ends, and it still finds its hit."""
+    from alerts import service
+
+    t = tag()
+    hotlist = await add_list(pool)
+    live = await add_entry(pool, hotlist, f"LL{t}LL")  # three edits from the fuzzy entry
+    long_ago = minutes_ago(50 * 24 * 60)  # older than every other test's searches
+    await pool.execute(
+        "INSERT INTO plates (plate_normalized_text, first_seen, last_seen, read_count, "
+        "last_region, last_camera_id) SELECT $1 || lpad(g::text, 7, '0'), $2, $2, 1, '', 'c' "
+        "FROM generate_series(1, 150000) AS g",
+        f"Q{t}",
+        long_ago,
+    )
+    await store(pool, [read(f"F{t}", f"cam-{t}", long_ago)])
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(settings(database_url), stop))
+    latencies = []
+    try:
+        # The stream passes the old read before its entry exists: only the search finds it.
+        passed = (
+            "SELECT coalesce((SELECT watermark FROM follower_positions "
+            "WHERE follower = 'alerts') > (SELECT max(xid) FROM stored_batches), false)"
+        )
+        while not await pool.fetchval(passed):
+            await asyncio.sleep(0.1)
+        fuzzy = await add_entry(pool, hotlist, f"F{t}X", match_mode="fuzzy", max_cost=2.0)
+        job = await pool.fetchval(
+            "INSERT INTO hotlist_backfills (hotlist_id, entry_ids, since) VALUES ($1, $2, $3) "
+            "RETURNING backfill_id",
+            hotlist,
+            [fuzzy],
+            minutes_ago(60 * 24 * 60),
+        )
+        await asyncio.sleep(0.5)  # the search has begun
+        for n in range(3):
+            stored = asyncio.get_running_loop().time()
+            await store(pool, [read(f"LL{t}LL", f"cam-{n}-{t}")])
+            while len(await alerts_of(pool, live)) <= n:
+                assert asyncio.get_running_loop().time() - stored < 10, "live read not alerted"
+                await asyncio.sleep(0.05)
+            latencies.append(asyncio.get_running_loop().time() - stored)
+            assert not await pool.fetchval(
+                "SELECT done_at IS NOT NULL FROM hotlist_backfills WHERE backfill_id = $1", job
+            ), "the backfill was not large enough to overlap the live reads"
+        deadline = asyncio.get_running_loop().time() + 120
+        while not await pool.fetchval(
+            "SELECT done_at IS NOT NULL FROM hotlist_backfills WHERE backfill_id = $1", job
+        ):
+            assert asyncio.get_running_loop().time() < deadline, "backfill not done"
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+        await pool.execute("DELETE FROM plates WHERE plate_normalized_text LIKE $1", f"Q{t}%")
+    assert max(latencies) < 2.0, latencies
+    [past] = await alerts_of(pool, fuzzy)
+    assert past["historical"] and past["cost"] == 1.0
+
+
+async def test_a_list_change_reloads_only_the_changed_entries(
+    pool: asyncpg.Pool[Any], conn: asyncpg.Connection[Any], database_url: str
+) -> None:
+    """After a change the copy in memory is the same set with only the
+    changed entries replaced: a removed entry and one no longer fuzzy stop
+    matching, an expired one stops matching, an added one matches, untouched
+    entries are the very objects loaded before; a change of the list's own
+    settings reloads it whole."""
+    t = tag()
+    hotlist = await add_list(pool, match_mode="fuzzy", max_cost=1.0)
+    plates = {name: f"{name}{t}" for name in ("KEEP", "GONE", "EXAC", "EXPI", "NEWW")}
+    ids = {name: await add_entry(pool, hotlist, plates[name]) for name in plates if name != "NEWW"}
+    matcher = await new_matcher(conn, database_url)
+    await matcher.lists.refresh(conn)
+    held = matcher.lists.lists[hotlist]
+    copy, kept = held.entries, held.entries.entries[ids["KEEP"]]
+    assert set(copy.entries) == set(ids.values())
+
+    async with pool.acquire() as writer, writer.transaction():
+        await writer.execute(
+            "UPDATE hotlist_entries SET removed_at = now(), removed_by = 't' WHERE entry_id = $1",
+            ids["GONE"],
+        )
+        await writer.execute(
+            "UPDATE hotlist_entries SET match_mode = 'exact' WHERE entry_id = $1", ids["EXAC"]
+        )
+        await writer.execute(
+            "UPDATE hotlist_entries SET valid_from = now() - interval '2 days', "
+            "valid_until = now() - interval '1 day' WHERE entry_id = $1",
+            ids["EXPI"],
+        )
+    ids["NEWW"] = await add_entry(pool, hotlist, plates["NEWW"])  # bumps the revision
+    assert await matcher.lists.refresh(conn) == 1
+    held = matcher.lists.lists[hotlist]
+    assert held.entries is copy and held.entries.entries[ids["KEEP"]] is kept
+    assert set(copy.entries) == {ids["KEEP"], ids["EXPI"], ids["NEWW"]}
+
+    # One misread (a trailing extra character, cost 1) of each plate.
+    await store(pool, [read(f"{plate}Z", f"cam-{name}-{t}") for name, plate in plates.items()])
+    await drain(matcher, conn)
+    alerted = {name for name in plates if await alerts_of(pool, ids[name])}
+    assert alerted == {"KEEP", "NEWW"}
+
+    await pool.execute(
+        "UPDATE hotlists SET max_cost = 0.5, revision = revision + 1 WHERE hotlist_id = $1",
+        hotlist,
+    )
+    assert await matcher.lists.refresh(conn) == 1
+    reloaded = matcher.lists.lists[hotlist].entries
+    assert reloaded is not copy and reloaded.entries[ids["KEEP"]].max_cost == 0.5

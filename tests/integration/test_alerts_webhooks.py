@@ -11,11 +11,22 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from alerts import service
-from alerts.webhooks import sign
-from tests.integration.alerts_support import add_entry, add_list, read, settings, store, tag
+from alerts.webhooks import Deliverer, sign
+from tests.integration.alerts_support import (
+    add_entry,
+    add_list,
+    alerts_of,
+    drain,
+    new_matcher,
+    read,
+    settings,
+    store,
+    tag,
+)
 from tests.integration.webhook_receiver import Receiver
 
 SECRET = "a-webhook-secret-of-32-characters"
@@ -115,3 +126,87 @@ async def test_receiver_down_for_30_s_gets_every_alert_in_order(
     assert await pool.fetchval("SELECT failing_since IS NULL FROM webhooks")
     ok = await pool.fetch("SELECT latency_ms FROM webhook_attempts WHERE status_code = 200")
     assert len(ok) == 12 and all(r["latency_ms"] >= 0 for r in ok)
+
+
+async def test_each_delivery_is_audited_in_the_transaction_that_marks_it(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    """Plate data leaving by webhook leaves an audit row per delivery (the
+    alerts process as principal, the webhook, delivery and alert ids, never
+    the URL or the secret); a failed attempt delivers nothing and audits
+    nothing."""
+    t = tag()
+    hotlist = await add_list(pool)
+    receiver = Receiver(_free_port(), status=503)
+    await receiver.start()
+    webhook = await pool.fetchval(
+        "INSERT INTO webhooks (hotlist_id, url, secret, created_by) VALUES ($1, $2, $3, 't') "
+        "RETURNING webhook_id",
+        hotlist,
+        receiver.url,
+        SECRET,
+    )
+    entry = await add_entry(pool, hotlist, f"W{t}")
+    async with pool.acquire() as conn:
+        matcher = await new_matcher(conn, database_url)
+        await store(pool, [read(f"W{t}", f"cam-{t}")])
+        await drain(matcher, conn)
+    [alert] = await alerts_of(pool, entry)
+    digest = await pool.fetchval(
+        "INSERT INTO webhook_outbox (webhook_id, kind, payload) VALUES ($1, 'digest', $2::jsonb) "
+        "RETURNING delivery_id",
+        webhook,
+        json.dumps({"kind": "digest", "alerts": [{"alert_id": alert["alert_id"]}]}),
+    )
+
+    async def audit_rows() -> list[asyncpg.Record]:
+        return list(
+            await pool.fetch(
+                "SELECT * FROM audit_log WHERE operation = 'webhook.deliver' "
+                "AND (variables ->> 'webhook_id')::bigint = $1 ORDER BY audit_id",
+                webhook,
+            )
+        )
+
+    deliverer = Deliverer(pool, settings(database_url, webhook_backoff_base_s=0.2))
+    try:
+        async with httpx.AsyncClient() as client:
+            await deliverer.deliver_due(client)
+            refused = await pool.fetchval(
+                "SELECT count(*) FROM webhook_attempts AS a JOIN webhook_outbox AS o "
+                "USING (delivery_id) WHERE o.webhook_id = $1 AND a.status_code = 503",
+                webhook,
+            )
+            assert refused == 1  # attempted, not delivered
+            assert await audit_rows() == []
+            receiver.status = 200
+
+            async def delivered() -> bool:
+                await deliverer.deliver_due(client)
+                return not await pool.fetchval(
+                    "SELECT count(*) FROM webhook_outbox "
+                    "WHERE webhook_id = $1 AND delivered_at IS NULL",
+                    webhook,
+                )
+
+            await _wait_for(delivered, 30)
+    finally:
+        await receiver.stop()
+    rows = await audit_rows()
+    assert [(r["key_id"], r["client"], r["purpose"]) for r in rows] == [
+        (None, "system:alerts", "webhook delivery")
+    ] * 2
+    variables = [json.loads(r["variables"]) for r in rows]
+    assert [(v["kind"], v["alert_ids"], v["status_code"]) for v in variables] == [
+        ("alert", [alert["alert_id"]], 200),
+        ("digest", [alert["alert_id"]], 200),
+    ]
+    assert variables[1]["delivery_id"] == digest and variables[0]["attempt"] == 2
+    assert [r["result_count"] for r in rows] == [1, 1]
+    assert all(SECRET not in r["variables"] and "127.0.0.1" not in r["variables"] for r in rows)
+    # Same transaction as the marking: an audit row per delivered delivery, and only those.
+    marked = await pool.fetchval(
+        "SELECT count(*) FROM webhook_outbox WHERE webhook_id = $1 AND delivered_at IS NOT NULL",
+        webhook,
+    )
+    assert marked == len(rows)

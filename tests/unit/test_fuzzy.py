@@ -207,3 +207,18 @@ def test_wildcard_index_add_remove() -> None:
     assert index.lookup("ABC12XYZ") == [] and len(index) == 1
     with pytest.raises(InvalidRequest):
         index.add("c", "*?*")
+
+
+def test_a_change_after_lookups_is_seen_by_the_next_lookup() -> None:
+    """Lookups remember plates and per-length plans; adding or removing an
+    entry forgets both (an entry of a length never seen before included)."""
+    index: FuzzyIndex[str] = FuzzyIndex()
+    index.add("seven", "ABC1234", 1.0)
+    assert index.lookup("XBC123") == []  # two plain edits from "seven"
+    index.add("five", "BC123", 1.0)  # a length no entry had: one insertion from the read
+    assert [hit.entry for hit in index.lookup("XBC123")] == ["five"]
+    assert [hit.entry for hit in index.lookup("XBC123")] == ["five"]  # from the cache
+    index.remove("five")
+    assert index.lookup("XBC123") == []
+    index.add("seven", "ABC1234", 2.0)  # replaced with a larger cost
+    assert [(hit.entry, hit.cost) for hit in index.lookup("XBC123")] == [("seven", 2.0)]
