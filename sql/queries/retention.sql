@@ -182,14 +182,17 @@ SELECT alpr_rebuild_plate_day_bits((:cutoff::timestamptz AT TIME ZONE 'UTC')::da
 
 -- name: delete_closed_alerts
 -- Alerts closed before the cutoff, with their alert_reads (cascade) and the
--- webhook deliveries made of them (they hold the plate too); deliveries not
--- yet made stay, to be delivered. Returns how many alerts went.
+-- webhook deliveries made of them (they hold the plate too), and the digests
+-- of past hits delivered before the cutoff (they list plates and belong to
+-- no one alert); deliveries not yet made stay, to be delivered. Returns how
+-- many alerts went.
 WITH gone AS (
     DELETE FROM alerts WHERE status = 'closed' AND closed_at < :cutoff
     RETURNING alert_id
 ), deliveries AS (
     DELETE FROM webhook_outbox o
-    USING gone g
-    WHERE o.alert_id = g.alert_id AND o.delivered_at IS NOT NULL
+    WHERE o.delivered_at IS NOT NULL
+      AND (o.alert_id IN (SELECT alert_id FROM gone)
+           OR (o.kind = 'digest' AND o.delivered_at < :cutoff))
 )
 SELECT count(*) FROM gone;

@@ -116,6 +116,12 @@ async def test_closed_alerts_go_after_their_retention_age(db: asyncpg.Pool[Any])
         " VALUES ($1, $2, 'alert', '{}', $3)",
         [(webhook, old_closed, NOW), (webhook, confirmed, None)],
     )
+    # Digests of past hits: one delivered before the cutoff, one after, one owed.
+    await pool.executemany(
+        "INSERT INTO webhook_outbox (webhook_id, kind, payload, delivered_at)"
+        " VALUES ($1, 'digest', '{}', $2)",
+        [(webhook, NOW - timedelta(days=10)), (webhook, NOW), (webhook, None)],
+    )
     # Two closed 15 days before the run (5 days from now), one 5 days before it.
     await pool.execute(
         "UPDATE alerts SET closed_at = closed_at - interval '10 days' WHERE alert_id = ANY($1)",
@@ -132,9 +138,16 @@ async def test_closed_alerts_go_after_their_retention_age(db: asyncpg.Pool[Any])
     ]
     remaining_reads = await pool.fetch("SELECT alert_id FROM alert_reads")
     assert {r[0] for r in remaining_reads} == {recently_closed, still_open}
-    # The delivered message of a deleted alert went; the one still owed stays.
-    outbox = await pool.fetch("SELECT alert_id, delivered_at FROM webhook_outbox")
-    assert [(r["alert_id"], r["delivered_at"]) for r in outbox] == [(None, None)]
+    # The delivered message of a deleted alert went, and the digest delivered
+    # before the cutoff; the messages still owed and the newer digest stay.
+    outbox = await pool.fetch(
+        "SELECT kind, alert_id, delivered_at FROM webhook_outbox ORDER BY delivery_id"
+    )
+    assert [(r["kind"], r["alert_id"], r["delivered_at"]) for r in outbox] == [
+        ("alert", None, None),
+        ("digest", None, NOW),
+        ("digest", None, None),
+    ]
     # The confirmed alert's read went in the same run; the open one holds.
     assert open_read in await _ids(pool)
     assert confirmed_read not in await _ids(pool) and recent_read not in await _ids(pool)
