@@ -8,12 +8,16 @@ import json
 import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
 from alerts import backfill
+from core import hotlists
+from core.hotlist_import import ImportOptions, import_file
+from core.hotlists import Actor, HotlistSpec
 from ingestor.writer import prune_announcements, write_batch
 from tests.integration.alerts_support import (
     add_entry,
@@ -28,6 +32,8 @@ from tests.integration.alerts_support import (
     tag,
 )
 from tests.support.plate_variants import every_variant, random_plate
+
+WHO = Actor("importer", client="cli", purpose="nightly extract")
 
 
 @pytest.fixture
@@ -550,3 +556,48 @@ async def test_a_list_change_reloads_only_the_changed_entries(
     assert await matcher.lists.refresh(conn) == 1
     reloaded = matcher.lists.lists[hotlist].entries
     assert reloaded is not copy and reloaded.entries[ids["KEEP"]].max_cost == 0.5
+
+
+async def test_a_replace_import_while_reads_are_matched_never_leaves_the_list_empty(
+    pool: asyncpg.Pool[Any], conn: asyncpg.Connection[Any], database_url: str, tmp_path: Path
+) -> None:
+    """Whole lists of 3,000 fuzzy entries replace each other (all but one plate
+    new each time) while a vehicle on the list passes camera after camera:
+    the matcher sees the old list or the new one, never none, so every pass
+    raises its alert."""
+    t = tag()
+    name, keep = f"swap {t}", f"K{t}"
+    made = await hotlists.create_hotlist(pool, HotlistSpec(name=name, match_mode="fuzzy"), WHO)
+    files = []
+    for n in range(3):
+        path = tmp_path / f"swap{n}.csv"
+        plates = [keep, *(f"S{n}{t}{i:04d}" for i in range(3000))]
+        path.write_text("plate,reason\n" + "".join(f"{p},stolen\n" for p in plates))
+        files.append(path)
+    await import_file(pool, name, files[0], ImportOptions(replace=True), WHO)
+    matcher = await new_matcher(conn, database_url)
+    await drain(matcher, conn)
+
+    async def replace_in_turn() -> None:
+        for path in [files[1], files[2], files[0], files[1]]:
+            await import_file(pool, name, path, ImportOptions(replace=True), WHO)
+
+    swaps = asyncio.create_task(replace_in_turn())
+    cameras: list[str] = []
+    while not swaps.done() or not cameras:
+        cameras.append(f"cam{len(cameras)}-{t}")
+        await store(pool, [read(keep, cameras[-1])])
+        await drain(matcher, conn)
+    await swaps
+    cameras.append(f"cam-after-{t}")
+    await store(pool, [read(keep, cameras[-1])])
+    await drain(matcher, conn)
+
+    alerted = await pool.fetch(
+        "SELECT a.camera_id FROM alerts a JOIN hotlist_entries e USING (entry_id)"
+        " WHERE e.hotlist_id = $1 AND e.plate = $2",
+        made.hotlist_id,
+        keep,
+    )
+    assert len(cameras) >= 3
+    assert sorted(r["camera_id"] for r in alerted) == sorted(cameras)
