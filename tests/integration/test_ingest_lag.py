@@ -170,3 +170,39 @@ async def _true(value: bool) -> bool:
 
 def _gauge(topic: str) -> float | None:
     return REGISTRY.get_sample_value("alpr_ingest_consumer_lag", {"topic": topic, "partition": "0"})
+
+
+async def test_revoked_partitions_leave_the_member_that_lost_them(
+    pool: asyncpg.Pool[Any], database_url: str, kafka_bootstrap: str
+) -> None:
+    topic, camera = f"lag-{uuid.uuid4().hex}", f"r{uuid.uuid4().hex[:6]}"
+    await _create(kafka_bootstrap, topic, partitions=2)
+    for partition in (0, 1):
+        await _produce(
+            kafka_bootstrap, topic, camera, 10, start=10 * partition, partition=partition
+        )
+    settings = kafka_ingestor_settings(
+        database_url, kafka_bootstrap, topic, kafka_lag_interval_s=INTERVAL_S
+    )
+    members: list[tuple[metrics.Stats, asyncio.Event, asyncio.Task[None]]] = []
+
+    def join() -> metrics.Stats:
+        stats, stop = metrics.Stats(), asyncio.Event()
+        source = KafkaSource(settings, pool, stats, max_backoff_s=1.0)
+        members.append((stats, stop, asyncio.create_task(source.run(stop))))
+        return stats
+
+    def held(stats: metrics.Stats) -> set[int]:
+        return {part for (t, part) in stats.lags if t == topic}
+
+    try:
+        first = join()
+        await _until(lambda: _true(first.stored == 20 and held(first) == {0, 1}))
+        second = join()
+        # Each member measures only the partition it holds after the rebalance.
+        await _until(lambda: _true(len(held(first)) == len(held(second)) == 1))
+        assert held(first) | held(second) == {0, 1}
+    finally:
+        for _, stop, _ in members:
+            stop.set()
+        await asyncio.wait_for(asyncio.gather(*(task for _, _, task in members)), 60)
