@@ -12,8 +12,8 @@ crash at any point re-reads: the idempotent writer turns the re-read into
 duplicates, never into double rows, and the letters of an uncommitted
 transaction never become readable (to consumers reading committed data), so
 each is dead-lettered once. Every `kafka_lag_interval_s` the lag of each
-assigned partition is measured from the broker's log end (`kafka_lag`),
-whether or not batches are stored.
+assigned partition is measured from the broker's log end, whether or not
+batches are stored (`ingestor.sources.kafka_lag`).
 
 Failure behaviour:
 - Database or broker unreachable: the writes and the Kafka transactions
@@ -296,7 +296,7 @@ class KafkaSource:
 
     async def _commit(self, written: Written) -> None:
         """The acknowledgement of a written batch: its dead letters and offsets in one
-        Kafka transaction, then a log line.
+        Kafka transaction; then the lag probe learns the offsets, and a log line.
 
         `BrokerUnavailable`: not committed now (the write step retries; the
         next attempt learns whether this one committed after all).
