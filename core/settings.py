@@ -254,6 +254,9 @@ class IngestorSettings(DatabaseSettings, KafkaSettings, RetentionSettings):
     require_keys: bool = False
     # Batches the Kafka source writes at once (commits stay in read order).
     ingest_writers: int = Field(default=2, ge=1, le=8)
+    # The Kafka source asks the broker for the log end of every assigned
+    # partition this often, and records each partition's lag.
+    kafka_lag_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("naive_timezone")
     @classmethod

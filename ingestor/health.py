@@ -2,11 +2,12 @@
 
 Every `INTERVAL_S` the process writes its totals since start (dead letters
 and the last one's time among them) and the newest consumer lag of each
-Kafka partition it measured, as rows keyed by `host:pid` (tables
-`ingestor_status`, `ingestor_lag`). The gateway's `ingestHealth` reads them;
-it cannot reach the ingestor's Prometheus endpoint. A clean stop marks the
-row stopped; rows silent for a day are pruned. An outage skips a turn
-(`service.periodically`): health is best effort and never blocks ingest.
+Kafka partition assigned to it (rows of partitions it lost are deleted), as
+rows keyed by `host:pid` (tables `ingestor_status`, `ingestor_lag`). The
+gateway's `ingestHealth` reads them; it cannot reach the ingestor's
+Prometheus endpoint. A clean stop marks the row stopped; rows silent for a
+day are pruned. An outage skips a turn (`service.periodically`): health is
+best effort and never blocks ingest.
 """
 
 from __future__ import annotations
@@ -59,12 +60,17 @@ class Publisher:
                     last_dead_letter_at=s.last_dead_letter_at,
                 )
             )
+            topics = [topic for (topic, _), _ in lags]
+            partitions = [part for (_, part), _ in lags]
+            await conn.execute(
+                *q["prune_lag"].bind(ingestor=self.ingestor, topics=topics, partitions=partitions)
+            )
             if lags:
                 await conn.execute(
                     *q["publish_lag"].bind(
                         ingestor=self.ingestor,
-                        topics=[topic for (topic, _), _ in lags],
-                        partitions=[part for (_, part), _ in lags],
+                        topics=topics,
+                        partitions=partitions,
                         lags=[lag.lag for _, lag in lags],
                         measured=[lag.measured_at for _, lag in lags],
                     )

@@ -2,13 +2,15 @@
 
 `Stats` is what the periodic log line shows (totals since start); the
 Prometheus metrics carry the same numbers plus batch latency and consumer
-lag per partition. Both are updated at one place, `Stats.record_*`;
-`ingestor.health` publishes `Stats` to the database for the gateway.
+lag per assigned partition. Both are updated at one place, `Stats.record_*`
+(and `Stats.drop_lag`); `ingestor.health` publishes `Stats` to the database
+for the gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,7 +38,7 @@ PAUSED = Gauge("alpr_ingest_paused", "1 while fetching is paused for an outage")
 
 @dataclass(frozen=True)
 class Lag:
-    """A partition's consumer lag, as measured after a batch."""
+    """A partition's consumer lag, and when the broker was asked for its log end."""
 
     lag: int
     measured_at: datetime
@@ -44,8 +46,8 @@ class Lag:
 
 @dataclass
 class Stats:
-    """Totals since start, for the periodic log line; the newest lag per
-    (topic, partition) and the last dead letter's time, for `ingestor.health`."""
+    """Totals since start, for the periodic log line; the newest lag of each
+    assigned (topic, partition) and the last dead letter's time, for `ingestor.health`."""
 
     consumed: int = 0
     stored: int = 0
@@ -77,10 +79,16 @@ class Stats:
         self.last_dead_letter_at = datetime.now(UTC)
         DEAD_LETTERED.labels(source, code).inc(n)
 
-    def record_lag(self, topic: str, partition: int, lag: int) -> None:
+    def record_lag(self, topic: str, partition: int, lag: int, measured_at: datetime) -> None:
         lag = max(lag, 0)
-        self.lags[(topic, partition)] = Lag(lag, datetime.now(UTC))
+        self.lags[(topic, partition)] = Lag(lag, measured_at)
         LAG.labels(topic, str(partition)).set(lag)
+
+    def drop_lag(self, topic: str, partition: int) -> None:
+        """Forget a partition no longer assigned: its lag is another member's to measure."""
+        self.lags.pop((topic, partition), None)
+        with contextlib.suppress(KeyError):  # never recorded
+            LAG.remove(topic, str(partition))
 
     def summary(self) -> dict[str, float | int]:
         data: dict[str, float | int] = asdict(self)

@@ -11,7 +11,9 @@ Kafka transactions made one after another in the order they were read. A
 crash at any point re-reads: the idempotent writer turns the re-read into
 duplicates, never into double rows, and the letters of an uncommitted
 transaction never become readable (to consumers reading committed data), so
-each is dead-lettered once.
+each is dead-lettered once. Every `kafka_lag_interval_s` the lag of each
+assigned partition is measured from the broker's log end, whether or not
+batches are stored (`ingestor.sources.kafka_lag`).
 
 Failure behaviour:
 - Database or broker unreachable: the writes and the Kafka transactions
@@ -66,6 +68,7 @@ from ingestor.pipeline.message import Message
 from ingestor.pipeline.retry import Backoff, log_retry
 from ingestor.pipeline.step import MessageRejected, feed
 from ingestor.pipeline.write import Write, Written, store
+from ingestor.sources.kafka_lag import LagProbe
 from ingestor.writer import Writer
 from schema.errors import BrokerUnavailable
 
@@ -137,6 +140,7 @@ class KafkaSource:
             settings.kafka_group_id,
             self.consumer.committed,
         )
+        self.lag = LagProbe(self.consumer, stats, settings.kafka_lag_interval_s)
         self.backoff = Backoff(max_backoff_s)
         self.write = Write(
             functools.partial(store, pool, Writer()),
@@ -169,12 +173,14 @@ class KafkaSource:
             self.settings.kafka_group_id,
         )
         stopping = asyncio.ensure_future(stop.wait())
+        measuring = asyncio.create_task(self.lag.run())
         try:
             while not stop.is_set():
                 await self._turn(stopping)
             await self.settle(grace_s=0.0)
         finally:
             stopping.cancel()
+            measuring.cancel()
             self.write.cancel()  # only after a failure: nothing of it is committed
             await self._stop_clients()
             log.info("kafka source stopped")
@@ -267,7 +273,9 @@ class KafkaSource:
 
     def _hold(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         count = 0
-        for partition_records in records.values():
+        for tp, partition_records in records.items():
+            if partition_records:
+                self.lag.read(tp, partition_records[0].offset)
             self._held.extend(map(to_message, partition_records))
             count += len(partition_records)
         if count:
@@ -288,18 +296,18 @@ class KafkaSource:
 
     async def _commit(self, written: Written) -> None:
         """The acknowledgement of a written batch: its dead letters and offsets in one
-        Kafka transaction, then lag and a log line.
+        Kafka transaction; then the lag probe learns the offsets, and a log line.
 
         `BrokerUnavailable`: not committed now (the write step retries; the
         next attempt learns whether this one committed after all).
         """
         started = time.monotonic()
-        offsets = written.batch.next_offsets
-        await self.transactions.commit(
-            written.dead,
-            {TopicPartition(topic, part): offset for (topic, part), offset in offsets.items()},
-        )
-        self._update_lag(offsets)
+        offsets = {
+            TopicPartition(topic, part): offset
+            for (topic, part), offset in written.batch.next_offsets.items()
+        }
+        await self.transactions.commit(written.dead, offsets)
+        self.lag.committed(offsets)
         # One line per batch at INFO for operators: counts and time, no plate text.
         log.info(
             "batch stored=%d duplicates=%d dead_lettered=%d seconds=%.3f",
@@ -308,12 +316,6 @@ class KafkaSource:
             len(written.dead),
             written.seconds + time.monotonic() - started,
         )
-
-    def _update_lag(self, offsets: dict[tuple[str, int], int]) -> None:
-        for (topic, part), offset in offsets.items():
-            end = self.consumer.highwater(TopicPartition(topic, part))
-            if end is not None:
-                self.stats.record_lag(topic, part, end - offset)
 
     def _rewind(self, dropped: list[Batch]) -> None:
         """Seek back to the first message of `dropped` on each partition still assigned.
@@ -343,7 +345,8 @@ async def _broker_call(call: Awaitable[T]) -> T:
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Settle before partitions go; a new assignment starts unpaused."""
+    """Settle before partitions go; a new assignment starts unpaused; the lag
+    probe follows the assignment."""
 
     def __init__(self, source: KafkaSource) -> None:
         self.source = source
@@ -352,7 +355,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("revoking %d partitions: storing and committing what was read", len(revoked))
         await self.source.settle(grace_s=REVOKE_GRACE_S)
         self.source.transactions.release(revoked)
+        self.source.lag.revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         metrics.PAUSED.set(0)
+        self.source.lag.assigned(assigned)
         log.info("assigned %d partitions", len(assigned))

@@ -21,6 +21,17 @@ FROM unnest(:topics::text[], :partitions::int[], :lags::bigint[], :measured::tim
 ON CONFLICT (ingestor, topic, partition) DO UPDATE
 SET lag = EXCLUDED.lag, measured_at = EXCLUDED.measured_at;
 
+-- name: prune_lag
+-- This ingestor's rows of partitions it no longer holds (revoked); the arrays
+-- list the ones it does, parallel as in publish_lag.
+DELETE FROM ingestor_lag l
+WHERE l.ingestor = :ingestor
+  AND NOT EXISTS (
+      SELECT 1
+      FROM unnest(:topics::text[], :partitions::int[]) AS x(t, p)
+      WHERE x.t = l.topic AND x.p = l.partition
+  );
+
 -- name: mark_stopped
 UPDATE ingestor_status SET stopped_at = now(), updated_at = now() WHERE ingestor = :ingestor;
 

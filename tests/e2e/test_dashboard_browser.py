@@ -84,8 +84,8 @@ async def stored(pool: asyncpg.Pool[Any]) -> None:
     # An ingestor's health report, as ingestor.health publishes it.
     stats = Stats(stored=305, dead_lettered=3)
     stats.record_dead("kafka", "bad_json", 0)
-    stats.record_lag("plates", 0, 0)
-    stats.record_lag("plates", 1, 1250)
+    stats.record_lag("plates", 0, 0, datetime.now(UTC))
+    stats.record_lag("plates", 1, 1250, datetime.now(UTC))
     async with pool.acquire() as conn:
         await Publisher(stats, ("kafka",), ingestor="edge-1:4242").publish(conn)
 

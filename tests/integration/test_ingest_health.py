@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from ingestor import service
+from ingestor.health import Publisher
+from ingestor.metrics import Stats
 from ingestor.publish import encode
 from tests.factories import kafka_ingestor_settings, wire_event
 from tests.integration.gateway_server import gql, serve, settings_for
@@ -52,7 +55,9 @@ async def test_dead_letters_and_lag_reach_ingest_health(
     camera = f"h{uuid.uuid4().hex[:6]}"
     good = [encode(wire_event(camera_id=camera, plate__text=f"HL{i}"))[0] for i in range(30)]
     await _produce(kafka_bootstrap, topic, [*good[:15], b"{not json", b"[1]", *good[15:]])
-    settings = kafka_ingestor_settings(database_url, kafka_bootstrap, topic)
+    settings = kafka_ingestor_settings(
+        database_url, kafka_bootstrap, topic, kafka_lag_interval_s=0.5
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(settings, stop))
     try:
@@ -62,8 +67,11 @@ async def test_dead_letters_and_lag_reach_ingest_health(
                 " AND stopped_at IS NULL ORDER BY updated_at DESC LIMIT 1"
             )
         )
-        await _until(
-            lambda: pool.fetchval("SELECT count(*) FROM ingestor_lag WHERE topic = $1", topic)
+        await _until(  # every partition measured again once everything is stored
+            lambda: pool.fetchval(
+                "SELECT count(*) > 0 AND bool_and(lag = 0) FROM ingestor_lag WHERE topic = $1",
+                topic,
+            )
         )
         async with serve(settings_for(database_url)) as url, httpx.AsyncClient(base_url=url) as c:
             body = await gql(c, HEALTH)
@@ -73,7 +81,8 @@ async def test_dead_letters_and_lag_reach_ingest_health(
         assert me["reporting"] and me["sources"] == ["kafka"]
         assert (me["stored"], me["deadLettered"]) == (30, 2) and me["lastDeadLetterAt"]
         mine = [p for p in health["partitions"] if p["topic"] == topic]
-        assert len(mine) == 1 and mine[0]["lag"] == 0 and mine[0]["ingestor"] == me["ingestor"]
+        # Every partition of the topic, also those that never had a message.
+        assert mine and all(p["lag"] == 0 and p["ingestor"] == me["ingestor"] for p in mine)
     finally:
         stop.set()
         assert await asyncio.wait_for(running, 30) == 0
@@ -81,3 +90,27 @@ async def test_dead_letters_and_lag_reach_ingest_health(
         "SELECT stopped_at IS NOT NULL FROM ingestor_status WHERE ingestor = $1", status["ingestor"]
     )
     assert stopped
+
+
+async def test_partitions_no_longer_held_leave_the_published_rows(
+    pool: asyncpg.Pool[Any],
+) -> None:
+    stats, now = Stats(), datetime.now(UTC)
+    stats.record_lag("pruned", 0, 3, now)
+    stats.record_lag("pruned", 1, 4, now)
+    publisher = Publisher(stats, ("kafka",), ingestor=f"prune-{uuid.uuid4().hex[:6]}:1")
+
+    async def published() -> list[tuple[int, int]]:
+        async with pool.acquire() as conn:
+            await publisher.publish(conn)
+        rows = await pool.fetch(
+            "SELECT partition, lag FROM ingestor_lag WHERE ingestor = $1 ORDER BY partition",
+            publisher.ingestor,
+        )
+        return [(r["partition"], r["lag"]) for r in rows]
+
+    assert await published() == [(0, 3), (1, 4)]
+    stats.drop_lag("pruned", 1)  # revoked
+    assert await published() == [(0, 3)]
+    stats.drop_lag("pruned", 0)
+    assert await published() == []

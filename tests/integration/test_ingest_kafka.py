@@ -311,21 +311,30 @@ async def test_cli_simulate_feeds_the_ingestor_and_lag_is_exported(
     )
     assert done.returncode == 0, done.stderr
     assert f"sent=500 topic={topic}" in done.stdout
-    source = Running(kafka_ingestor_settings(database_url, kafka_bootstrap, topic), pool)
+    settings = kafka_ingestor_settings(
+        database_url, kafka_bootstrap, topic, kafka_lag_interval_s=0.2
+    )
+    source = Running(settings, pool)
     running.append(source)
     await _wait_for(lambda: _consumed(source, 500))
     await _wait_for(lambda: _seen_all(source, 500))
+
+    def lags() -> list[float]:
+        return [
+            s.value
+            for m in REGISTRY.collect()
+            if m.name == "alpr_ingest_consumer_lag"
+            for s in m.samples
+            if s.labels["topic"] == topic
+        ]
+
+    async def caught_up() -> bool:  # on every partition, as measured next
+        return bool(lags()) and all(v == 0 for v in lags())
+
+    await _wait_for(caught_up)
     await source.stop()
     assert source.stats.stored + source.stats.dead_lettered == 500
     assert 20 < source.stats.dead_lettered < 90
-    lags = [
-        s.value
-        for m in REGISTRY.collect()
-        if m.name == "alpr_ingest_consumer_lag"
-        for s in m.samples
-        if s.labels["topic"] == topic
-    ]
-    assert lags and all(v == 0 for v in lags)  # caught up on every partition
 
 
 async def _consumed(r: Running, n: int) -> bool:
