@@ -444,7 +444,7 @@ async def test_the_running_matcher_searches_past_hits_while_reads_stream(
 async def test_a_live_read_is_alerted_in_time_while_a_large_backfill_runs(
     pool: asyncpg.Pool[Any], database_url: str
 ) -> None:
-    """A search of past hits over 150,000 plates takes the matcher's process
+    """A search of past hits over 450,000 plates takes the matcher's process
     seconds; live reads stored meanwhile are alerted within their bound,
     before it ends, and it still finds its hit."""
     from alerts import service
@@ -456,7 +456,7 @@ async def test_a_live_read_is_alerted_in_time_while_a_large_backfill_runs(
     await pool.execute(
         "INSERT INTO plates (plate_normalized_text, first_seen, last_seen, read_count, "
         "last_region, last_camera_id) SELECT $1 || lpad(g::text, 7, '0'), $2, $2, 1, '', 'c' "
-        "FROM generate_series(1, 150000) AS g",
+        "FROM generate_series(1, 450000) AS g",
         f"Q{t}",
         long_ago,
     )
