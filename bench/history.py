@@ -20,8 +20,9 @@ ids, (camera, day) pairs and sites, one request at a time, the databases
 taking turns request by request so each meets the same machine. Two
 passes, each with its own samples: the first on gateways just started
 (each of their connections reads a chunk's catalog entries the first time
-it touches that chunk), the second on the same gateways, warm. p50/p99 in ms,
-compressed / uncompressed, bytes per read, load average.
+it touches that chunk), the second on the same gateways, warm. p50/p99 in ms
+and each pass's first request of each query, compressed / uncompressed,
+bytes per read, load average.
 
     TS=postgresql://postgres@127.0.0.1:55432/postgres
     .venv/bin/python bench/history.py --database-url $TS --reads 5000000 --days 365
@@ -497,10 +498,13 @@ async def time_requests(
 
 
 def report_requests(timings: dict[tuple[str, str], list[float]], names: list[str]) -> None:
-    print(f"{'p50 / p99 ms':<36}" + "".join(f"{n:>18}" for n in names) + "   tsz/ts p50, p99")
+    """p50 / p99 and (in brackets) the pass's first request of each query."""
+    print(
+        f"{'p50 / p99 (first) ms':<36}" + "".join(f"{n:>26}" for n in names) + "   tsz/ts p50, p99"
+    )
     for request in REQUESTS:
         cells = [
-            f"{statistics.median(v):7.2f} / {_p(v, 0.99):6.2f}"
+            f"{statistics.median(v):7.2f} / {_p(v, 0.99):6.2f} ({v[0]:6.1f})"
             if (v := timings.get((request, name)))
             else "-"
             for name in names
@@ -510,7 +514,7 @@ def report_requests(timings: dict[tuple[str, str], list[float]], names: list[str
         if a and b:
             p50, p99 = statistics.median(a) / statistics.median(b), _p(a, 0.99) / _p(b, 0.99)
             ratio = f"   {p50:5.2f}x {p99:5.2f}x"
-        print(f"{request:<36}" + "".join(f"{c:>18}" for c in cells) + ratio)
+        print(f"{request:<36}" + "".join(f"{c:>26}" for c in cells) + ratio)
 
 
 async def through_http(urls: dict[str, str], args: argparse.Namespace) -> None:
