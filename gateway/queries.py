@@ -139,11 +139,10 @@ async def prepare_events_page(conn: asyncpg.Connection[Any]) -> None:
     Every events page is one statement (events_page); its first execution on
     a connection builds its generic plan, and with a year of daily partitions
     on plain PostgreSQL that plan holds every partition: planning it and
-    loading each partition's catalog entries took ~120 ms at 379 partitions
-    (bench/README.md, issue #15), which the connection's first page paid.
-    Run here, the statement stays prepared in the connection's statement
-    cache with its plan, so the gateway's first page on it does not pay it.
-    Not counted in SQL_QUERIES: no client asked for it.
+    loading each partition's catalog entries takes ~120 ms at 379 partitions
+    (bench/README.md, issue #15). Run here, the statement stays prepared in
+    the connection's statement cache with its plan, so no page on the
+    connection pays that. Not counted in SQL_QUERIES: no client asked for it.
     """
     await conn.fetch(*QUERIES["events_page"].bind(**_UNFILLABLE_PAGE))
 
