@@ -20,8 +20,9 @@ ids, (camera, day) pairs and sites, one request at a time, the databases
 taking turns request by request so each meets the same machine. Two
 passes, each with its own samples: the first on gateways just started
 (each of their connections reads a chunk's catalog entries the first time
-it touches that chunk), the second on the same gateways, warm. p50/p99 in ms,
-compressed / uncompressed, bytes per read, load average.
+it touches that chunk), the second on the same gateways, warm. p50/p99 in ms
+and each pass's first request of each query, compressed / uncompressed,
+bytes per read, load average.
 
     TS=postgresql://postgres@127.0.0.1:55432/postgres
     .venv/bin/python bench/history.py --database-url $TS --reads 5000000 --days 365
@@ -33,6 +34,17 @@ compressed / uncompressed, bytes per read, load average.
 passes on the same connections (the second warm), with the planning time of
 each statement planned ad hoc (EXPLAIN (ANALYZE, SUMMARY)), to show what
 grows with the chunks.
+
+`--existing URL` (repeatable) times databases built before (e.g. by
+bench/dashboard.py), named by their engine (pg, ts), and builds nothing.
+`--explain` prints, for a few samples, EXPLAIN (ANALYZE, SUMMARY)'s planning
+and execution time of the plate page and the read by id (the gateway's
+statement, the statements its functions run, and the statements replaced)
+and the partitions each plan keeps. `--first N` times the first read of
+each kind on N connections opened as the gateway opens them
+(gateway.app._connect), against the second on the same connection.
+
+    .venv/bin/python bench/history.py --existing $PG10M --samples 200 --replaced --explain --first 5
 
 Not a test: figures go to bench/README.md ("A year of history").
 """
@@ -64,7 +76,9 @@ from history_data import generate  # noqa: E402
 
 from core.embedded import server_uri, start_server  # noqa: E402
 from core.migrate import migrate  # noqa: E402
+from core.settings import GatewaySettings  # noqa: E402
 from gateway import queries  # noqa: E402
+from gateway.app import _connect  # noqa: E402
 from schema.filters import EventQuery  # noqa: E402
 from schema.paging import PageRequest  # noqa: E402
 from sql import Query  # noqa: E402
@@ -484,10 +498,13 @@ async def time_requests(
 
 
 def report_requests(timings: dict[tuple[str, str], list[float]], names: list[str]) -> None:
-    print(f"{'p50 / p99 ms':<36}" + "".join(f"{n:>18}" for n in names) + "   tsz/ts p50, p99")
+    """p50 / p99 and (in brackets) the pass's first request of each query."""
+    print(
+        f"{'p50 / p99 (first) ms':<36}" + "".join(f"{n:>26}" for n in names) + "   tsz/ts p50, p99"
+    )
     for request in REQUESTS:
         cells = [
-            f"{statistics.median(v):7.2f} / {_p(v, 0.99):6.2f}"
+            f"{statistics.median(v):7.2f} / {_p(v, 0.99):6.2f} ({v[0]:6.1f})"
             if (v := timings.get((request, name)))
             else "-"
             for name in names
@@ -497,7 +514,7 @@ def report_requests(timings: dict[tuple[str, str], list[float]], names: list[str
         if a and b:
             p50, p99 = statistics.median(a) / statistics.median(b), _p(a, 0.99) / _p(b, 0.99)
             ratio = f"   {p50:5.2f}x {p99:5.2f}x"
-        print(f"{request:<36}" + "".join(f"{c:>18}" for c in cells) + ratio)
+        print(f"{request:<36}" + "".join(f"{c:>26}" for c in cells) + ratio)
 
 
 async def through_http(urls: dict[str, str], args: argparse.Namespace) -> None:
@@ -584,12 +601,192 @@ async def chunk_counts(args: argparse.Namespace, pg_admin: str | None) -> None:
         report(timings, list(urls))
 
 
+# ---------------------------------------------------------------- plans and first reads
+
+
+def _plan_parts(node: dict[str, Any], partitions: set[str]) -> tuple[set[str], int]:
+    """The partitions a plan (JSON) scans, and how many it removed at start-up."""
+    found = {node["Relation Name"]} & partitions if "Relation Name" in node else set()
+    removed = int(node.get("Subplans Removed", 0))
+    for child in node.get("Plans", []):
+        more, gone = _plan_parts(child, partitions)
+        found |= more
+        removed += gone
+    return found, removed
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return f"'{value}'"
+
+
+async def _explain(
+    conn: asyncpg.Connection[Any], partitions: set[str], sql: str, *args: Any
+) -> tuple[float, float, int, int]:
+    """Planning ms, execution ms, partitions kept and removed at start-up.
+    With `args`, the statement is prepared and explained at its first
+    EXECUTE, which builds its generic plan (a session of the gateway's): the
+    planning a gateway connection does once per statement."""
+    if args:
+        await conn.execute(f"PREPARE explained AS {sql}")
+        sql = f"EXECUTE explained({', '.join(_literal(a) for a in args)})"
+    try:
+        plan = json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, SUMMARY, FORMAT JSON) {sql}"))
+    finally:
+        if args:
+            await conn.execute("DEALLOCATE explained")
+    kept, removed = _plan_parts(plan[0]["Plan"], partitions)
+    return plan[0]["Planning Time"], plan[0]["Execution Time"], len(kept), removed
+
+
+async def _day_statements(
+    conn: asyncpg.Connection[Any], partitions: set[str], plate: str
+) -> tuple[float, float, int, int]:
+    """The plate page's day statements as alpr_reads runs them (each planned
+    for its day's bounds: the values written in), summed over the days read."""
+    days = await conn.fetch(
+        "SELECT day FROM plate_days WHERE plate_normalized_text = $1 ORDER BY day DESC", plate
+    )
+    total = [0.0, 0.0, 0, 0]
+    left = 21
+    for (day,) in days:
+        start = datetime.combine(day, datetime.min.time(), UTC)
+        plan = await _explain(
+            conn,
+            partitions,
+            f"SELECT {COLUMNS} FROM plate_events WHERE plate_normalized_text = '{plate}' "
+            f"AND captured_at >= '{start.isoformat()}' "
+            f"AND captured_at < '{(start + timedelta(days=1)).isoformat()}' "
+            f"ORDER BY captured_at DESC, event_id DESC LIMIT {left}",
+        )
+        total = [a + b for a, b in zip(total, plan, strict=True)]
+        left -= await conn.fetchval(
+            "SELECT count(*) FROM plate_events WHERE plate_normalized_text = $1 "
+            "AND captured_at >= $2 AND captured_at < $3",
+            plate,
+            start,
+            start + timedelta(days=1),
+        )
+        if left <= 0:
+            break
+    return total[0], total[1], int(total[2]), int(total[3])
+
+
+async def _probe(
+    conn: asyncpg.Connection[Any], partitions: set[str], event_id: Any
+) -> tuple[float, float, int, int]:
+    """alpr_event_read's probe, planned for the time event_ids gives."""
+    at = await conn.fetchval("SELECT captured_at FROM event_ids WHERE event_id = $1", event_id)
+    return await _explain(
+        conn,
+        partitions,
+        f"SELECT {COLUMNS} FROM plate_events WHERE event_id = '{event_id}' "
+        f"AND captured_at = '{at.isoformat()}'",
+    )
+
+
+async def explain(name: str, url: str, seed: int, count: int = 5) -> None:
+    """EXPLAIN (ANALYZE, SUMMARY) of the plate page and the read by id, on a
+    connection set up as the gateway's: medians of `count` samples."""
+    picks = await samples(url, count, seed)
+    conn = await asyncpg.connect(url, server_settings=SESSION)
+    try:
+        partitions = {
+            r[0]
+            for r in await conn.fetch(
+                "SELECT inhrelid::regclass::text FROM pg_inherits "
+                "WHERE inhparent = 'plate_events'::regclass"
+            )
+        }
+        plans: dict[str, list[tuple[float, float, int, int]]] = {}
+
+        async def add(label: str, plan: Awaitable[tuple[float, float, int, int]]) -> None:
+            plans.setdefault(label, []).append(await plan)
+
+        for plate, event_id in zip(picks["plate"], picks["id"], strict=False):
+            page = queries.QUERIES["events_page"].bind(
+                **queries.filter_params(EventQuery(plate=plate)),
+                backward=False,
+                offset=0,
+                cursor_at=None,
+                cursor_id=None,
+                limit=21,
+            )
+            replaced = REPLACED["plate"].bind(
+                **queries.filter_params(EventQuery(plate=plate)),
+                cursor_at=None,
+                cursor_id=None,
+                limit=21,
+            )
+            by_id = queries.QUERIES["event_by_id"].bind(event_id=event_id)
+            await add("by plate: events_page (generic)", _explain(conn, partitions, *page))
+            await add("  its day statements (custom)", _day_statements(conn, partitions, plate))
+            await add("by plate, replaced (generic)", _explain(conn, partitions, *replaced))
+            await add("by id: event_by_id (generic)", _explain(conn, partitions, *by_id))
+            await add("  its probe (custom)", _probe(conn, partitions, event_id))
+            await add(
+                "by id, replaced (generic)", _explain(conn, partitions, REPLACED_BY_ID, event_id)
+            )
+    finally:
+        await conn.close()
+    print(f"\n{name}: EXPLAIN (ANALYZE, SUMMARY), {count} samples, median (max) ms")
+    print(f"{'statement':<34}{'planning':>18}{'execution':>18}  partitions kept / removed")
+    for label, found in plans.items():
+        timed = ([f[0] for f in found], [f[1] for f in found])
+        cells = [f"{statistics.median(v):8.2f} ({max(v):8.2f})" for v in timed]
+        kept = sorted({f[2] for f in found})
+        removed = sorted({f[3] for f in found})
+        print(f"{label:<34}{cells[0]:>18}{cells[1]:>18}  {kept} / {removed}")
+
+
+async def first_reads(name: str, url: str, count: int, seed: int) -> None:
+    """Each read on `count` new connections opened as the gateway opens them
+    (gateway.app._connect): ms to open, the first read, the second read."""
+    settings = GatewaySettings(database_url=url, db_pool_min=1, db_pool_max=1)
+    picks = await samples(url, 2 * count, seed)
+    print(f"\n{name}: first reads on {count} new gateway connections, median (max) ms")
+    print(f"{'read':<22}{'open':>20}{'first read':>20}{'second read':>20}")
+    for read, (run, kind) in chosen_reads(False).items():
+        times: list[tuple[float, float, float]] = []
+        for i in range(count):
+            started = time.perf_counter()
+            pool = await _connect(settings, url)
+            opened = time.perf_counter()
+            try:
+                await run(pool, picks[kind][i])
+                first = time.perf_counter()
+                await run(pool, picks[kind][count + i])
+                second = time.perf_counter()
+            finally:
+                await pool.close()
+            times.append(
+                ((opened - started) * 1000, (first - opened) * 1000, (second - first) * 1000)
+            )
+        cells = [f"{statistics.median(v):8.1f} ({max(v):7.1f})" for v in zip(*times, strict=True)]
+        print(f"{read:<22}" + "".join(f"{c:>20}" for c in cells), flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+
 # ---------------------------------------------------------------- main
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", required=True, help="TimescaleDB server, superuser")
+    parser.add_argument("--database-url", help="TimescaleDB server, superuser")
+    parser.add_argument(
+        "--existing",
+        action="append",
+        help="time this database (repeatable; named by its engine); build nothing",
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="planning, execution, partitions of by plate, by id"
+    )
+    parser.add_argument(
+        "--first", type=int, default=0, help="first reads on this many new gateway connections"
+    )
     parser.add_argument("--pg-dir", default="/tmp/alpr-history-pg", help="embedded PG data")
     parser.add_argument("--no-pg", action="store_true", help="skip plain PostgreSQL")
     parser.add_argument("--prefix", default="alpr_hist")
@@ -608,6 +805,11 @@ async def main() -> None:
     parser.add_argument("--chunks", help="e.g. 30,365,1000: time per chunk count instead")
     parser.add_argument("--chunk-reads", type=int, default=2000, help="reads a day, --chunks")
     args = parser.parse_args()
+    if args.existing:
+        await existing(args)
+        return
+    if not args.database_url:
+        parser.error("--database-url or --existing is required")
     server = None if args.no_pg else start_server(Path(args.pg_dir))
     pg_admin = server_uri(server, "postgres") if server else None
     if args.chunks:
@@ -626,6 +828,10 @@ async def main() -> None:
         urls["tsz"] = await compressed_copy(args.database_url, ts, tsz)
         if pg_admin:
             urls["pg"] = await build(pg_admin, pg, "postgres", args.reads, args.days)
+    await measure(urls, args)
+
+
+async def measure(urls: dict[str, str], args: argparse.Namespace) -> None:
     for name, url in urls.items():
         print(f"{name}: {await storage(url)}")
     await through_http(urls, args)
@@ -636,6 +842,28 @@ async def main() -> None:
     for label, timings in zip(("first", "second"), passes, strict=True):
         print(f"\n{label} pass, load average {os.getloadavg()[0]:.1f}")
         report(timings, list(urls))
+
+
+async def existing(args: argparse.Namespace) -> None:
+    """Time databases built before: migrated first, as --reuse does."""
+    urls: dict[str, str] = {}
+    for url in args.existing:
+        await migrate(url, "auto")
+        conn = await asyncpg.connect(url)
+        try:
+            engine = await conn.fetchval("SELECT engine FROM alpr_engine")
+        finally:
+            await conn.close()
+        name = "ts" if engine == "timescaledb" else "pg"
+        urls[name if name not in urls else f"{name}{len(urls)}"] = url
+    if args.explain:
+        for name, url in urls.items():
+            await explain(name, url, args.seed)
+    if args.first:
+        for name, url in urls.items():
+            await first_reads(name, url, args.first, args.seed)
+    if args.samples:
+        await measure(urls, args)
 
 
 if __name__ == "__main__":

@@ -149,10 +149,16 @@ async def _connect(settings: GatewaySettings, dsn: str) -> queries.Db:
     # so large tables push its estimate past jit_above_cost, and compiling
     # then costs more than any gateway statement runs. Connections are never
     # closed for idling: each holds its generic plans and the catalog entries
-    # of the chunks it touched (planning a statement over a year of daily
-    # partitions takes most of a second once per connection; a compressed
-    # chunk's first touch reads some 700 catalog buffers), and the pool is
-    # bounded by ALPR_DB_POOL_MAX anyway.
+    # of the chunks it touched (the events page's generic plan over a year of
+    # daily partitions costs ~120 ms once per connection on plain PostgreSQL;
+    # a compressed chunk's first touch reads some 700 catalog buffers), and
+    # the pool is bounded by ALPR_DB_POOL_MAX anyway. Each new connection
+    # plans the events page before it is handed out (`init`, one connection
+    # at a time: see _prepare_one_at_a_time), and keeps its prepared
+    # statements for its life: asyncpg's default drops each 300 s after it
+    # was prepared, and the next call plans it again, while PostgreSQL
+    # replans a cached plan itself when its tables change (a partition
+    # attached, ANALYZE).
     server_settings = {
         "statement_timeout": STATEMENT_TIMEOUT_MS,
         "plan_cache_mode": "force_generic_plan",
@@ -163,8 +169,24 @@ async def _connect(settings: GatewaySettings, dsn: str) -> queries.Db:
         dsn=dsn,
         server_settings=server_settings,
         reset=_keep_session,
+        init=functools.partial(_prepare_one_at_a_time, asyncio.Lock()),
         max_inactive_connection_lifetime=0,
+        max_cached_statement_lifetime=0,
     )
+
+
+async def _prepare_one_at_a_time(lock: asyncio.Lock, conn: asyncpg.Connection[Any]) -> None:
+    """Plan the events page on a new connection, one connection of the pool at a time.
+
+    Planning the generic plan over a year of daily partitions locks every
+    partition and each of its indexes (~2,700 locks at 379 partitions) until
+    the transaction ends; a pool opening 16 connections at once overflowed
+    PostgreSQL's shared lock table ("out of shared memory") with the default
+    max_locks_per_transaction. One at a time, a pool's connections hold
+    those locks in turn.
+    """
+    async with lock:
+        await queries.prepare_events_page(conn)
 
 
 async def _keep_session(conn: asyncpg.Connection[Any]) -> None:

@@ -117,6 +117,36 @@ async def fetch_events(db: Db, query: EventQuery, page: PageRequest) -> tuple[li
     return rows, more
 
 
+# An events page no read can fill: a camera no reader names, over an empty
+# window (on plain PostgreSQL the one keyset statement, every partition
+# pruned at start-up; on TimescaleDB the walk, no day to read).
+_UNFILLABLE_PAGE: Final = {
+    **filter_params(EventQuery()),
+    "camera_id": "",
+    "since": datetime(1970, 1, 1, tzinfo=UTC),
+    "until": datetime(1970, 1, 1, tzinfo=UTC),
+    "backward": False,
+    "offset": 0,
+    "cursor_at": None,
+    "cursor_id": None,
+    "limit": 1,
+}
+
+
+async def prepare_events_page(conn: asyncpg.Connection[Any]) -> None:
+    """Run the events page once on a new connection, reading nothing.
+
+    Every events page is one statement (events_page); its first execution on
+    a connection builds its generic plan, and with a year of daily partitions
+    on plain PostgreSQL that plan holds every partition: planning it and
+    loading each partition's catalog entries takes ~120 ms at 379 partitions
+    (bench/README.md, issue #15). Run here, the statement stays prepared in
+    the connection's statement cache with its plan, so no page on the
+    connection pays that. Not counted in SQL_QUERIES: no client asked for it.
+    """
+    await conn.fetch(*QUERIES["events_page"].bind(**_UNFILLABLE_PAGE))
+
+
 @translated
 async def fetch_event(db: Db, event_id: UUID) -> Row | None:
     """The read stored with `event_id` (the one event_ids claims it for), or None."""

@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from gateway.app import _connect
-from gateway.queries import fetch_stats
+from gateway.queries import fetch_events, fetch_stats
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
+from schema.filters import EventQuery
+from schema.paging import PageRequest
 from tests.factories import wire_event
 from tests.integration.gateway_server import error_codes, gql, serve, settings_for
 
@@ -324,6 +326,38 @@ async def test_gateway_sessions_plan_generically_and_never_jit(database_url: str
         )
         assert settings is not None
         assert (settings["jit"], settings["plans"]) == ("off", "force_generic_plan")
+    finally:
+        await pool.close()
+
+
+# gateway.sql events_page, as pg_prepared_statements shows it (a parameter,
+# so the statement looking for it is not found too).
+PAGE_STATEMENT = "%FROM alpr_events_page(%"
+
+
+async def test_every_new_gateway_connection_has_planned_the_events_page(
+    database_url: str,
+) -> None:
+    # The events page's first generic plan costs ~120 ms over a year of
+    # partitions; see gateway.queries.prepare_events_page.
+    pool = await _connect(settings_for(database_url, db_pool_min=1, db_pool_max=3), database_url)
+    try:
+        # One connection made with the pool, two more made on demand.
+        async with pool.acquire() as a, pool.acquire() as b, pool.acquire() as c:
+            for conn in (a, b, c):
+                plans = await conn.fetch(
+                    "SELECT generic_plans FROM pg_prepared_statements WHERE statement LIKE $1",
+                    PAGE_STATEMENT,
+                )
+                assert [row["generic_plans"] for row in plans] == [1]
+        # The page the client asks for uses that statement: no second one.
+        await fetch_events(pool, EventQuery(plate="GWA001"), PageRequest(5))
+        async with pool.acquire() as conn:
+            prepared = await conn.fetchval(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1",
+                PAGE_STATEMENT,
+            )
+            assert prepared == 1
     finally:
         await pool.close()
 
