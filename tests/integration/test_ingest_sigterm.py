@@ -26,9 +26,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from core.migrate import migrate
 from ingestor.publish import encode
-from tests.conftest import create_database
 from tests.factories import wire_event
 from tests.support.soak_rig import READY_LINE, Postgres
 
@@ -176,23 +174,9 @@ async def _wait_for(check: Callable[[], bool | Awaitable[bool]], timeout: float 
 
 
 @pytest.fixture
-async def postgres() -> AsyncIterator[tuple[Postgres, str]]:
-    """A server of this test's own (it is stopped), with a migrated database."""
-    with tempfile.TemporaryDirectory(prefix="alpr-term-pg-") as tmp:
-        server = Postgres(Path(tmp))
-        await server.start_fresh()
-        try:
-            url = await create_database(server.url("postgres"))
-            await migrate(url, "auto")
-            yield server, url
-        finally:
-            await server.close()
-
-
-@pytest.fixture
-async def group(postgres: tuple[Postgres, str], kafka_bootstrap: str) -> AsyncIterator[Group]:
+async def group(own_postgres: tuple[Postgres, str], kafka_bootstrap: str) -> AsyncIterator[Group]:
     with tempfile.TemporaryDirectory(prefix="alpr-term-") as work:
-        group = Group(postgres[1], kafka_bootstrap, Path(work))
+        group = Group(own_postgres[1], kafka_bootstrap, Path(work))
         await group.create_topic()
         try:
             yield group
@@ -201,9 +185,9 @@ async def group(postgres: tuple[Postgres, str], kafka_bootstrap: str) -> AsyncIt
 
 
 async def test_sigterm_during_outage_and_during_its_rebalance(
-    postgres: tuple[Postgres, str], group: Group
+    own_postgres: tuple[Postgres, str], group: Group
 ) -> None:
-    server, url = postgres
+    server, url = own_postgres
     await group.start("a")
     await group.start("b")
     await group.produce(0, 600)
