@@ -71,6 +71,16 @@ def _count(found: int) -> None:
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
+
+
+def _shared(future: Awaitable[T]) -> Awaitable[T]:
+    """A loader's future, awaited so that cancelling one waiter leaves it to the
+    others: the loader hands every field asking for a key the same future, and
+    graphql-core cancels the fields still pending when a sibling fails a
+    non-null field; a cancelled waiter on the bare future cancels it for all,
+    and the others' CancelledError escapes the executor as a 500."""
+    return asyncio.shield(future)
 
 
 async def _load_for_page(
@@ -89,7 +99,7 @@ async def _load_for_page(
     loader.prime_many(found)
     known = [key for key in keys if key not in found]
     if known:
-        found.update(zip(known, await loader.load_many(known), strict=True))
+        found.update(zip(known, await _shared(loader.load_many(known)), strict=True))
     return {key: value for key, value in found.items() if value is not None}
 
 
@@ -163,17 +173,17 @@ class DbReader:
         return series
 
     async def camera(self, camera_id: str) -> Camera | None:
-        return await self._cameras.load(camera_id)
+        return await _shared(self._cameras.load(camera_id))
 
     async def camera_gap(self, camera_id: str) -> CameraGap | None:
-        return await self._gaps.load(camera_id)
+        return await _shared(self._gaps.load(camera_id))
 
     async def camera_hours(self, camera_id: str, hours: int) -> list[HourlyCount]:
-        return await self._hours.load((camera_id, hours))
+        return await _shared(self._hours.load((camera_id, hours)))
 
     async def plate(self, normalized: str) -> Plate | None:
         self.note_plate_data(0)
-        plate = await self._plates.load(normalized)
+        plate = await _shared(self._plates.load(normalized))
         _count(plate is not None)
         return plate
 

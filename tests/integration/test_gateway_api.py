@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 
 from gateway.app import _connect
 from gateway.queries import fetch_events, fetch_stats
+from gateway.reader import DbReader
 from ingestor.writer import write_batch
 from schema.events import PlateEvent, event_from_dict
 from schema.filters import EventQuery
@@ -579,3 +581,36 @@ async def test_audit_records_operation_variables_count_and_purpose(
         "ByPlate",
     ]
     assert (await client.get("/audit", params={"limit": 1})).json()[0]["result_count"] == 2
+
+
+async def test_one_field_cancelled_leaves_the_others_waiting_on_the_same_load(
+    pool: asyncpg.Pool[Any], stored: list[PlateEvent]
+) -> None:
+    # graphql-core cancels the fields still pending when a sibling fails a
+    # non-null field; the loaders hand every field asking for a key the same
+    # future, and a waiter cancelled on a bare future cancels it for all.
+    reader = DbReader(pool)
+    camera = stored[0].camera_id
+    loads = {
+        "camera": lambda: reader.camera(camera),
+        "gap": lambda: reader.camera_gap(camera),
+        "hours": lambda: reader.camera_hours(camera, 3),
+        "plate": lambda: reader.plate(stored[0].plate_normalized_text),
+    }
+    for name, load in loads.items():
+        cancelled, waiting = asyncio.create_task(load()), asyncio.create_task(load())
+        await asyncio.sleep(0)  # both wait on the load, its batch not yet sent
+        cancelled.cancel()
+        assert await waiting, name
+        assert cancelled.cancelled(), name
+    # A page's nested cameras wait on a load another field has in flight.
+    page = await DbReader(pool).events(EventQuery(camera_id=camera), PageRequest(limit=1))
+    reader = DbReader(pool)
+    waiting = asyncio.create_task(reader.camera(camera))
+    await asyncio.sleep(0)
+    cancelled = asyncio.create_task(reader.attach([page.edges[0].node], frozenset({"camera"})))
+    for _ in range(3):  # into attach's gather, its task, and the loader's future
+        await asyncio.sleep(0)
+    cancelled.cancel()
+    assert await waiting
+    assert cancelled.cancelled()
