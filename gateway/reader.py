@@ -76,10 +76,11 @@ T = TypeVar("T")
 
 def _shared(future: Awaitable[T]) -> Awaitable[T]:
     """A loader's future, awaited so that cancelling one waiter leaves it to the
-    others: the loader hands every field asking for a key the same future, and
-    graphql-core cancels the fields still pending when a sibling fails a
-    non-null field; a cancelled waiter on the bare future cancels it for all,
-    and the others' CancelledError escapes the executor as a 500."""
+    others. The loader hands every field asking for a key the same future;
+    graphql-core cancels the items of a list still pending when one fails,
+    and a waiter cancelled on the bare future cancels it for every field,
+    also those outside the list that nobody cancels: their CancelledError
+    escaped the executor, and the request answered 500."""
     return asyncio.shield(future)
 
 
