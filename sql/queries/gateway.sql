@@ -52,14 +52,14 @@ SELECT event_id, captured_at, camera_id, track_id, plate_text, plate_normalized_
 FROM alpr_event_read(:event_id);
 
 -- name: events_by_keys
--- The reads of one announced batch, by primary key, in capture order.
+-- The reads of one announced batch, by primary key, in capture order: read
+-- day by day, one partition (chunk) a day (alpr_reads_by_keys).
 SELECT e.event_id, e.captured_at, e.camera_id, e.track_id, e.plate_text,
     e.plate_normalized_text, e.plate_confidence, e.plate_region, e.vehicle_type,
     e.vehicle_make, e.vehicle_model, e.vehicle_color, e.plate_image_url,
     e.vehicle_image_url, e.frame_image_url, e.latency_ms, e.quality_score, e.frame_number,
     e.site_id, e.host_id, e.roi, e.direction, e.created_at
-FROM unnest(:event_ids::uuid[], :captured_ats::timestamptz[]) AS k(event_id, captured_at)
-JOIN plate_events AS e ON e.event_id = k.event_id AND e.captured_at = k.captured_at
+FROM alpr_reads_by_keys(:event_ids::uuid[], :captured_ats::timestamptz[]) AS e
 ORDER BY e.captured_at, e.event_id;
 
 -- name: cameras_by_ids

@@ -23,6 +23,7 @@ from gateway.queries import (
     events_filter,
     fetch_event,
     fetch_events,
+    fetch_events_by_keys,
     fetch_events_by_offset,
     filter_params,
 )
@@ -288,6 +289,32 @@ async def test_a_read_by_id_scans_one_partition(
 
     scanned = await _scanned_partitions(pool, by_id)
     assert len(scanned) == 1
+
+
+async def test_a_batch_by_keys_scans_only_its_days_partitions(
+    pool: asyncpg.Pool[Any], history: list[PlateEvent]
+) -> None:
+    # The live feed's fetch of an announced batch: here reads of two days,
+    # given out of order, and one key whose time is not its read's.
+    days = sorted({e.captured_at.date() for e in history})
+    batch = [e for e in history if e.captured_at.date() in (days[3], days[9])][::5]
+    random.Random(7).shuffle(batch)
+    ids = [e.event_id for e in batch] + [batch[0].event_id]
+    ats = [e.captured_at for e in batch] + [batch[0].captured_at + timedelta(seconds=1)]
+
+    async def by_keys(conn: asyncpg.Connection[Any]) -> None:
+        rows = await fetch_events_by_keys(conn, ids, ats)
+        expected = sorted(batch, key=lambda e: (e.captured_at, e.event_id))
+        assert [r["event_id"] for r in rows] == [e.event_id for e in expected]
+
+    scanned = await _scanned_partitions(pool, by_keys)
+    parts = await pool.fetch(
+        "SELECT DISTINCT tableoid::regclass::text AS part FROM plate_events"
+        " WHERE event_id = ANY($1)",
+        ids,
+    )
+    assert scanned == {r["part"].rsplit(".", 1)[-1] for r in parts}
+    assert len(scanned) == 2
 
 
 @pytest.mark.parametrize("query", QUERIES[:5] + QUERIES[6:8], ids=range(7))
