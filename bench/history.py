@@ -95,6 +95,14 @@ COLUMNS = """event_id, captured_at, camera_id, track_id, plate_text, plate_norma
 REPLACED_BY_ID = f"""SELECT {COLUMNS} FROM plate_events
 WHERE event_id = $1 AND captured_at = (SELECT captured_at FROM event_ids WHERE event_id = $1)"""
 
+# The live feed's fetch of a batch by its keys, as it was: one join of the
+# keys with plate_events, which on TimescaleDB probed every chunk per key.
+REPLACED_BY_KEYS = f"""SELECT {COLUMNS}
+FROM unnest($1::uuid[], $2::timestamptz[]) AS k(event_id, captured_at)
+JOIN plate_events USING (event_id, captured_at)
+ORDER BY captured_at, event_id"""
+LIVE_BATCH = 100  # reads in a live batch sample: consecutive, the newest
+
 
 def replaced_page(lead: str | None) -> Query:
     """The events page the day walk replaced, led by `lead` (a column equal
@@ -265,6 +273,14 @@ async def _recent_replaced(pool: asyncpg.Pool[Any], _: Any) -> Any:
     return await _replaced(pool, None, EventQuery(), 100)
 
 
+async def _live_batch(pool: asyncpg.Pool[Any], keys: tuple[list[Any], list[Any]]) -> Any:
+    return await queries.fetch_events_by_keys(pool, *keys)
+
+
+async def _live_batch_replaced(pool: asyncpg.Pool[Any], keys: tuple[list[Any], list[Any]]) -> Any:
+    return await pool.fetch(REPLACED_BY_KEYS, *keys)
+
+
 async def _stats(pool: asyncpg.Pool[Any], _: Any) -> Any:
     since = datetime.now(UTC) - timedelta(days=1)
     return await queries.fetch_stats(pool, since, None, None, None)
@@ -280,6 +296,8 @@ READS: dict[str, tuple[Read, str]] = {
     "site (20)": (_site, "site"),
     "recent 100": (_recent, "none"),
     "recent, replaced": (_recent_replaced, "none"),
+    f"live batch ({LIVE_BATCH})": (_live_batch, "batch"),
+    "live batch, replaced": (_live_batch_replaced, "batch"),
     "stats, 1 day": (_stats, "none"),
 }
 # Each read and the statement it replaced.
@@ -288,6 +306,7 @@ REPLACES = {
     "by id": "by id, replaced",
     "camera, 1 day (20)": "camera, replaced",
     "recent 100": "recent, replaced",
+    f"live batch ({LIVE_BATCH})": "live batch, replaced",
 }
 
 
@@ -322,10 +341,25 @@ async def samples(url: str, count: int, seed: int) -> dict[str, list[Any]]:
                 count,
             )
         ]
+        newest = await conn.fetch(
+            "SELECT event_id, captured_at FROM plate_events ORDER BY captured_at DESC LIMIT $1",
+            count * LIVE_BATCH,
+        )
     finally:
         await conn.close()
     sites = [sites[i % len(sites)] for i in range(count)]
-    return {"plate": plates, "id": ids, "camera": cameras, "site": sites, "none": [None] * count}
+    batches = [
+        ([r[0] for r in newest[i : i + LIVE_BATCH]], [r[1] for r in newest[i : i + LIVE_BATCH]])
+        for i in range(0, len(newest), LIVE_BATCH)
+    ]
+    return {
+        "plate": plates,
+        "id": ids,
+        "camera": cameras,
+        "site": sites,
+        "batch": batches,
+        "none": [None] * count,
+    }
 
 
 def chosen_reads(replaced: bool) -> dict[str, tuple[Read, str]]:
