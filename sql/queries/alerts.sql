@@ -37,12 +37,15 @@ WHERE a.alert_id = :alert_id;
 
 -- name: alert_reads
 -- An alert's reads in the order seen; a read retention has taken since has
--- only what alert_reads kept (its id, time and confidence).
+-- only what alert_reads kept (its id, time and confidence). The stored reads
+-- by their keys, day by day (alpr_reads_by_keys).
+WITH r AS (SELECT * FROM alert_reads WHERE alert_id = :alert_id)
 SELECT r.event_id AS alert_event_id, r.captured_at AS alert_captured_at,
        r.confidence AS alert_confidence, p.*
-FROM alert_reads r
-LEFT JOIN plate_events p ON p.event_id = r.event_id AND p.captured_at = r.captured_at
-WHERE r.alert_id = :alert_id
+FROM r
+LEFT JOIN alpr_reads_by_keys(
+    (SELECT array_agg(event_id) FROM r), (SELECT array_agg(captured_at) FROM r)) AS p
+    ON p.event_id = r.event_id AND p.captured_at = r.captured_at
 ORDER BY r.captured_at, r.event_id;
 
 -- name: lock_alert

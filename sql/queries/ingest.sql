@@ -67,16 +67,23 @@ INSERT INTO alpr_inserted SELECT * FROM ins;
 -- the writer refuses those and counts the rest as duplicates. Compared is
 -- what the producer sent; plate_normalized_text is derived from plate_text
 -- and created_at is the server's. A statement of its own after
--- insert_events, so it sees what a concurrent writer committed.
+-- insert_events, so it sees what a concurrent writer committed. The stored
+-- reads by their keys (the times event_ids holds), day by day
+-- (alpr_reads_by_keys).
+WITH repeat AS (
+    SELECT DISTINCT i.event_id, i.captured_at
+    FROM alpr_staging AS s
+    JOIN event_ids AS i ON i.event_id = s.event_id
+    WHERE NOT EXISTS (SELECT 1 FROM alpr_inserted AS n WHERE n.event_id = s.event_id)
+)
 SELECT e.event_id, e.captured_at, e.camera_id, e.track_id, e.plate_text,
     e.plate_confidence, e.plate_region, e.vehicle_type, e.vehicle_make, e.vehicle_model,
     e.vehicle_color, e.plate_image_url, e.vehicle_image_url, e.frame_image_url,
     e.latency_ms, e.quality_score, e.frame_number, e.site_id, e.host_id, e.roi, e.direction
-FROM alpr_staging AS s
-JOIN event_ids AS i ON i.event_id = s.event_id
-JOIN plate_events AS e ON e.event_id = i.event_id AND e.captured_at = i.captured_at
-WHERE NOT EXISTS (SELECT 1 FROM alpr_inserted AS n WHERE n.event_id = s.event_id)
-  AND (s.captured_at, s.camera_id, s.track_id, s.plate_text, s.plate_confidence,
+FROM alpr_reads_by_keys(
+    (SELECT array_agg(event_id) FROM repeat), (SELECT array_agg(captured_at) FROM repeat)) AS e
+JOIN alpr_staging AS s ON s.event_id = e.event_id
+WHERE (s.captured_at, s.camera_id, s.track_id, s.plate_text, s.plate_confidence,
        s.plate_region, s.vehicle_type, s.vehicle_make, s.vehicle_model, s.vehicle_color,
        s.plate_image_url, s.vehicle_image_url, s.frame_image_url, s.latency_ms,
        s.quality_score, s.frame_number, s.site_id, s.host_id, s.roi, s.direction)

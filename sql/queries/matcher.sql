@@ -51,8 +51,7 @@ WITH r AS (
     SELECT e.event_id, e.captured_at, e.camera_id, e.site_id,
         e.plate_normalized_text AS plate, e.plate_region AS region,
         e.plate_confidence AS confidence
-    FROM unnest(:event_ids::uuid[], :captured_ats::timestamptz[]) AS k(event_id, captured_at)
-    JOIN plate_events AS e ON e.event_id = k.event_id AND e.captured_at = k.captured_at
+    FROM alpr_reads_by_keys(:event_ids::uuid[], :captured_ats::timestamptz[]) AS e
 )
 SELECT r.event_id, r.captured_at, r.camera_id, r.site_id, r.plate, r.region, r.confidence,
     x.entry_id, x.hotlist_id, x.priority, x.entry_region

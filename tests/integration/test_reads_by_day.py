@@ -31,7 +31,7 @@ from ingestor.writer import Writer
 from schema.events import PlateEvent, event_from_dict
 from schema.filters import EventQuery
 from schema.paging import Cursor, PageRequest, encode_cursor
-from sql import Query
+from sql import Query, load_queries
 from tests.factories import wire_event
 
 # Days ending well before today (chunks old enough for any policy), UTC midnights.
@@ -315,6 +315,41 @@ async def test_a_batch_by_keys_scans_only_its_days_partitions(
     )
     assert scanned == {r["part"].rsplit(".", 1)[-1] for r in parts}
     assert len(scanned) == 2
+
+
+async def test_the_matcher_and_a_repeated_batch_scan_only_their_days_partitions(
+    pool: asyncpg.Pool[Any], history: list[PlateEvent]
+) -> None:
+    # The alert matcher reads a stored batch by its keys; the writer reads
+    # the stored twins of a batch sent again, to tell repeats from conflicts.
+    # Joined with the keys, the matcher's read scanned every partition on
+    # both engines, the writer's every chunk on TimescaleDB.
+    days = sorted({e.captured_at.date() for e in history})
+    batch = [e for e in history if e.captured_at.date() in (days[1], days[-2])][::4]
+    parts = await pool.fetch(
+        "SELECT DISTINCT tableoid::regclass::text AS part FROM plate_events"
+        " WHERE event_id = ANY($1)",
+        [e.event_id for e in batch],
+    )
+    expected = {r["part"].rsplit(".", 1)[-1] for r in parts}
+    assert len(expected) == 2
+
+    async def match(conn: asyncpg.Connection[Any]) -> None:
+        rows = await conn.fetch(
+            *load_queries("matcher")["reads_with_exact_hits"].bind(
+                event_ids=[e.event_id for e in batch], captured_ats=[e.captured_at for e in batch]
+            )
+        )
+        assert {r["event_id"] for r in rows} == {e.event_id for e in batch}
+
+    async def send_again(conn: asyncpg.Connection[Any]) -> None:
+        changed = batch[0].model_copy(update={"plate_confidence": 0.01})
+        result = await Writer().write(conn, [changed, *batch[1:]])
+        assert result.duplicates == len(batch) - 1
+        assert [r.event.event_id for r in result.rejected] == [changed.event_id]
+
+    assert await _scanned_partitions(pool, match) == expected
+    assert await _scanned_partitions(pool, send_again) == expected
 
 
 @pytest.mark.parametrize("query", QUERIES[:5] + QUERIES[6:8], ids=range(7))
