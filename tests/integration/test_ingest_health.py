@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from ingestor.metrics import Stats
 from ingestor.publish import encode
 from tests.factories import kafka_ingestor_settings, wire_event
 from tests.integration.gateway_server import gql, serve, settings_for
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.kafka
 
@@ -39,15 +39,6 @@ async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         await producer.stop()
 
 
-async def _until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (found := await check()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.2)
-    return found
-
-
 async def test_dead_letters_and_lag_reach_ingest_health(
     pool: asyncpg.Pool[Any], database_url: str, kafka_bootstrap: str
 ) -> None:
@@ -61,17 +52,19 @@ async def test_dead_letters_and_lag_reach_ingest_health(
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(settings, stop))
     try:
-        status = await _until(
+        status = await until(
             lambda: pool.fetchrow(
                 "SELECT * FROM ingestor_status WHERE stored >= 30 AND dead_lettered = 2"
                 " AND stopped_at IS NULL ORDER BY updated_at DESC LIMIT 1"
-            )
+            ),
+            interval=0.2,
         )
-        await _until(  # every partition measured again once everything is stored
+        await until(  # every partition measured again once everything is stored
             lambda: pool.fetchval(
                 "SELECT count(*) > 0 AND bool_and(lag = 0) FROM ingestor_lag WHERE topic = $1",
                 topic,
-            )
+            ),
+            interval=0.2,
         )
         async with serve(settings_for(database_url)) as url, httpx.AsyncClient(base_url=url) as c:
             body = await gql(c, HEALTH)

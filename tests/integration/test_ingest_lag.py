@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from ingestor.sources.kafka import KafkaSource
 from tests.factories import kafka_ingestor_settings, wire_event
 from tests.integration.gateway_server import gql, serve, settings_for
 from tests.support.soak_rig import Postgres
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.kafka
 
@@ -55,15 +56,6 @@ async def _produce(
         await producer.stop()
 
 
-async def _until(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (found := await check()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not reached within {timeout} s")
-        await asyncio.sleep(0.05)
-    return found
-
-
 async def test_idle_caught_up_partitions_show_lag_zero_measured_afresh(
     pool: asyncpg.Pool[Any], database_url: str, kafka_bootstrap: str
 ) -> None:
@@ -76,7 +68,7 @@ async def test_idle_caught_up_partitions_show_lag_zero_measured_afresh(
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(settings, stop))
     try:
-        await _until(
+        await until(
             lambda: pool.fetchval(
                 "SELECT 1 FROM plate_events WHERE camera_id = $1 HAVING count(*) = 20", camera
             )
@@ -84,7 +76,7 @@ async def test_idle_caught_up_partitions_show_lag_zero_measured_afresh(
         # Producing has stopped and everything is stored: from now on the
         # partitions are idle, and each new report must measure them again.
         stored_at = datetime.now(UTC)
-        rows = await _until(lambda: _both(pool, topic, stored_at), timeout=30)
+        rows = await until(lambda: _both(pool, topic, stored_at), timeout=30)
         assert [(r["partition"], r["lag"]) for r in rows] == [(0, 0), (1, 0)]
         async with serve(settings_for(database_url)) as url, httpx.AsyncClient(base_url=url) as c:
             body = await gql(c, PARTITIONS)
@@ -122,18 +114,18 @@ async def test_lag_grows_while_the_database_is_down(
     lag = _lag_of(stats, topic)
     try:
         await _produce(bootstrap, topic, camera, 100)
-        await _until(lambda: _true(stats.stored == 100 and lag() == 0))
+        await until(lambda: _true(stats.stored == 100 and lag() == 0))
         await server.stop("fast")
         await _produce(bootstrap, topic, camera, n, start=100)
         produced_at, started = datetime.now(UTC), asyncio.get_running_loop().time()
-        await _until(lambda: _true(lag() == n), timeout=4 * INTERVAL_S)
+        await until(lambda: _true(lag() == n), timeout=4 * INTERVAL_S)
         took = asyncio.get_running_loop().time() - started
         print(f"lag reached {n} {took:.2f} s after the last message was acknowledged")
         assert stats.stored == 100  # nothing stored meanwhile: the lag is the whole backlog
         assert stats.lags[(topic, 0)].measured_at >= produced_at
         assert _gauge(topic) == n
         await server.start(url)
-        await _until(lambda: _true(stats.stored == 100 + n and lag() == 0))
+        await until(lambda: _true(stats.stored == 100 + n and lag() == 0))
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
@@ -181,10 +173,10 @@ async def test_revoked_partitions_leave_the_member_that_lost_them(
 
     try:
         first = join()
-        await _until(lambda: _true(first.stored == 20 and held(first) == {0, 1}))
+        await until(lambda: _true(first.stored == 20 and held(first) == {0, 1}))
         second = join()
         # Each member measures only the partition it holds after the rebalance.
-        await _until(lambda: _true(len(held(first)) == len(held(second)) == 1))
+        await until(lambda: _true(len(held(first)) == len(held(second)) == 1))
         assert held(first) | held(second) == {0, 1}
     finally:
         for _, stop, _ in members:
