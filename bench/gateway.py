@@ -235,6 +235,9 @@ def rest(
     path: Callable[[], str],
     params: Callable[[], dict[str, Any]] = dict,
 ) -> Callable[[], Awaitable[None]]:
+    """A GET of `path` with `params`. The query goes in `params` only: httpx
+    replaces a query written into the path with `params`, even an empty one."""
+
     async def call() -> None:
         response = await client.get(path(), params=params())
         response.raise_for_status()
@@ -383,10 +386,14 @@ async def query_benchmarks(url: str, targets: list[Target], args: argparse.Names
             ),
             (
                 "REST /events/plate/{p}",
-                rest(client, lambda: f"/events/plate/{random.choice(plates)}?limit=20"),
+                rest(
+                    client,
+                    lambda: f"/events/plate/{random.choice(plates)}",
+                    lambda: {"limit": 20},
+                ),
             ),
             ("REST /events/camera/{c}", rest(client, camera_path, camera_params)),
-            ("REST /events/recent", rest(client, lambda: "/events/recent?limit=20")),
+            ("REST /events/recent", rest(client, lambda: "/events/recent", lambda: {"limit": 20})),
             ("REST /stats", rest(client, lambda: "/stats")),
         ]
 
