@@ -239,7 +239,10 @@ def rest(
     replaces a query written into the path with `params`, even an empty one."""
 
     async def call() -> None:
-        response = await client.get(path(), params=params())
+        url = path()
+        if "?" in url:
+            raise ValueError(f"{url}: give the query in params")
+        response = await client.get(url, params=params())
         response.raise_for_status()
 
     return call

@@ -363,6 +363,8 @@ async def samples(url: str, count: int, seed: int) -> dict[str, list[Any]]:
     finally:
         await conn.close()
     sites = [sites[i % len(sites)] for i in range(count)]
+    if not regulars:
+        print(f"  no plate read on {REGULAR_DAYS} days: the regular rows time random plates")
     batches = [
         ([r[0] for r in newest[i : i + LIVE_BATCH]], [r[1] for r in newest[i : i + LIVE_BATCH]])
         for i in range(0, len(newest), LIVE_BATCH)
@@ -485,7 +487,10 @@ def _rest(
     replaces a query written into the path with `params`, even an empty one."""
 
     async def send(client: httpx.AsyncClient, picks: dict[str, Any], i: int) -> None:
-        response = await client.get(path(picks, i), params=params(picks, i))
+        url = path(picks, i)
+        if "?" in url:
+            raise ValueError(f"{url}: give the query in params")
+        response = await client.get(url, params=params(picks, i))
         response.raise_for_status()
 
     return send
