@@ -37,61 +37,68 @@ CONFIG = SoakConfig(
 )
 
 
+# The soak's log lines of this module's run: its timeline of faults.
+TIMELINE: list[str] = []
+
+
 @pytest.fixture(scope="module")
 async def soak() -> AsyncIterator[SoakReport]:
     from tests.support import kafka_broker
 
     if os.environ.get(kafka_broker.BOOTSTRAP_ENV):
         pytest.skip("restarts a broker of its own; this machine may have no Kafka to run")
-    lines: list[str] = []
-    try:
-        report = await run_soak(CONFIG, log=lines.append)
-    finally:
-        print("\n".join(lines))  # shown by pytest when a test fails, or the soak
-    print(report.format())
+    report = await run_soak(CONFIG, log=TIMELINE.append)
     yield report
-    # A run with findings keeps its work dir; the report above says what happened.
-    shutil.rmtree(report.work_dir, ignore_errors=True)
+    # A run with findings keeps its work dir (the ingestors' and the
+    # broker's logs); `account` names it.
+    if not report.failures():
+        shutil.rmtree(report.work_dir, ignore_errors=True)
+
+
+def account(report: SoakReport) -> str:
+    """What a failed assertion prints: the report, the timeline, where the logs are."""
+    kept = "" if not report.failures() else f"\nlogs kept in {report.work_dir}"
+    return "\n".join([report.format(), "timeline:", *TIMELINE]) + kept
 
 
 def test_every_kind_of_fault_was_injected(soak: SoakReport) -> None:
     kinds = {fault.kind for fault in soak.faults}
-    assert kinds == {"kill", "broker", "postgres", "add", "remove"}, soak.format()
+    assert kinds == {"kill", "broker", "postgres", "add", "remove"}, account(soak)
     assert len(soak.faults) == CONFIG.faults
 
 
 def test_traffic_flowed_and_was_drained(soak: SoakReport) -> None:
     # At least ten seconds' worth: sends stall while the broker is away.
-    assert soak.reads.in_topic > 10 * CONFIG.rate, soak.format()
-    assert soak.letters.expected > 0, soak.format()
-    assert soak.lag_left == {}, soak.format()
-    assert soak.acked_not_in_topic == 0, soak.format()
+    assert soak.reads.in_topic > 10 * CONFIG.rate, account(soak)
+    assert soak.letters.expected > 0, account(soak)
+    assert soak.lag_left == {}, account(soak)
+    assert soak.acked_not_in_topic == 0, account(soak)
 
 
 def test_every_good_read_stored_exactly_once(soak: SoakReport) -> None:
     reads = soak.reads
-    assert (reads.lost, reads.doubled, reads.unexpected) == ([], {}, []), soak.format()
+    assert (reads.lost, reads.doubled, reads.unexpected) == ([], {}, []), account(soak)
     assert reads.rows == reads.in_topic
 
 
 def test_every_malformed_message_dead_lettered_with_its_reason(soak: SoakReport) -> None:
     letters = soak.letters
-    assert letters.missing == [], soak.format()
-    assert letters.unexpected == [], soak.format()
-    assert letters.wrong == [], soak.format()
-    assert set(letters.by_kind) == {m.kind for m in MALFORMED}, soak.format()
+    assert letters.missing == [], account(soak)
+    assert letters.unexpected == [], account(soak)
+    assert letters.wrong == [], account(soak)
+    assert set(letters.by_kind) == {m.kind for m in MALFORMED}, account(soak)
 
 
 def test_no_dead_letter_twice(soak: SoakReport) -> None:
-    assert soak.letters.repeated == {}, soak.format()
+    assert soak.letters.repeated == {}, account(soak)
 
 
 def test_rollups_equal_their_recomputation(soak: SoakReport) -> None:
-    assert soak.rollups == {}, soak.format()
+    assert soak.rollups == {}, account(soak)
 
 
 def test_ingestors_only_ended_when_told(soak: SoakReport) -> None:
     by_themselves = [e for e in soak.exits if not e.asked]
-    assert by_themselves == [], soak.format()
+    assert by_themselves == [], account(soak)
     terms = [e for e in soak.exits if e.asked == "term"]
-    assert terms and all(e.code == 0 for e in terms), soak.format()
+    assert terms and all(e.code == 0 for e in terms), account(soak)
