@@ -308,13 +308,15 @@ class KafkaSource:
         }
         await self.transactions.commit(written.dead, offsets)
         self.lag.committed(offsets)
-        # One line per batch at INFO for operators: counts and time, no plate text.
+        # One line per batch at INFO for operators: counts, time and the offsets
+        # committed (what a replay or a lost letter is traced by), no plate text.
         log.info(
-            "batch stored=%d duplicates=%d dead_lettered=%d seconds=%.3f",
+            "batch stored=%d duplicates=%d dead_lettered=%d seconds=%.3f committed=%s",
             written.result.stored,
             written.result.duplicates,
             len(written.dead),
             written.seconds + time.monotonic() - started,
+            ",".join(f"{tp.partition}:{o}" for tp, o in sorted(offsets.items())),
         )
 
     def _rewind(self, dropped: list[Batch]) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -61,6 +62,8 @@ async def test_one_info_line_per_batch_without_plate_text(
     batches = [line for line in lines if line["event"].startswith("batch stored=")]
     assert batches and all(line["level"] == "info" for line in batches)
     assert sum(int(line["event"].split()[1].split("=")[1]) for line in batches) == len(PLATES)
+    # Each names the offsets it committed, partition:next offset.
+    assert all(re.search(r" committed=\d+:\d+(,\d+:\d+)*$", line["event"]) for line in batches)
     text = stream.getvalue()
     assert not any(plate in text for plate in PLATES)
 
