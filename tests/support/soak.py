@@ -52,6 +52,7 @@ from tests.support.soak_check import (
     check_reads,
     check_rollups,
     group_lag,
+    letter_origin,
     read_topic,
 )
 from tests.support.soak_rig import Broker, Exit, Ingestors, Log, Postgres
@@ -108,6 +109,9 @@ class SoakReport:
     letters: LettersVerdict
     rollups: dict[str, list[str]]
     letter_times: dict[Coordinates, list[float]]  # repeated letters: seconds into the run
+    # Missing letters found only in transactions that did not commit: origin ->
+    # seconds into the run of each copy (read_uncommitted); absent: never sent.
+    uncommitted_times: dict[Coordinates, list[float]] = field(default_factory=dict)
 
     def failures(self) -> list[str]:
         """What did not hold; empty when the soak passed."""
@@ -386,6 +390,7 @@ class Soak:
         finally:
             await pool.close()
         verdict = check_letters(truth, letters, self.topic)
+        sent = await self._sent_uncommitted(verdict) if verdict.missing else {}
         assert self.ingestors is not None
         return SoakReport(
             config=self.config,
@@ -402,7 +407,22 @@ class Soak:
             letters=verdict,
             rollups=rollups,
             letter_times={o: self._seconds(rs) for o, rs in verdict.repeated.items()},
+            uncommitted_times={o: self._seconds(rs) for o, rs in sent.items()},
         )
+
+    async def _sent_uncommitted(self, verdict: LettersVerdict) -> dict[Coordinates, list[Record]]:
+        """The copies of the missing letters that were sent in transactions that
+        did not commit: whether a missing letter was never sent or aborted."""
+        everything = await read_topic(
+            self.broker.bootstrap, self.dlq, DLQ_PARTITIONS, isolation="read_uncommitted"
+        )
+        missing = {origin for origin, _ in verdict.missing}
+        sent: dict[Coordinates, list[Record]] = {}
+        for record in everything:
+            origin = letter_origin(record)
+            if origin in missing:
+                sent.setdefault(origin, []).append(record)
+        return sent
 
     def _seconds(self, records: list[Record]) -> list[float]:
         return [round(r.timestamp_ms / 1000 - self.wall0, 1) for r in records]
@@ -484,7 +504,11 @@ def _details(report: SoakReport) -> list[str]:
     if r.unexpected:
         out.append(f"  unexpected (first 10): {r.unexpected[:10]}")
     for origin, kind in d.missing[:10]:
-        out.append(f"  never dead-lettered: partition {origin[0]} offset {origin[1]} ({kind})")
+        copies = report.uncommitted_times.get(origin)
+        fate = f"sent uncommitted at {copies} s" if copies else "never sent"
+        out.append(
+            f"  never dead-lettered: partition {origin[0]} offset {origin[1]} ({kind}): {fate}"
+        )
     for origin, records in list(d.repeated.items())[:20]:
         times = report.letter_times.get(origin, [])
         out.append(

@@ -225,12 +225,19 @@ def check_letters(truth: Truth, letters: list[Record], topic: str) -> LettersVer
     )
 
 
+def letter_origin(letter: Record) -> Coordinates | None:
+    """The (partition, offset) a dead letter's headers name; None without them."""
+    try:
+        return (int(letter.headers["original_partition"]), int(letter.headers["original_offset"]))
+    except (KeyError, ValueError):
+        return None
+
+
 def _judge(letter: Record, truth: Truth, topic: str) -> Letter:
     h = letter.headers
     problems: list[str] = []
-    try:
-        origin = (int(h["original_partition"]), int(h["original_offset"]))
-    except (KeyError, ValueError):
+    origin = letter_origin(letter)
+    if origin is None:
         return Letter(letter, None, ["no original_partition/original_offset header"])
     if h.get("original_topic") != topic:
         problems.append(f"original_topic {h.get('original_topic')!r}")
