@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.history import _p  # the same nearest-rank quantile as history.py reports
 
 QUERIES = {
     block.split("\n", 1)[0].strip(): block.split("\n", 1)[1].strip()
@@ -31,11 +36,6 @@ QUERIES = {
 }
 WAYS = ("current_page", "prepared_page")
 PAGE = 20
-
-
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 async def _timed(conn: asyncpg.Connection[Any], way: str, plate: str) -> tuple[float, list[Any]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -29,16 +30,15 @@ from typing import Any
 
 import asyncpg
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.history import _p  # the same nearest-rank quantile as history.py reports
+
 QUERIES = {
     block.split("\n", 1)[0].strip(): block.split("\n", 1)[1].strip()
     for block in (Path(__file__).with_suffix(".sql").read_text().split("-- name: ")[1:])
 }
 WAYS = {"rows": "walk_page", "compressed": "walk_page", "copy": "copy_page"}
-
-
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 async def build(conn: asyncpg.Connection[Any], interval: str, keep: bool) -> datetime:
