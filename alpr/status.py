@@ -50,7 +50,9 @@ async def database_status(conn: Any) -> dict[str, Any]:
     facts["last_retention_run"] = retention["finished_at"]
     facts["last_retention_deleted"] = retention["deleted_rows"]
     facts["last_retention_error"] = retention["error"]
-    facts["storage"] = dict(await conn.fetchrow(*load_queries("storage")["facts"].bind()))
+    storage = load_queries("storage")
+    facts["storage"] = dict(await conn.fetchrow(*storage["facts"].bind()))
+    facts["storage"].update(await conn.fetchrow(*storage["copy_facts"].bind()))
     lists = await hotlists.staleness(conn)
     facts["hotlists"] = len(lists)
     facts["stale_hotlists"] = [(s.name, s.age_s) for s in lists if s.stale]
@@ -132,6 +134,18 @@ def storage_lines(facts: dict[str, Any], now: datetime) -> list[str]:
         f"compression     last chunk compressed {_age(facts['last_compressed_at'], now)}",
         f"space per read  {_per_read(facts['compressed_bytes'], facts['compressed_reads'])} "
         f"compressed, {uncompressed} uncompressed",
+        *_copy_lines(facts, now),
+    ]
+
+
+def _copy_lines(facts: dict[str, Any], now: datetime) -> list[str]:
+    """The plate-ordered copy of compressed days, when its facts were gathered."""
+    if "copied_ranges" not in facts:
+        return []
+    return [
+        f"plate copy      {facts['copied_ranges']} ranges of 30 compressed days, "
+        f"{_per_read(facts['copy_bytes'], facts['copy_reads'])} a read; "
+        f"last filled {_age(facts['last_copied_at'], now)}"
     ]
 
 

@@ -10,7 +10,8 @@ them):
   ts    TimescaleDB (--database-url, a superuser URL), the compression job
         unscheduled, nothing compressed
   tsz   a copy of ts with every chunk older than 7 days compressed
-        (compress_chunk), as the default policy leaves a year
+        (compress_chunk), as the default policy leaves a year, and the
+        plate-ordered copy filled as the ingestor fills it
   pg    plain PostgreSQL, a partition a day: the embedded server (PG18),
         its data kept in --pg-dir
 
@@ -201,10 +202,26 @@ async def compressed_copy(admin_url: str, source: str, name: str) -> str:
         url,
         "SELECT count(compress_chunk(c)) FROM show_chunks('plate_events', "
         "older_than => now() - INTERVAL '7 days') AS c",
-        "VACUUM ANALYZE",
     )
     print(f"  {name}: compressed in {time.perf_counter() - started:.0f} s", flush=True)
+    await fill_copy(url)
+    await admin(url, "VACUUM ANALYZE")
     return url
+
+
+async def fill_copy(url: str) -> None:
+    """Fill the plate-ordered copy of the compressed days as the ingestor does
+    (a range a call) until no range is ready; nothing on plain PostgreSQL."""
+    conn = await asyncpg.connect(url)
+    try:
+        started, ranges, reads = time.perf_counter(), 0, 0
+        while (copied := await conn.fetchval("SELECT alpr_fill_plate_copy()")) is not None:
+            ranges, reads = ranges + 1, reads + copied
+    finally:
+        await conn.close()
+    if ranges:
+        took = time.perf_counter() - started
+        print(f"  plate copy: {ranges} ranges, {reads:,} reads in {took:.0f} s", flush=True)
 
 
 async def storage(url: str) -> str:
@@ -225,11 +242,18 @@ async def storage(url: str) -> str:
                 "FROM pg_inherits WHERE inhparent = 'plate_events'::regclass"
             )
         size, chunks, compressed = row
+        copy = await conn.fetchrow("SELECT copy_bytes, copy_reads FROM alpr_plate_copy_facts()")
     finally:
         await conn.close()
+    copied = (
+        f"; plate copy {copy['copy_reads']:,} reads, {copy['copy_bytes'] / 2**20:,.0f} MiB, "
+        f"{copy['copy_bytes'] / copy['copy_reads']:,.0f} bytes/read"
+        if copy["copy_reads"]
+        else ""
+    )
     return (
         f"{engine}: {reads:,} reads, {chunks} partitions ({compressed} compressed), "
-        f"{size / 2**20:,.0f} MiB, {size / max(reads, 1):,.0f} bytes/read"
+        f"{size / 2**20:,.0f} MiB, {size / max(reads, 1):,.0f} bytes/read{copied}"
     )
 
 
@@ -889,6 +913,7 @@ async def main() -> None:
             urls["pg"] = with_db(pg_admin, pg)
         for url in urls.values():
             await migrate(url, "auto")
+        await fill_copy(urls["tsz"])
     else:
         urls["ts"] = await build(args.database_url, ts, "timescaledb", args.reads, args.days)
         urls["tsz"] = await compressed_copy(args.database_url, ts, tsz)

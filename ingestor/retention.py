@@ -14,8 +14,12 @@ from `event_ids` with the read, in the same transaction:
    plain PostgreSQL) that end before the oldest cutoff of every rule are
    dropped at once when no hold covers a read inside them; a partition that
    holds held reads is emptied row by row instead, so the held reads stay
-   where queries find them. Legal holds are locked (SHARE) while a partition
-   is judged and dropped, so none can slip in between.
+   where queries find them. On TimescaleDB the plate-ordered copy of
+   compressed days gives up the ranges that hold them first (its chunks span
+   30 days and go whole; plate walks read those days from `plate_events`
+   from then on); step 2 does the same for what it deletes. Legal holds are
+   locked (SHARE) while a partition is judged and dropped, so none can slip
+   in between.
 2. What remains past a cutoff (the partition that straddles it, and per-site
    rules) is deleted row by row, one UTC day per transaction.
 3. `plates` and `plate_cameras` rows of plates with no read left and not
@@ -158,6 +162,7 @@ async def _expire_partition(
         await conn.execute(*q["lock_holds"].bind())
         total = int(await conn.fetchval(*q["count_range"].bind(**bounds)))
         held = int(await conn.fetchval(*q["count_held"].bind(**bounds, **_ANY_SITE.params())))
+        await conn.fetchval(*q["release_copy"].bind(**bounds))
         if held == 0:
             await conn.execute(*q["forget_range"].bind(**bounds))
             await conn.execute(*q["drop_partition"].bind(name=part["name"], **bounds))
@@ -186,6 +191,7 @@ async def _delete_before(
             gone = int(await conn.fetchval(*q["delete_range"].bind(**bounds)))
             held = int(await conn.fetchval(*q["count_held"].bind(**bounds)))
             if gone:
+                await conn.fetchval(*q["release_copy"].bind(range_start=day, range_end=end))
                 deletion = Deletion(day, end, scope.site_id, "delete_rows", gone, held)
                 await _record(conn, run_id, deletion, report)
         if end >= cutoff:

@@ -23,7 +23,7 @@ from core.settings import IngestorSettings
 from ingestor import health, metrics
 from ingestor.pipeline.write import connection
 from ingestor.retention import RetentionPolicy, retention_loop
-from ingestor.storage import refresh_storage_gauges
+from ingestor.storage import fill_plate_copy, refresh_storage_gauges
 from ingestor.writer import Connection, merge_search_pending, prune_announcements
 from schema.errors import StorageError
 
@@ -117,6 +117,9 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     gauges = asyncio.create_task(
         periodically(pool, 60.0, refresh_storage_gauges, "refresh storage gauges")
     )
+    copier = asyncio.create_task(
+        periodically(pool, 60.0, fill_plate_copy, "fill the plate-ordered copy")
+    )
     keeper = asyncio.create_task(
         retention_loop(
             pool, RetentionPolicy.from_settings(settings), settings.retention_interval_s, stop
@@ -139,6 +142,7 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         pruner.cancel()
         merger.cancel()
         gauges.cancel()
+        copier.cancel()
         keeper.cancel()
         log.info("ingestor stopped: %s", stats.summary())
         await pool.close()

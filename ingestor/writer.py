@@ -4,8 +4,10 @@ Every source (Kafka, HTTP, file import) ends here. `Writer.write` stores a
 batch in one transaction: create the day partitions the batch needs, put
 the reads into `plate_events`, update `plates`, `plate_cameras`, `cameras`,
 the rollups and `plate_days` from the rows actually inserted (a replay
-changes nothing), and announce the batch (`stored_batches` + NOTIFY
-`alpr_stored`, delivered by PostgreSQL only at commit).
+changes nothing), copy a late read of a compressed day into the
+plate-ordered copy when its range is copied (TimescaleDB), and announce
+the batch (`stored_batches` + NOTIFY `alpr_stored`, delivered by
+PostgreSQL only at commit).
 
 One event id is one read: `event_ids` holds each stored read's id, and a
 read whose id is there already is a duplicate when its content equals the
@@ -127,7 +129,10 @@ class WriteResult:
 
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+# What follows from the batch's stored reads (alpr_inserted), in order: the
+# copy of late reads into the plate-ordered copy, then the rollups.
 _ROLLUPS: Final = (
+    "copy_late_reads",
     "insert_plates",
     "update_plates",
     "count_new_plates",

@@ -93,6 +93,11 @@ WHERE (s.captured_at, s.camera_id, s.track_id, s.plate_text, s.plate_confidence,
        e.plate_image_url, e.vehicle_image_url, e.frame_image_url, e.latency_ms,
        e.quality_score, e.frame_number, e.site_id, e.host_id, e.roi, e.direction);
 
+-- name: copy_late_reads
+-- The batch's reads for a range of the plate-ordered copy (TimescaleDB's
+-- compressed days, 0072_plate_copy.timescaledb.sql) go into the copy too.
+SELECT alpr_copy_late_reads();
+
 -- name: insert_plates
 -- The batch's plates new to `plates`, with what the batch knows of them.
 -- Each gets its number in plate_numbers (for plate_day_bits) and counts once

@@ -98,6 +98,12 @@ WITH gone AS (
 )
 SELECT count(*) FROM gone;
 
+-- name: release_copy
+-- Before the reads in [range_start, range_end) go, the ranges of the
+-- plate-ordered copy that hold them give up their copy (in this
+-- transaction) and are never copied again (0072_plate_copy.*.sql).
+SELECT alpr_release_plate_copy(:range_start, :range_end);
+
 -- name: next_read
 -- The first read at or after a moment (NULL: the oldest read); an index lookup.
 SELECT min(captured_at) FROM plate_events

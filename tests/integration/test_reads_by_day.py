@@ -27,6 +27,7 @@ from gateway.queries import (
     fetch_events_by_offset,
     filter_params,
 )
+from ingestor.retention import RetentionPolicy, run_retention
 from ingestor.writer import Writer
 from schema.events import PlateEvent, event_from_dict
 from schema.filters import EventQuery
@@ -34,8 +35,11 @@ from schema.paging import Cursor, PageRequest, encode_cursor
 from sql import Query, load_queries
 from tests.factories import wire_event
 
-# Days ending well before today (chunks old enough for any policy), UTC midnights.
-DAY0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=40)
+# Days ending well before today (chunks old enough for any policy), UTC
+# midnights; DAY0 starts a 30-day range of the plate-ordered copy (epoch-aligned,
+# 0072_plate_copy.timescaledb.sql), which the reads fill but for day 31.
+EPOCH, COPY_RANGE = datetime(1970, 1, 1, tzinfo=UTC), timedelta(days=30)
+DAY0 = EPOCH + (datetime.now(UTC) - timedelta(days=70) - EPOCH) // COPY_RANGE * COPY_RANGE
 BUSY, SPARSE, OTHER = "HIST001", "HIST002", "HIST003"
 TIE = DAY0 + timedelta(days=3, hours=12)
 
@@ -60,7 +64,8 @@ def _read(plate: str, at: datetime, rng: random.Random, **changes: Any) -> Plate
 
 def _reads() -> list[PlateEvent]:
     """BUSY: several reads on each of 8 days, some at day edges, five at one
-    instant; SPARSE: one read on each of 3 far-apart days; OTHER on the same days."""
+    instant; SPARSE: one read on each of 3 far-apart days; OTHER on the same
+    days; BUSY and OTHER twice on a day of the next 30-day range."""
     rng = random.Random(15)
     reads = []
     for day in range(8):
@@ -71,6 +76,11 @@ def _reads() -> list[PlateEvent]:
         reads += [_read(OTHER, at, rng) for at in times[:3]]
     reads += [_read(BUSY, TIE, rng) for _ in range(5)]
     reads += [_read(SPARSE, DAY0 + timedelta(days=d, hours=5), rng) for d in (0, 9, 17)]
+    # The next range: a day of it, so that the first range ends in the past
+    # of the compressed days.
+    reads += [
+        _read(p, DAY0 + timedelta(days=31, hours=h), rng) for p in (BUSY, OTHER) for h in (2, 9)
+    ]
     return reads
 
 
@@ -237,13 +247,32 @@ async def test_offset_pages_equal_the_offset_scan(
         assert [dict(r) for r in rows] == [dict(r) for r in reference[offset : offset + limit]]
 
 
-async def _scanned_partitions(pool: asyncpg.Pool[Any], run: Any) -> set[str]:
-    """The partitions (chunks) of plate_events that `run(conn)` scanned."""
-    counts = """
+# The chunks of a hypertable and, for a compressed one, its columnstore
+# companion, which is what a read of a compressed chunk scans (TimescaleDB).
+COMPANIONS = """
+    SELECT s.relid FROM _timescaledb_catalog.chunk AS c
+    JOIN _timescaledb_catalog.chunk AS z ON z.id = c.compressed_chunk_id
+    JOIN pg_stat_user_tables AS s ON s.schemaname = z.schema_name AND s.relname = z.table_name
+    WHERE format('%I.%I', c.schema_name, c.table_name)::regclass IN (SELECT inhrelid
+                      FROM pg_inherits WHERE inhparent = '{table}'::regclass)
+"""
+
+
+async def _scanned_partitions(
+    pool: asyncpg.Pool[Any], run: Any, table: str = "plate_events", companions: bool = False
+) -> set[str]:
+    """The partitions (chunks) of `table` that `run(conn)` scanned, or with
+    `companions` the columnstore companions of its compressed chunks."""
+    scanned = (
+        COMPANIONS.format(table=table)
+        if companions
+        else f"""
+        SELECT inhrelid FROM pg_inherits WHERE inhparent = '{table}'::regclass"""
+    )
+    counts = f"""
         SELECT s.relname, s.seq_scan + COALESCE(s.idx_scan, 0) AS scans
         FROM pg_stat_user_tables AS s
-        WHERE s.relid IN (SELECT inhrelid FROM pg_inherits
-                          WHERE inhparent = 'plate_events'::regclass)
+        WHERE s.relid IN ({scanned})
     """
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_stat_force_next_flush()")
@@ -325,7 +354,7 @@ async def test_the_matcher_and_a_repeated_batch_scan_only_their_days_partitions(
     # Joined with the keys, the matcher's read scanned every partition on
     # both engines, the writer's every chunk on TimescaleDB.
     days = sorted({e.captured_at.date() for e in history})
-    batch = [e for e in history if e.captured_at.date() in (days[1], days[-2])][::4]
+    batch = [e for e in history if e.captured_at.date() in (days[1], days[-3])][::4]
     parts = await pool.fetch(
         "SELECT DISTINCT tableoid::regclass::text AS part FROM plate_events"
         " WHERE event_id = ANY($1)",
@@ -419,3 +448,76 @@ async def test_compressed_chunks_answer_the_same(
     assert [dict(r) for r in (await fetch_events(pool, camera, PageRequest(limit=30)))[0]] == [
         dict(r) for r in camera_page
     ]
+
+
+async def _fill_copy(pool: asyncpg.Pool[Any]) -> list[int]:
+    """Fill the plate-ordered copy as the ingestor does, a range a call, until
+    none is ready; the reads each call copied."""
+    copied = []
+    while (reads := await pool.fetchval("SELECT alpr_fill_plate_copy()")) is not None:
+        copied.append(reads)
+    return copied
+
+
+async def _copy_ranges(pool: asyncpg.Pool[Any]) -> list[tuple[datetime, bool]]:
+    rows = await pool.fetch(
+        "SELECT range_start, released_at IS NOT NULL AS released FROM plate_copy_ranges "
+        "ORDER BY range_start"
+    )
+    return [(r["range_start"], r["released"]) for r in rows]
+
+
+# After the columnstore test: every chunk is compressed.
+async def test_the_plate_ordered_copy_answers_the_same(
+    pool: asyncpg.Pool[Any], history: list[PlateEvent]
+) -> None:
+    """On TimescaleDB: the first 30-day range, wholly compressed, is copied
+    (the second, still open, is not); plate walks read it from the copy with
+    the same pages, both ways, at every size; a late read for it is stored in
+    both; retention releases it before deleting from it, and it is never
+    copied again."""
+    if await pool.fetchval("SELECT engine FROM alpr_engine") != "timescaledb":
+        pytest.skip("plain PostgreSQL keeps no plate-ordered copy")
+    before = await _all_answers(pool)
+    by_offset = await _offset_pages(pool)
+    in_range = [e for e in history if e.captured_at < DAY0 + COPY_RANGE]
+
+    async def sparse_history(conn: asyncpg.Connection[Any]) -> None:
+        rows, _ = await fetch_events(conn, EventQuery(plate=SPARSE), PageRequest(limit=10))
+        assert len(rows) == 3
+
+    # Before the copy, SPARSE's three compressed days; after, one chunk of the copy.
+    assert len(await _scanned_partitions(pool, sparse_history, companions=True)) == 3
+    assert await _fill_copy(pool) == [len(in_range)]
+    assert await _copy_ranges(pool) == [(DAY0, False)]
+    assert await _all_answers(pool) == before  # each page also equals the reference scan
+    assert await _offset_pages(pool) == by_offset
+    assert await _scanned_partitions(pool, sparse_history, companions=True) == set()
+    copy_scans = await _scanned_partitions(pool, sparse_history, "plate_copy", companions=True)
+    assert len(copy_scans) == 1
+
+    # Late reads for the copied range: one of a plate seen there, one of a new plate.
+    rng = random.Random(72)
+    late = [
+        _read(BUSY, DAY0 + timedelta(days=5, hours=1), rng),
+        _read("HIST004", DAY0 + timedelta(days=20), rng),
+    ]
+    async with pool.acquire() as conn:
+        assert (await Writer().write(conn, late)).stored == 2
+    assert await pool.fetchval("SELECT count(*) FROM plate_copy") == len(in_range) + 2
+    after_late = await _all_answers(pool)
+    assert after_late != before
+    rows, _ = await fetch_events(pool, EventQuery(plate="HIST004"), PageRequest(limit=5))
+    assert [r["event_id"] for r in rows] == [late[1].event_id]
+
+    # Retention past day 2 releases the range: its copy goes, in the same
+    # transactions as the reads; the walk reads plate_events again.
+    async with pool.acquire() as conn:
+        policy = RetentionPolicy(default_days=1)
+        report = await run_retention(conn, policy, now=DAY0 + timedelta(days=3.5))
+    assert report.deleted_rows > 0
+    assert await _copy_ranges(pool) == [(DAY0, True)]
+    assert not await pool.fetchval("SELECT count(*) FROM show_chunks('plate_copy')")
+    await _all_answers(pool)  # each page equals the reference scan
+    assert await _fill_copy(pool) == []
+    assert await _copy_ranges(pool) == [(DAY0, True)]

@@ -118,7 +118,7 @@ async def test_migrate_applies_the_storage_settings(
             assert await conn.fetchval(policy) == "7 days"
             jobs = await conn.fetchval(
                 "SELECT count(*) FROM timescaledb_information.jobs "
-                "WHERE proc_name = 'policy_compression'"
+                "WHERE proc_name = 'policy_compression' AND hypertable_name = 'plate_events'"
             )
             assert jobs == 1
         finally:
