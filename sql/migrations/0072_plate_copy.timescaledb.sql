@@ -190,17 +190,15 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- alpr_reads (0050_reads_by_day.sql) again, reading a plate's copied ranges
--- from the copy: a plate's walk reads a copied range in one statement
--- (the days of the plate in it are contiguous in the walk's order), any
--- other day from plate_events, as before. Pages without a plate never read
--- the copy (it is ordered by plate).
---
--- One statement serves both tables and both directions ({table}, {past},
--- {order}), run with EXECUTE, which plans it for its values as
--- force_custom_plan plans the static ones: the bounds keep one chunk.
--- Its parameters: $1/$2 the range read, $3/$4 the cursor, $5 the plate,
--- $6 camera, $7 site, $8/$9 since/until, $10 direction, $11 make, $12 color,
--- $13 type, $14 minimum confidence, $15 the reads still wanted.
+-- from the copy: a plate's walk reads a copied range in one statement (the
+-- plate's days in it are contiguous in the walk's order), any other day
+-- from plate_events, as before. Pages without a plate never read the copy
+-- (it is ordered by plate). Four static statements (each table, each
+-- direction) with the events filter each: PL/pgSQL keeps a static
+-- statement parsed, where EXECUTE would parse it for every day, about
+-- 0.3 ms a day (a regular plate's page of 20 days: 9 ms against 14).
+-- The copy's statement returns its plate as VARCHAR(20), plate_events'
+-- type, and filters on its TEXT column.
 --
 -- The walk's statements share the calling statement's snapshot (STABLE), so
 -- the list of copied ranges and the copy agree with each other and with
@@ -234,41 +232,16 @@ DECLARE
     copied TIMESTAMPTZ[] := CASE WHEN p_plate IS NOT NULL THEN ARRAY(
         SELECT r.range_start FROM plate_copy_ranges AS r
         WHERE r.released_at IS NULL AND r.copied_at IS NOT NULL) END;
-    statement TEXT := $statement$
-        SELECT e.event_id, e.captured_at, e.camera_id, e.track_id, e.plate_text,
-            e.plate_normalized_text::varchar(20), e.plate_confidence, e.plate_region,
-            e.vehicle_type, e.vehicle_make, e.vehicle_model, e.vehicle_color,
-            e.plate_image_url, e.vehicle_image_url, e.frame_image_url, e.latency_ms,
-            e.quality_score, e.frame_number, e.site_id, e.host_id, e.roi, e.direction,
-            e.created_at
-        FROM {table} AS e
-        WHERE e.captured_at >= $1 AND e.captured_at < $2
-          AND ($3::timestamptz IS NULL OR (e.captured_at, e.event_id) {past} ($3, $4::uuid))
-          AND ($5::text IS NULL OR e.plate_normalized_text = $5)
-          AND ($6::text IS NULL OR e.camera_id = $6)
-          AND ($7::text IS NULL OR e.site_id = $7)
-          AND e.captured_at >= COALESCE($8::timestamptz, '-infinity')
-          AND e.captured_at < COALESCE($9::timestamptz, 'infinity')
-          AND ($10::text IS NULL OR lower(e.direction) = $10)
-          AND ($11::text IS NULL OR lower(e.vehicle_make) = lower($11))
-          AND ($12::text IS NULL OR lower(e.vehicle_color) = lower($12))
-          AND ($13::text IS NULL OR lower(e.vehicle_type) = $13)
-          AND e.plate_confidence >= COALESCE($14::float8, 0)
-        ORDER BY e.captured_at {order}, e.event_id {order}
-        LIMIT $15
-    $statement$;
     days REFCURSOR;
     read_day DATE;
     range_start TIMESTAMPTZ;
     range_read TIMESTAMPTZ;
+    from_copy BOOLEAN;
     read_start TIMESTAMPTZ;
     read_end TIMESTAMPTZ;
-    source TEXT;
     left_over BIGINT := p_limit;
     found_rows BIGINT;
 BEGIN
-    statement := replace(replace(statement, '{past}', CASE WHEN p_backward THEN '>' ELSE '<' END),
-                         '{order}', CASE WHEN p_backward THEN 'ASC' ELSE 'DESC' END);
     -- Planned for these values: the CASE keys fold to the index order.
     IF p_plate IS NOT NULL THEN
         OPEN days FOR
@@ -292,20 +265,96 @@ BEGIN
         EXIT WHEN NOT FOUND;
         read_start := read_day::timestamp AT TIME ZONE 'UTC';
         range_start := alpr_plate_copy_range(read_start);
-        IF range_start = ANY (copied) THEN
+        from_copy := COALESCE(range_start = ANY (copied), FALSE);
+        IF from_copy THEN
             CONTINUE WHEN range_start = range_read;  -- this range is read already
             range_read := range_start;
             read_start := range_start;
             read_end := range_start + INTERVAL '30 days';
-            source := 'plate_copy';
         ELSE
             read_end := (read_day + 1)::timestamp AT TIME ZONE 'UTC';
-            source := 'plate_events';
         END IF;
-        RETURN QUERY EXECUTE replace(statement, '{table}', source)
-            USING read_start, read_end, p_cursor_at, p_cursor_id, p_plate, p_camera_id,
-                p_site_id, p_since, p_until, p_direction, p_vehicle_make, p_vehicle_color,
-                p_vehicle_type, p_min_confidence, left_over;
+        IF from_copy AND p_backward THEN
+            RETURN QUERY
+            SELECT e.event_id, e.captured_at, e.camera_id, e.track_id, e.plate_text,
+                e.plate_normalized_text::varchar(20), e.plate_confidence, e.plate_region,
+                e.vehicle_type, e.vehicle_make, e.vehicle_model, e.vehicle_color,
+                e.plate_image_url, e.vehicle_image_url, e.frame_image_url, e.latency_ms,
+                e.quality_score, e.frame_number, e.site_id, e.host_id, e.roi, e.direction,
+                e.created_at
+            FROM plate_copy AS e
+            WHERE e.captured_at >= read_start AND e.captured_at < read_end
+              AND (p_cursor_at IS NULL OR (e.captured_at, e.event_id) > (p_cursor_at, p_cursor_id))
+              AND (p_plate IS NULL OR e.plate_normalized_text = p_plate)
+              AND (p_camera_id IS NULL OR e.camera_id = p_camera_id)
+              AND (p_site_id IS NULL OR e.site_id = p_site_id)
+              AND e.captured_at >= COALESCE(p_since, '-infinity')
+              AND e.captured_at < COALESCE(p_until, 'infinity')
+              AND (p_direction IS NULL OR lower(e.direction) = p_direction)
+              AND (p_vehicle_make IS NULL OR lower(e.vehicle_make) = lower(p_vehicle_make))
+              AND (p_vehicle_color IS NULL OR lower(e.vehicle_color) = lower(p_vehicle_color))
+              AND (p_vehicle_type IS NULL OR lower(e.vehicle_type) = p_vehicle_type)
+              AND e.plate_confidence >= COALESCE(p_min_confidence, 0)
+            ORDER BY e.captured_at, e.event_id
+            LIMIT left_over;
+        ELSIF from_copy THEN
+            RETURN QUERY
+            SELECT e.event_id, e.captured_at, e.camera_id, e.track_id, e.plate_text,
+                e.plate_normalized_text::varchar(20), e.plate_confidence, e.plate_region,
+                e.vehicle_type, e.vehicle_make, e.vehicle_model, e.vehicle_color,
+                e.plate_image_url, e.vehicle_image_url, e.frame_image_url, e.latency_ms,
+                e.quality_score, e.frame_number, e.site_id, e.host_id, e.roi, e.direction,
+                e.created_at
+            FROM plate_copy AS e
+            WHERE e.captured_at >= read_start AND e.captured_at < read_end
+              AND (p_cursor_at IS NULL OR (e.captured_at, e.event_id) < (p_cursor_at, p_cursor_id))
+              AND (p_plate IS NULL OR e.plate_normalized_text = p_plate)
+              AND (p_camera_id IS NULL OR e.camera_id = p_camera_id)
+              AND (p_site_id IS NULL OR e.site_id = p_site_id)
+              AND e.captured_at >= COALESCE(p_since, '-infinity')
+              AND e.captured_at < COALESCE(p_until, 'infinity')
+              AND (p_direction IS NULL OR lower(e.direction) = p_direction)
+              AND (p_vehicle_make IS NULL OR lower(e.vehicle_make) = lower(p_vehicle_make))
+              AND (p_vehicle_color IS NULL OR lower(e.vehicle_color) = lower(p_vehicle_color))
+              AND (p_vehicle_type IS NULL OR lower(e.vehicle_type) = p_vehicle_type)
+              AND e.plate_confidence >= COALESCE(p_min_confidence, 0)
+            ORDER BY e.captured_at DESC, e.event_id DESC
+            LIMIT left_over;
+        ELSIF p_backward THEN
+            RETURN QUERY
+            SELECT * FROM plate_events AS e
+            WHERE e.captured_at >= read_start AND e.captured_at < read_end
+              AND (p_cursor_at IS NULL OR (e.captured_at, e.event_id) > (p_cursor_at, p_cursor_id))
+              AND (p_plate IS NULL OR e.plate_normalized_text = p_plate)
+              AND (p_camera_id IS NULL OR e.camera_id = p_camera_id)
+              AND (p_site_id IS NULL OR e.site_id = p_site_id)
+              AND e.captured_at >= COALESCE(p_since, '-infinity')
+              AND e.captured_at < COALESCE(p_until, 'infinity')
+              AND (p_direction IS NULL OR lower(e.direction) = p_direction)
+              AND (p_vehicle_make IS NULL OR lower(e.vehicle_make) = lower(p_vehicle_make))
+              AND (p_vehicle_color IS NULL OR lower(e.vehicle_color) = lower(p_vehicle_color))
+              AND (p_vehicle_type IS NULL OR lower(e.vehicle_type) = p_vehicle_type)
+              AND e.plate_confidence >= COALESCE(p_min_confidence, 0)
+            ORDER BY e.captured_at, e.event_id
+            LIMIT left_over;
+        ELSE
+            RETURN QUERY
+            SELECT * FROM plate_events AS e
+            WHERE e.captured_at >= read_start AND e.captured_at < read_end
+              AND (p_cursor_at IS NULL OR (e.captured_at, e.event_id) < (p_cursor_at, p_cursor_id))
+              AND (p_plate IS NULL OR e.plate_normalized_text = p_plate)
+              AND (p_camera_id IS NULL OR e.camera_id = p_camera_id)
+              AND (p_site_id IS NULL OR e.site_id = p_site_id)
+              AND e.captured_at >= COALESCE(p_since, '-infinity')
+              AND e.captured_at < COALESCE(p_until, 'infinity')
+              AND (p_direction IS NULL OR lower(e.direction) = p_direction)
+              AND (p_vehicle_make IS NULL OR lower(e.vehicle_make) = lower(p_vehicle_make))
+              AND (p_vehicle_color IS NULL OR lower(e.vehicle_color) = lower(p_vehicle_color))
+              AND (p_vehicle_type IS NULL OR lower(e.vehicle_type) = p_vehicle_type)
+              AND e.plate_confidence >= COALESCE(p_min_confidence, 0)
+            ORDER BY e.captured_at DESC, e.event_id DESC
+            LIMIT left_over;
+        END IF;
         GET DIAGNOSTICS found_rows = ROW_COUNT;
         left_over := left_over - found_rows;
         EXIT WHEN left_over <= 0;
