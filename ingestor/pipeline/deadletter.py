@@ -90,6 +90,9 @@ TRANSACTION_TIMEOUT_MS: Final = 15_000
 # the last one's markers are written; aiokafka's default retry backoff
 # (100 ms) would then be paid by every batch.
 RETRY_BACKOFF_MS: Final = 20
+# The assertion aiokafka (0.12-0.14, client.coordinator_lookup) makes when it
+# knows no broker: an outage, translated in `_bounded`.
+NO_BROKER_KNOWN: Final = "Did we not perform bootstrap?"
 # Permissions, not outages: retrying cannot help, the source stops.
 FATAL: Final = (
     TopicAuthorizationFailedError,
@@ -288,6 +291,13 @@ class KafkaTransactions:
             raise BrokerUnavailable(f"no answer from Kafka within {self.bound_s:.0f} s") from None
         except (KafkaError, IllegalOperation) as exc:
             raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except AssertionError as exc:
+            if NO_BROKER_KNOWN not in str(exc):
+                raise
+            # aiokafka's coordinator lookup asserts, where it could raise, when
+            # its metadata lists no broker: a broker that is restarting can
+            # answer so. The broker is away, not the code wrong.
+            raise BrokerUnavailable(f"Kafka named no broker yet ({exc})") from exc
 
     def _retire(self, producer: AIOKafkaProducer) -> None:
         """Stop `producer` in the background, within `bound_s`.
