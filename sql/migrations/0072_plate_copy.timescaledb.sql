@@ -4,18 +4,23 @@
 -- plate's reads of one compressed day sit in every camera's batches and a
 -- page that walks a plate's days pays about 1 ms a compressed day
 -- (docs/adr/0055-columnstore.md). plate_copy holds the same reads again, in
--- 30-day chunks compressed without a segment and ordered by plate, then time:
--- a plate's reads of a chunk sit in one or two batches that the batches'
--- first/last plate index finds. It costs about 64 bytes a read; a regular
+-- 7-day chunks compressed without a segment and ordered by plate, then
+-- time: a plate's reads of a chunk sit in one or two batches that the
+-- batches' first/last plate index finds. It costs about 67 bytes a read; a
 -- plate's page reads at the uncompressed day walk's speed (bench/README.md,
--- ninth round). The plate column is TEXT: TimescaleDB 2.28 pushes no
+-- tenth round). The plate column is TEXT: TimescaleDB 2.28 pushes no
 -- comparison on a VARCHAR column down to that index.
 --
--- The copy works in ranges: the 30-day chunks of plate_copy, aligned to the
--- epoch as TimescaleDB aligns them (alpr_plate_copy_range). plate_copy_ranges
--- lists the ranges ever copied. A range is copied whole, once every chunk of
--- plate_events before its end is compressed (alpr_fill_plate_copy); from then
--- on the copy holds exactly that range's reads of plate_events:
+-- The copy works in ranges: the 7-day chunks of plate_copy, aligned to the
+-- epoch as TimescaleDB aligns them (alpr_plate_copy_range). A week, not a
+-- month: the newest compressed days wait for their range to close before
+-- they are copied, and retention gives up a whole range before the oldest
+-- day of it expires, so those days are read from plate_events; a week
+-- keeps both edges short, and reads a regular plate's page at the same
+-- speed (bench/README.md, tenth round). plate_copy_ranges lists the ranges
+-- ever copied or given up. A range is copied whole, once every chunk of
+-- plate_events before its end is compressed (alpr_fill_plate_copy); from
+-- then on the copy holds exactly that range's reads of plate_events:
 --   - a late read for the range is stored in both, in one transaction
 --     (alpr_copy_late_reads, from the writer);
 --   - before retention deletes a read of the range, the range is released:
@@ -28,10 +33,14 @@
 -- while a range is copied is either in the fill's snapshot or copied by its
 -- writer, and the writer never puts a read into a dropped range.
 
+-- The span of a range, and of a chunk of plate_copy.
+CREATE FUNCTION alpr_plate_copy_interval() RETURNS INTERVAL
+LANGUAGE sql IMMUTABLE AS $$ SELECT INTERVAL '7 days' $$;
+
 CREATE TABLE plate_copy (LIKE plate_events INCLUDING DEFAULTS);
 ALTER TABLE plate_copy ALTER COLUMN plate_normalized_text TYPE TEXT;
 SELECT create_hypertable('plate_copy', 'captured_at',
-    chunk_time_interval => INTERVAL '30 days', create_default_indexes => FALSE);
+    chunk_time_interval => alpr_plate_copy_interval(), create_default_indexes => FALSE);
 ALTER TABLE plate_copy SET (
     timescaledb.compress,
     timescaledb.compress_segmentby = '',
@@ -51,7 +60,7 @@ CREATE TABLE plate_copy_ranges (
 -- The start of the copy's range (chunk) that holds `p_at`.
 CREATE FUNCTION alpr_plate_copy_range(p_at TIMESTAMPTZ) RETURNS TIMESTAMPTZ
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT date_bin(INTERVAL '30 days', p_at, TIMESTAMPTZ '1970-01-01 00:00:00+00')
+    SELECT date_bin(alpr_plate_copy_interval(), p_at, TIMESTAMPTZ '1970-01-01 00:00:00+00')
 $$;
 
 -- The two keys of a range's advisory lock: "alpc" and the range's number.
@@ -59,7 +68,8 @@ CREATE FUNCTION alpr_plate_copy_lock(p_range_start TIMESTAMPTZ, p_exclusive BOOL
 RETURNS VOID
 LANGUAGE plpgsql AS $$
 DECLARE
-    range_number INTEGER := (extract(epoch FROM p_range_start) / 2592000)::integer;
+    range_number INTEGER := (extract(epoch FROM p_range_start)
+                                / extract(epoch FROM alpr_plate_copy_interval()))::integer;
 BEGIN
     IF p_exclusive THEN
         PERFORM pg_advisory_xact_lock(1634496611, range_number);
@@ -94,7 +104,7 @@ BEGIN
           FROM timescaledb_information.chunks AS c
           WHERE c.hypertable_schema = current_schema() AND c.hypertable_name = 'plate_events'
             AND c.is_compressed) AS s
-    WHERE s.range_start + INTERVAL '30 days' <= horizon
+    WHERE s.range_start + alpr_plate_copy_interval() <= horizon
       AND NOT EXISTS (SELECT 1 FROM plate_copy_ranges AS r WHERE r.range_start = s.range_start);
     IF chosen IS NULL THEN
         RETURN NULL;
@@ -107,12 +117,12 @@ BEGIN
     END IF;
     INSERT INTO plate_copy
     SELECT * FROM plate_events AS e
-    WHERE e.captured_at >= chosen AND e.captured_at < chosen + INTERVAL '30 days';
+    WHERE e.captured_at >= chosen AND e.captured_at < chosen + alpr_plate_copy_interval();
     GET DIAGNOSTICS copied = ROW_COUNT;
     INSERT INTO plate_copy_ranges (range_start, range_end, reads, copied_at)
-    VALUES (chosen, chosen + INTERVAL '30 days', copied, now());
+    VALUES (chosen, chosen + alpr_plate_copy_interval(), copied, now());
     made := ARRAY(SELECT show_chunks('plate_copy', newer_than => chosen,
-                                     older_than => chosen + INTERVAL '30 days'));
+                                     older_than => chosen + alpr_plate_copy_interval()));
     IF copied > 0 AND cardinality(made) <> 1 THEN
         RAISE EXCEPTION 'plate_copy range % landed in chunks %, not one', chosen, made;
     END IF;
@@ -161,13 +171,13 @@ BEGIN
     FOR range_start IN
         SELECT g FROM generate_series(alpr_plate_copy_range(p_start),
                                       p_end - INTERVAL '1 microsecond',
-                                      INTERVAL '30 days') AS g
+                                      alpr_plate_copy_interval()) AS g
     LOOP
         PERFORM alpr_plate_copy_lock(range_start, TRUE);
-        PERFORM drop_chunks('plate_copy', older_than => range_start + INTERVAL '30 days',
+        PERFORM drop_chunks('plate_copy', older_than => range_start + alpr_plate_copy_interval(),
                             newer_than => range_start);
         INSERT INTO plate_copy_ranges (range_start, range_end, released_at)
-        VALUES (range_start, range_start + INTERVAL '30 days', now())
+        VALUES (range_start, range_start + alpr_plate_copy_interval(), now())
         ON CONFLICT ON CONSTRAINT plate_copy_ranges_pkey
         DO UPDATE SET released_at = now() WHERE plate_copy_ranges.released_at IS NULL;
         released := released + 1;
@@ -270,7 +280,7 @@ BEGIN
             CONTINUE WHEN range_start = range_read;  -- this range is read already
             range_read := range_start;
             read_start := range_start;
-            read_end := range_start + INTERVAL '30 days';
+            read_end := range_start + alpr_plate_copy_interval();
         ELSE
             read_end := (read_day + 1)::timestamp AT TIME ZONE 'UTC';
         END IF;
