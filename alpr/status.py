@@ -143,7 +143,7 @@ def _copy_lines(facts: dict[str, Any], now: datetime) -> list[str]:
     if "copied_ranges" not in facts:
         return []
     return [
-        f"plate copy      {facts['copied_ranges']} weeks of compressed days, "
+        f"plate copy      {facts['copied_ranges']} ranges of 30 compressed days, "
         f"{_per_read(facts['copy_bytes'], facts['copy_reads'])} a read; "
         f"last filled {_age(facts['last_copied_at'], now)}"
     ]

@@ -16,7 +16,7 @@ from `event_ids` with the read, in the same transaction:
    holds held reads is emptied row by row instead, so the held reads stay
    where queries find them. On TimescaleDB the plate-ordered copy of
    compressed days gives up the ranges that hold them first (its chunks span
-   7 days and go whole; plate walks read those days from `plate_events`
+   30 days and go whole; plate walks read those days from `plate_events`
    from then on); step 2 does the same for what it deletes. Legal holds are
    locked (SHARE) while a partition is judged and dropped, so none can slip
    in between.

@@ -39,7 +39,7 @@ COMPRESSION_AVAILABLE = Gauge(
 )
 COPY_RANGES = Gauge(
     "alpr_storage_plate_copy_ranges",
-    "Weeks (ranges) of compressed days held again in plate order for plate histories "
+    "30-day ranges of compressed days held again in plate order for plate histories "
     "(TimescaleDB; 0 on plain PostgreSQL)",
 )
 COPY_BYTES_PER_READ = Gauge(

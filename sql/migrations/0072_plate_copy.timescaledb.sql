@@ -4,28 +4,29 @@
 -- plate's reads of one compressed day sit in every camera's batches and a
 -- page that walks a plate's days pays about 1 ms a compressed day
 -- (docs/adr/0055-columnstore.md). plate_copy holds the same reads again, in
--- 7-day chunks compressed without a segment and ordered by plate, then
+-- 30-day chunks compressed without a segment and ordered by plate, then
 -- time: a plate's reads of a chunk sit in one or two batches that the
--- batches' first/last plate index finds. It costs about 67 bytes a read; a
--- plate's page reads at the uncompressed day walk's speed (bench/README.md,
--- tenth round). The plate column is TEXT: TimescaleDB 2.28 pushes no
--- comparison on a VARCHAR column down to that index.
+-- batches' first/last plate index finds. It costs about 64 bytes a read. A
+-- chunk of the copy costs a page about what a compressed day of
+-- plate_events does (its batch decompressed whole, every column), so what
+-- it saves is the days: a plate's 30 days in one read. Weekly chunks saved
+-- a regular plate's page too few days (bench/README.md, tenth round). The
+-- plate column is TEXT: TimescaleDB 2.28 pushes no comparison on a VARCHAR
+-- column down to that index.
 --
--- The copy works in ranges: the 7-day chunks of plate_copy, aligned to the
--- epoch as TimescaleDB aligns them (alpr_plate_copy_range). A week, not a
--- month: the newest compressed days wait for their range to close before
--- they are copied, and retention gives up a whole range before the oldest
--- day of it expires, so those days are read from plate_events; a week
--- keeps both edges short, and reads a regular plate's page at the same
--- speed (bench/README.md, tenth round). plate_copy_ranges lists the ranges
--- ever copied or given up. A range is copied whole, once every chunk of
--- plate_events before its end is compressed (alpr_fill_plate_copy); from
--- then on the copy holds exactly that range's reads of plate_events:
+-- The copy works in ranges: the chunks of plate_copy, aligned to the epoch
+-- as TimescaleDB aligns them (alpr_plate_copy_range). plate_copy_ranges
+-- lists the ranges ever copied or given up. A range is copied whole, once
+-- every chunk of plate_events before its end is compressed
+-- (alpr_fill_plate_copy), so the newest compressed days (up to 30) wait for
+-- their range to close and are read from plate_events meanwhile. From then
+-- on the copy holds exactly that range's reads of plate_events:
 --   - a late read for the range is stored in both, in one transaction
 --     (alpr_copy_late_reads, from the writer);
 --   - before retention deletes a read of the range, the range is released:
 --     its chunk of the copy is dropped whole, in retention's transaction
---     (alpr_release_plate_copy), and the range is never copied again.
+--     (alpr_release_plate_copy), and the range is never copied again; its
+--     days are read from plate_events until they expire.
 -- Plate walks (alpr_reads) read a copied range from the copy, every other
 -- day from plate_events. A transaction-level advisory lock per range
 -- (alpr_plate_copy_lock) orders the three: the fill and the release take it
@@ -35,7 +36,7 @@
 
 -- The span of a range, and of a chunk of plate_copy.
 CREATE FUNCTION alpr_plate_copy_interval() RETURNS INTERVAL
-LANGUAGE sql IMMUTABLE AS $$ SELECT INTERVAL '7 days' $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT INTERVAL '30 days' $$;
 
 CREATE TABLE plate_copy (LIKE plate_events INCLUDING DEFAULTS);
 ALTER TABLE plate_copy ALTER COLUMN plate_normalized_text TYPE TEXT;

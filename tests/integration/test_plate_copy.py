@@ -23,11 +23,10 @@ from ingestor.writer import Writer
 from schema.events import PlateEvent, event_from_dict
 from tests.factories import wire_event
 
-EPOCH, RANGE = datetime(1970, 1, 1, tzinfo=UTC), timedelta(days=7)
-# Three whole ranges (weeks), the newest ending at least 30 days ago, and a
-# read in the range after them, so that the three end inside the compressed
-# days.
-R0 = EPOCH + (datetime.now(UTC) - timedelta(days=60) - EPOCH) // RANGE * RANGE
+EPOCH, RANGE = datetime(1970, 1, 1, tzinfo=UTC), timedelta(days=30)
+# Three whole ranges, the newest ending at least 40 days ago, and a read in
+# the range after them, so that the three end inside the compressed days.
+R0 = EPOCH + (datetime.now(UTC) - timedelta(days=130) - EPOCH) // RANGE * RANGE
 R1, R2, R3 = R0 + RANGE, R0 + 2 * RANGE, R0 + 3 * RANGE
 
 
@@ -47,7 +46,7 @@ async def compressed(pool: asyncpg.Pool[Any]) -> AsyncIterator[None]:
     reads = [  # a read a day: every day of the three ranges has its chunk
         _read(f"CP{rng.randrange(20)}", start + timedelta(days=day, hours=rng.randrange(24)))
         for start in (R0, R1, R2)
-        for day in range(7)
+        for day in range(30)
     ]
     reads.append(_read("CPNEXT", R3 + timedelta(days=1)))
     async with pool.acquire() as conn:
@@ -91,15 +90,15 @@ async def test_a_late_read_stored_while_its_range_is_filled_is_copied_once(
         async with writer.transaction():
             assert (await Writer().write(writer, [late])).stored == 1
             fill = await _blocked(pool, fill_plate_copy(filler), filler.get_server_pid())
-        assert await fill == 8  # R2, the newest range ready: its 7 reads and the late one
-        assert await _copy_matches(pool, R2) == 8
+        assert await fill == 31  # R2, the newest range ready: its 30 reads and the late one
+        assert await _copy_matches(pool, R2) == 31
 
         late = _read("CPLATE", R1 + timedelta(days=3))
         async with filler.transaction():
-            assert await fill_plate_copy(filler) == 7  # R1, not committed yet
+            assert await fill_plate_copy(filler) == 30  # R1, not committed yet
             write = await _blocked(pool, Writer().write(writer, [late]), writer.get_server_pid())
         assert (await write).stored == 1
-        assert await _copy_matches(pool, R1) == 8
+        assert await _copy_matches(pool, R1) == 31
     finally:
         await pool.release(writer)
         await pool.release(filler)
@@ -113,11 +112,11 @@ async def test_a_release_waits_for_a_late_read_and_then_takes_it(
     read in it, and later reads for the range go to plate_events alone."""
     writer, keeper = await pool.acquire(), await pool.acquire()
     try:
-        assert await _copy_matches(pool, R2) == 8
+        assert await _copy_matches(pool, R2) == 31
         in_r2 = "SELECT count(*) FROM plate_copy WHERE captured_at >= $1 AND captured_at < $2"
         async with writer.transaction():
             await Writer().write(writer, [_read("CPLATE2", R2 + timedelta(days=4))])
-            assert await pool.fetchval(in_r2, R2, R2 + RANGE) == 8  # not committed yet
+            assert await pool.fetchval(in_r2, R2, R2 + RANGE) == 31  # not committed yet
             releasing = keeper.fetchval("SELECT alpr_release_plate_copy($1, $2)", R2, R2 + RANGE)
             release = await _blocked(pool, releasing, keeper.get_server_pid())
         assert await release == 1
@@ -129,14 +128,14 @@ async def test_a_release_waits_for_a_late_read_and_then_takes_it(
         )
         assert released
         # The oldest range is filled next; the released one never again.
-        assert await fill_plate_copy(writer) == 7
-        assert await _copy_matches(pool, R0) == 7
+        assert await fill_plate_copy(writer) == 30
+        assert await _copy_matches(pool, R0) == 30
         assert await fill_plate_copy(writer) == 0
         # What the operator sees: two ranges held, the released one not counted.
         await refresh_storage_gauges(writer)
         facts = await database_status(writer)
         line = storage_lines(facts["storage"], datetime.now(UTC))[-1]
-        assert line.startswith("plate copy      2 weeks of compressed days, ")
+        assert line.startswith("plate copy      2 ranges of 30 compressed days, ")
         assert "last filled 0s ago" in line or "last filled 1s ago" in line
         assert REGISTRY.get_sample_value("alpr_storage_plate_copy_ranges") == 2
         per_read = REGISTRY.get_sample_value("alpr_storage_plate_copy_bytes_per_read")

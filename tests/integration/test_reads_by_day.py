@@ -36,9 +36,9 @@ from sql import Query, load_queries
 from tests.factories import wire_event
 
 # Days ending well before today (chunks old enough for any policy), UTC
-# midnights; DAY0 starts a week (range) of the plate-ordered copy
-# (epoch-aligned, 0072_plate_copy.timescaledb.sql).
-EPOCH, COPY_RANGE = datetime(1970, 1, 1, tzinfo=UTC), timedelta(days=7)
+# midnights; DAY0 starts a 30-day range of the plate-ordered copy (epoch-aligned,
+# 0072_plate_copy.timescaledb.sql), which the reads fill but for day 31.
+EPOCH, COPY_RANGE = datetime(1970, 1, 1, tzinfo=UTC), timedelta(days=30)
 DAY0 = EPOCH + (datetime.now(UTC) - timedelta(days=70) - EPOCH) // COPY_RANGE * COPY_RANGE
 BUSY, SPARSE, OTHER = "HIST001", "HIST002", "HIST003"
 TIE = DAY0 + timedelta(days=3, hours=12)
@@ -65,7 +65,7 @@ def _read(plate: str, at: datetime, rng: random.Random, **changes: Any) -> Plate
 def _reads() -> list[PlateEvent]:
     """BUSY: several reads on each of 8 days, some at day edges, five at one
     instant; SPARSE: one read on each of 3 far-apart days; OTHER on the same
-    days; BUSY and OTHER twice on day 31, which closes the weeks before it."""
+    days; BUSY and OTHER twice on a day of the next 30-day range."""
     rng = random.Random(15)
     reads = []
     for day in range(8):
@@ -76,7 +76,8 @@ def _reads() -> list[PlateEvent]:
         reads += [_read(OTHER, at, rng) for at in times[:3]]
     reads += [_read(BUSY, TIE, rng) for _ in range(5)]
     reads += [_read(SPARSE, DAY0 + timedelta(days=d, hours=5), rng) for d in (0, 9, 17)]
-    # A later day, so that the weeks of the others end inside the compressed days.
+    # The next range: a day of it, so that the first range ends in the past
+    # of the compressed days.
     reads += [
         _read(p, DAY0 + timedelta(days=31, hours=h), rng) for p in (BUSY, OTHER) for h in (2, 9)
     ]
@@ -470,34 +471,32 @@ async def _copy_ranges(pool: asyncpg.Pool[Any]) -> list[tuple[datetime, bool]]:
 async def test_the_plate_ordered_copy_answers_the_same(
     pool: asyncpg.Pool[Any], history: list[PlateEvent]
 ) -> None:
-    """On TimescaleDB: the three weeks before day 31, wholly compressed, are
-    copied (day 31's, still open, is not); plate walks read them from the
-    copy with the same pages, both ways, at every size; a late read for a
-    copied week is stored in both; retention releases a week before
-    deleting from it, and it is never copied again."""
+    """On TimescaleDB: the first 30-day range, wholly compressed, is copied
+    (the second, still open, is not); plate walks read it from the copy with
+    the same pages, both ways, at every size; a late read for it is stored in
+    both; retention releases it before deleting from it, and it is never
+    copied again."""
     if await pool.fetchval("SELECT engine FROM alpr_engine") != "timescaledb":
         pytest.skip("plain PostgreSQL keeps no plate-ordered copy")
     before = await _all_answers(pool)
     by_offset = await _offset_pages(pool)
-    weeks = [DAY0 + n * COPY_RANGE for n in range(3)]
-    in_weeks = [sum(week <= e.captured_at < week + COPY_RANGE for e in history) for week in weeks]
+    in_range = [e for e in history if e.captured_at < DAY0 + COPY_RANGE]
 
     async def sparse_history(conn: asyncpg.Connection[Any]) -> None:
         rows, _ = await fetch_events(conn, EventQuery(plate=SPARSE), PageRequest(limit=10))
         assert len(rows) == 3
 
-    # Before the copy, SPARSE's three compressed days; after, a chunk of the
-    # copy for each (days 0, 9 and 17: one a week).
+    # Before the copy, SPARSE's three compressed days; after, one chunk of the copy.
     assert len(await _scanned_partitions(pool, sparse_history, companions=True)) == 3
-    assert await _fill_copy(pool) == in_weeks[::-1]  # the newest week first
-    assert await _copy_ranges(pool) == [(week, False) for week in weeks]
+    assert await _fill_copy(pool) == [len(in_range)]
+    assert await _copy_ranges(pool) == [(DAY0, False)]
     assert await _all_answers(pool) == before  # each page also equals the reference scan
     assert await _offset_pages(pool) == by_offset
     assert await _scanned_partitions(pool, sparse_history, companions=True) == set()
     copy_scans = await _scanned_partitions(pool, sparse_history, "plate_copy", companions=True)
-    assert len(copy_scans) == 3
+    assert len(copy_scans) == 1
 
-    # Late reads for copied weeks: one of a plate seen there, one of a new plate.
+    # Late reads for the copied range: one of a plate seen there, one of a new plate.
     rng = random.Random(72)
     late = [
         _read(BUSY, DAY0 + timedelta(days=5, hours=1), rng),
@@ -505,23 +504,20 @@ async def test_the_plate_ordered_copy_answers_the_same(
     ]
     async with pool.acquire() as conn:
         assert (await Writer().write(conn, late)).stored == 2
-    assert await pool.fetchval("SELECT count(*) FROM plate_copy") == sum(in_weeks) + 2
-    assert await _all_answers(pool) != before  # each page equals the reference scan
+    assert await pool.fetchval("SELECT count(*) FROM plate_copy") == len(in_range) + 2
+    after_late = await _all_answers(pool)
+    assert after_late != before
     rows, _ = await fetch_events(pool, EventQuery(plate="HIST004"), PageRequest(limit=5))
     assert [r["event_id"] for r in rows] == [late[1].event_id]
 
-    # Retention past day 2 releases the first week: its copy goes, in the
-    # same transactions as the reads; the walk reads plate_events for it.
+    # Retention past day 2 releases the range: its copy goes, in the same
+    # transactions as the reads; the walk reads plate_events again.
     async with pool.acquire() as conn:
         policy = RetentionPolicy(default_days=1)
         report = await run_retention(conn, policy, now=DAY0 + timedelta(days=3.5))
     assert report.deleted_rows > 0
-    released = [(weeks[0], True), (weeks[1], False), (weeks[2], False)]
-    assert await _copy_ranges(pool) == released
-    assert await pool.fetchval("SELECT count(*) FROM show_chunks('plate_copy')") == 2
-    assert not await pool.fetchval(
-        "SELECT count(*) FROM plate_copy WHERE captured_at < $1", weeks[1]
-    )
+    assert await _copy_ranges(pool) == [(DAY0, True)]
+    assert not await pool.fetchval("SELECT count(*) FROM show_chunks('plate_copy')")
     await _all_answers(pool)  # each page equals the reference scan
     assert await _fill_copy(pool) == []
-    assert await _copy_ranges(pool) == released
+    assert await _copy_ranges(pool) == [(DAY0, True)]
