@@ -64,7 +64,10 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT date_bin(alpr_plate_copy_interval(), p_at, TIMESTAMPTZ '1970-01-01 00:00:00+00')
 $$;
 
--- The two keys of a range's advisory lock: "alpc" and the range's number.
+-- A range's advisory lock, for the rest of the transaction; its two keys:
+-- "alpc" and the range's number. The statements after it must see what
+-- committed while it was awaited: a fresh snapshot each, which only READ
+-- COMMITTED (PostgreSQL's default, the ingestor's) gives.
 CREATE FUNCTION alpr_plate_copy_lock(p_range_start TIMESTAMPTZ, p_exclusive BOOLEAN)
 RETURNS VOID
 LANGUAGE plpgsql AS $$
@@ -72,6 +75,10 @@ DECLARE
     range_number INTEGER := (extract(epoch FROM p_range_start)
                                 / extract(epoch FROM alpr_plate_copy_interval()))::integer;
 BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'the plate copy is kept under READ COMMITTED only, not %',
+            current_setting('transaction_isolation');
+    END IF;
     IF p_exclusive THEN
         PERFORM pg_advisory_xact_lock(1634496611, range_number);
     ELSE

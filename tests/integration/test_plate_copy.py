@@ -143,3 +143,19 @@ async def test_a_release_waits_for_a_late_read_and_then_takes_it(
     finally:
         await pool.release(writer)
         await pool.release(keeper)
+
+
+async def test_the_copy_is_kept_under_read_committed_only(
+    pool: asyncpg.Pool[Any], compressed: None
+) -> None:
+    """Its lock-then-look steps need a snapshot taken after the lock: a
+    transaction with one snapshot for all its statements is refused."""
+    async with pool.acquire() as conn:
+        with pytest.raises(asyncpg.RaiseError, match="READ COMMITTED only, not repeatable read"):
+            async with conn.transaction(isolation="repeatable_read"):
+                await conn.fetchval(
+                    "SELECT alpr_release_plate_copy($1, $2)", R3 + RANGE, R3 + 2 * RANGE
+                )
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM plate_copy_ranges WHERE range_start > $1", R3
+    )
