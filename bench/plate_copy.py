@@ -16,6 +16,12 @@ connections). Then the cost of one late read into a compressed chunk of
 the copy and of `plate_events`, each rolled back. Prints p50 / p99 ms and
 ratios to the uncompressed walk, the copy's bytes per read and build time.
 The copy is dropped at the end unless --keep.
+
+Since migration 0072 the walk on the compressed year reads the product's
+own copy (`plate_copy`) for its closed 30-day ranges once the ingestor (or
+bench/history.py) has filled it; this bench's copy covers every compressed
+day and pages return `event_id` only, so it times the layout, not the
+gateway's page (bench/README.md, tenth round).
 """
 
 from __future__ import annotations
