@@ -91,7 +91,7 @@ TRANSACTION_TIMEOUT_MS: Final = 15_000
 # (100 ms) would then be paid by every batch.
 RETRY_BACKOFF_MS: Final = 20
 # The assertion aiokafka (0.12-0.14, client.coordinator_lookup) makes when it
-# knows no broker: an outage, translated in `_bounded`.
+# knows no broker: an outage (`broker_outage`).
 NO_BROKER_KNOWN: Final = "Did we not perform bootstrap?"
 # Permissions, not outages: retrying cannot help, the source stops.
 FATAL: Final = (
@@ -289,15 +289,13 @@ class KafkaTransactions:
             raise
         except TimeoutError:
             raise BrokerUnavailable(f"no answer from Kafka within {self.bound_s:.0f} s") from None
-        except (KafkaError, IllegalOperation) as exc:
+        except IllegalOperation as exc:  # a transaction left by a broker that went away
             raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        except AssertionError as exc:
-            if NO_BROKER_KNOWN not in str(exc):
+        except (KafkaError, AssertionError) as exc:
+            outage = broker_outage(exc)
+            if outage is None:
                 raise
-            # aiokafka's coordinator lookup asserts, where it could raise, when
-            # its metadata lists no broker: a broker that is restarting can
-            # answer so. The broker is away, not the code wrong.
-            raise BrokerUnavailable(f"Kafka named no broker yet ({exc})") from exc
+            raise outage from exc
 
     def _retire(self, producer: AIOKafkaProducer) -> None:
         """Stop `producer` in the background, within `bound_s`.
@@ -317,3 +315,18 @@ def _partition(letter: DeadLetter) -> TopicPartition:
 async def _quietly(call: Coroutine[Any, Any, None], bound_s: float) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(call, bound_s)
+
+
+def broker_outage(exc: BaseException) -> BrokerUnavailable | None:
+    """`exc` as the broker's absence, for every call into aiokafka (the
+    consumer's start, the transactions); None when it is something else.
+
+    aiokafka's coordinator lookup asserts, where it could raise, when its
+    metadata lists no broker: a broker that is restarting can answer so.
+    The broker is away then, not the code wrong.
+    """
+    if isinstance(exc, KafkaError):
+        return BrokerUnavailable(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, AssertionError) and NO_BROKER_KNOWN in str(exc):
+        return BrokerUnavailable(f"Kafka named no broker yet ({exc})")
+    return None

@@ -62,7 +62,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from core.settings import IngestorSettings
 from ingestor import metrics
 from ingestor.pipeline.batch import Batch, Batcher
-from ingestor.pipeline.deadletter import KafkaTransactions
+from ingestor.pipeline.deadletter import KafkaTransactions, broker_outage
 from ingestor.pipeline.decode import Decode
 from ingestor.pipeline.message import Message
 from ingestor.pipeline.retry import Backoff, log_retry
@@ -342,8 +342,11 @@ class KafkaSource:
 async def _broker_call(call: Awaitable[T]) -> T:
     try:
         return await call
-    except KafkaError as exc:
-        raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    except (KafkaError, AssertionError) as exc:
+        outage = broker_outage(exc)
+        if outage is None:
+            raise
+        raise outage from exc
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

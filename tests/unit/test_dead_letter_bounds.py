@@ -1,6 +1,7 @@
-"""KafkaTransactions' bound on a broker call: what the broker's absence
-looks like from aiokafka becomes BrokerUnavailable (the source pauses and
-retries), anything else stays what it is (the source stops)."""
+"""A call into aiokafka, bounded (KafkaTransactions) or not (the consumer's
+start): what the broker's absence looks like from aiokafka becomes
+BrokerUnavailable (the source pauses and retries), anything else stays what
+it is (the source stops)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from ingestor.pipeline.deadletter import NO_BROKER_KNOWN, KafkaTransactions
+from ingestor.sources.kafka import _broker_call
 from schema.errors import BrokerUnavailable
 
 
@@ -36,6 +38,16 @@ async def test_the_broker_away_is_unavailable(exc: BaseException) -> None:
         await _transactions()._bounded(_raise(exc))
 
 
+@pytest.mark.parametrize(
+    "exc",
+    [KafkaConnectionError("closed"), AssertionError(NO_BROKER_KNOWN)],
+    ids=["connection", "no broker known"],
+)
+async def test_the_consumer_start_sees_the_same_outages(exc: BaseException) -> None:
+    with pytest.raises(BrokerUnavailable):
+        await _broker_call(_raise(exc))
+
+
 async def test_no_answer_within_the_bound_is_unavailable() -> None:
     with pytest.raises(BrokerUnavailable, match="no answer"):
         await _transactions()._bounded(asyncio.sleep(1))
@@ -44,6 +56,8 @@ async def test_no_answer_within_the_bound_is_unavailable() -> None:
 async def test_another_assertion_is_not_an_outage() -> None:
     with pytest.raises(AssertionError, match="something else"):
         await _transactions()._bounded(_raise(AssertionError("something else")))
+    with pytest.raises(AssertionError, match="something else"):
+        await _broker_call(_raise(AssertionError("something else")))
 
 
 def test_the_installed_aiokafka_still_asserts_so() -> None:
